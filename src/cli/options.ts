@@ -1,0 +1,22 @@
+import { UsageError } from "./io.js";
+
+/** Collects repeatable `name=value` options (`--var`, `--contact`) into an object. */
+export function collectPairs(flag: string) {
+  return (pair: string, previous: Record<string, string> = {}): Record<string, string> => {
+    const at = pair.indexOf("=");
+    if (at <= 0) throw new UsageError(`${flag} expects name=value, got ${JSON.stringify(pair)}`);
+    return { ...previous, [pair.slice(0, at)]: pair.slice(at + 1) };
+  };
+}
+
+export function collectList(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function positiveInteger(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new UsageError(`${flag} expects a positive whole number, got ${text}`);
+  return n;
+}

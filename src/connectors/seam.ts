@@ -1,0 +1,58 @@
+import type { Dispatcher } from "undici";
+
+/**
+ * The seam between the http-request activity and connectors. The activity asks a ConnectorResolver for a
+ * connector by name or id when it starts, and the connector authorises each request. The registry and the auth
+ * strategies (src/connectors/) implement this; tests can implement it in a few lines.
+ */
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS";
+export const HTTP_METHODS: readonly HttpMethod[] = [
+  "GET",
+  "POST",
+  "PUT",
+  "PATCH",
+  "DELETE",
+  "HEAD",
+  "OPTIONS",
+];
+
+export type ConnectorStatus = "active" | "inactive";
+
+export interface AuthorizeRequest {
+  /** The shared request path: token endpoints are called through the same dispatcher as the API. */
+  readonly dispatcher: Dispatcher;
+  /** Fires at the activity deadline or when the run is aborted. */
+  readonly signal: AbortSignal;
+  /** The activity deadline, as `performance.now()` milliseconds; token retries must finish before it. */
+  readonly deadline: number;
+}
+
+export interface Authorization {
+  /** Headers to add (e.g. `authorization`); their values are secrets and are redacted in every trace. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** A base URL learnt while authorising (Salesforce's `instance_url`); replaces the connector's base URL. */
+  readonly baseUrl?: string;
+  /** Whether this call fetched a token from the token endpoint (false when served from the cache). */
+  readonly tokenFetched: boolean;
+  /** Drops this credential from the cache so the next `authorize` fetches a new one (reactive refresh). */
+  invalidate(): void;
+}
+
+export interface ConnectorHandle {
+  readonly id: string;
+  readonly name: string;
+  readonly type: string;
+  readonly status: ConnectorStatus;
+  /** The base URL requests are built on, when known before authorising. */
+  readonly baseUrl: string | undefined;
+  /** Methods this connector allows (read-only Webex Contact Center: GET, HEAD, OPTIONS); undefined = all. */
+  readonly allowedMethods: readonly HttpMethod[] | undefined;
+  /** Whether a response means the token expired (`tokenExpiredStatuses`, `tokenExpiredWhen`). */
+  tokenExpired(response: { status: number; json: unknown }): boolean;
+  authorize(request: AuthorizeRequest): Promise<Authorization>;
+}
+
+export interface ConnectorResolver {
+  /** The connector named `nameOrId` (names case-insensitive) as it is now; undefined when unknown or deleted. */
+  resolve(nameOrId: string): ConnectorHandle | undefined;
+}

@@ -1,0 +1,275 @@
+import type { z } from "zod";
+import type { ActivityDefinition, CompileContext, VariableDeclaration } from "./activity.js";
+import { describeError, type Problem, ValidationError } from "./errors.js";
+import {
+  type CompiledExpression,
+  type CompiledTemplate,
+  compileExpression,
+  compileTemplate,
+  compileValueTemplate,
+} from "./expressions.js";
+import { flowEnvelopeSchema } from "./flow-schema.js";
+import { formatPath, type PathSegment } from "./json-path.js";
+import type { EngineServices } from "./services.js";
+import { coerce } from "./variables.js";
+
+export interface CompiledActivity {
+  readonly id: string;
+  readonly type: string;
+  readonly definition: ActivityDefinition;
+  readonly compiled: unknown;
+  /** Outcome -> next activity, after the fallbacks (timeout -> error -> onError) were resolved at compile time. */
+  readonly links: ReadonlyMap<string, CompiledActivity>;
+}
+
+export interface FlowPlan {
+  readonly name: string;
+  readonly description: string | undefined;
+  readonly variables: ReadonlyMap<string, VariableDeclaration>;
+  /** Variable defaults, already converted to their types (null when no default). */
+  readonly defaults: Readonly<Record<string, unknown>>;
+  readonly start: CompiledActivity;
+  /** Where a failure without a link of its own goes. */
+  readonly onError: CompiledActivity | undefined;
+  readonly activities: ReadonlyMap<string, CompiledActivity>;
+  /** Problems that do not stop the flow from running, such as unreachable activities. */
+  readonly warnings: readonly Problem[];
+}
+
+// Names must be valid Liquid identifiers; Liquid's literals cannot be variables.
+const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+const RESERVED = new Set(["contact", "true", "false", "nil", "null", "empty", "blank"]);
+
+const UNUSABLE_TEMPLATE: CompiledTemplate = { source: "", isConstant: true, render: () => "" };
+const UNUSABLE_EXPRESSION: CompiledExpression = { source: "", evaluate: () => null };
+
+function zodProblems(error: z.ZodError, prefix: readonly PathSegment[]): Problem[] {
+  return error.issues.map((issue) => ({
+    path: formatPath([...prefix, ...(issue.path as PathSegment[])]),
+    message: describeIssue(issue),
+    severity: "error",
+  }));
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys")
+    return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+  return issue.message;
+}
+
+/**
+ * Validates a flow document (schema, names, links, templates, expressions, JSON paths) and pre-parses everything
+ * a run evaluates. Collects every problem and throws one ValidationError listing them all.
+ */
+export function compileFlow(
+  document: unknown,
+  registry: ReadonlyMap<string, ActivityDefinition>,
+  services: EngineServices,
+  source?: string,
+): FlowPlan {
+  const problems: Problem[] = [];
+  const report = (at: readonly PathSegment[], message: string, severity: "error" | "warning" = "error") =>
+    problems.push({ path: formatPath(at), message, severity });
+
+  const envelope = flowEnvelopeSchema.safeParse(document);
+  if (!envelope.success) {
+    problems.push(...zodProblems(envelope.error, []));
+    // Per-activity checks still run when the envelope's problems are elsewhere, so one pass shows everything.
+    if (!isRecord(document) || !isRecord(document.activities)) throw new ValidationError(problems, source);
+  }
+  const flow = (envelope.success ? envelope.data : document) as z.infer<typeof flowEnvelopeSchema>;
+
+  const variables = new Map<string, VariableDeclaration>();
+  const defaults: Record<string, unknown> = Object.create(null);
+  for (const [name, declaration] of Object.entries(isRecord(flow.variables) ? flow.variables : {})) {
+    if (!NAME.test(name) || RESERVED.has(name)) {
+      report(
+        ["variables", name],
+        `"${name}" cannot be a variable name (letters, digits, _ and -, not a Liquid keyword or "contact")`,
+      );
+    }
+    if (!isRecord(declaration)) continue;
+    variables.set(name, declaration as VariableDeclaration);
+    defaults[name] = null;
+    if (Object.hasOwn(declaration, "default")) {
+      try {
+        defaults[name] = coerce(
+          declaration.default,
+          (declaration as VariableDeclaration).type,
+          name,
+          "its default",
+        );
+      } catch (error) {
+        report(["variables", name, "default"], describeError(error));
+      }
+    }
+  }
+
+  const definitions = new Map<string, { definition: ActivityDefinition; def: { type: string } }>();
+  const knownTypes = [...registry.keys()].join(", ");
+  for (const [id, raw] of Object.entries(flow.activities)) {
+    const at: PathSegment[] = ["activities", id];
+    if (!NAME.test(id) || RESERVED.has(id)) {
+      report(
+        at,
+        `"${id}" cannot be an activity id (letters, digits, _ and -, not a Liquid keyword or "contact")`,
+      );
+    } else if (variables.has(id)) {
+      report(at, `activity id "${id}" is also a variable name; they share one namespace in templates`);
+    }
+    if (!isRecord(raw) || typeof raw.type !== "string") continue;
+    const definition = registry.get(raw.type);
+    if (!definition) {
+      report([...at, "type"], `unknown activity type "${raw.type}"; known types: ${knownTypes}`);
+      continue;
+    }
+    const parsed = definition.schema.safeParse(raw);
+    if (!parsed.success) {
+      problems.push(...zodProblems(parsed.error, at));
+      continue;
+    }
+    definitions.set(id, { definition, def: parsed.data });
+  }
+
+  const compiledActivities = new Map<
+    string,
+    {
+      id: string;
+      type: string;
+      definition: ActivityDefinition;
+      compiled: unknown;
+      links: Map<string, CompiledActivity>;
+    }
+  >();
+  for (const [id, { definition, def }] of definitions) {
+    const at: PathSegment[] = ["activities", id];
+    const ctx = compileContext(id, at, variables, services, report);
+    let compiled: unknown;
+    try {
+      compiled = definition.compile(def, ctx);
+    } catch (error) {
+      report(at, describeError(error));
+      continue;
+    }
+    compiledActivities.set(id, { id, type: definition.type, definition, compiled, links: new Map() });
+  }
+
+  const ids = new Set(Object.keys(flow.activities));
+  const onError = typeof flow.onError === "string" ? flow.onError : undefined;
+  if (typeof flow.start === "string" && !ids.has(flow.start)) {
+    report(["start"], `start activity "${flow.start}" does not exist`);
+  }
+  if (onError !== undefined && !ids.has(onError))
+    report(["onError"], `onError activity "${onError}" does not exist`);
+
+  // Links: every outcome named must exist, every target must exist; then fallbacks are resolved once, here.
+  const edges = new Map<string, Set<string>>();
+  for (const [id, { definition, def }] of definitions) {
+    const outcomes = definition.outcomes(def);
+    const next = (def as { next?: Record<string, string> }).next ?? {};
+    const links = definition.links ? definition.links(def) : next;
+    const targets = new Set<string>();
+    for (const [outcome, target] of Object.entries(links)) {
+      // Links that are not under `next` come from an activity's own map (the cases of `case`).
+      const at: PathSegment[] = ["activities", id, Object.hasOwn(next, outcome) ? "next" : "cases", outcome];
+      if (!outcomes.includes(outcome)) {
+        report(
+          at,
+          outcomes.length
+            ? `"${outcome}" is not an outcome of ${definition.type}; its outcomes are ${outcomes.join(", ")}`
+            : `${definition.type} ends the run and has no outcomes`,
+        );
+        continue;
+      }
+      if (!ids.has(target)) {
+        report(at, `next of "${id}" (${outcome}) points to missing activity "${target}"`);
+        continue;
+      }
+      targets.add(target);
+    }
+    if (onError !== undefined && definition.errorOutcomes.length > 0) targets.add(onError);
+    edges.set(id, targets);
+    const node = compiledActivities.get(id);
+    if (!node) continue;
+    for (const outcome of outcomes) {
+      const target = resolveLink(outcome, links, definition.errorOutcomes, onError);
+      const targetNode = target === undefined ? undefined : compiledActivities.get(target);
+      if (targetNode) node.links.set(outcome, targetNode as CompiledActivity);
+    }
+  }
+
+  if (typeof flow.start === "string" && ids.has(flow.start)) {
+    const reached = new Set<string>([flow.start]);
+    const pending = [flow.start];
+    while (pending.length > 0) {
+      for (const target of edges.get(pending.pop()!) ?? []) {
+        if (!reached.has(target)) {
+          reached.add(target);
+          pending.push(target);
+        }
+      }
+    }
+    for (const id of ids) {
+      if (!reached.has(id) && id !== onError)
+        report(["activities", id], `activity "${id}" is unreachable from start`, "warning");
+    }
+  }
+
+  if (problems.some((problem) => problem.severity === "error")) throw new ValidationError(problems, source);
+  return {
+    name: flow.name,
+    description: flow.description,
+    variables,
+    defaults,
+    start: compiledActivities.get(flow.start)! as CompiledActivity,
+    onError:
+      onError === undefined ? undefined : (compiledActivities.get(onError) as CompiledActivity | undefined),
+    activities: compiledActivities as ReadonlyMap<string, CompiledActivity>,
+    warnings: problems,
+  };
+}
+
+/** An unlinked `timeout` uses the `error` link; an unlinked error outcome goes to `onError`. */
+function resolveLink(
+  outcome: string,
+  links: Record<string, string>,
+  errorOutcomes: readonly string[],
+  onError: string | undefined,
+): string | undefined {
+  if (Object.hasOwn(links, outcome)) return links[outcome];
+  if (outcome === "timeout" && Object.hasOwn(links, "error")) return links.error;
+  if (errorOutcomes.includes(outcome)) return onError;
+  return undefined;
+}
+
+function compileContext(
+  activityId: string,
+  at: readonly PathSegment[],
+  variables: ReadonlyMap<string, VariableDeclaration>,
+  services: EngineServices,
+  report: (at: readonly PathSegment[], message: string, severity?: "error" | "warning") => void,
+): CompileContext {
+  const guarded =
+    <T>(parse: (source: string) => T, fallback: T) =>
+    (where: readonly PathSegment[], source: string): T => {
+      try {
+        return parse(source);
+      } catch (error) {
+        report([...at, ...where], describeError(error));
+        return fallback;
+      }
+    };
+  return {
+    activityId,
+    variables,
+    services,
+    problem: (where, message, severity) => report([...at, ...where], message, severity),
+    template: guarded(compileTemplate, UNUSABLE_TEMPLATE),
+    valueTemplate: guarded(compileValueTemplate, UNUSABLE_EXPRESSION),
+    expression: guarded(compileExpression, UNUSABLE_EXPRESSION),
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}

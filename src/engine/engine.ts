@@ -1,0 +1,68 @@
+import { builtinActivities } from "../activities/index.js";
+import type { ActivityDefinition } from "./activity.js";
+import { compileFlow, type FlowPlan } from "./compiler.js";
+import { type Problem, ValidationError } from "./errors.js";
+import type { CallHandlers } from "./host.js";
+import { type RunOptions, runPlan } from "./interpreter.js";
+import type { RunResult } from "./result.js";
+import type { EngineServices } from "./services.js";
+
+export interface EngineOptions {
+  /** Maximum activities per run before it fails with reason `step-limit`. Default 1000. */
+  maxSteps?: number;
+  /** Default call-effect handlers for every run (a run may pass its own). */
+  handlers?: CallHandlers;
+}
+
+export interface CompileOptions {
+  /** Where the document came from (a file name), for messages. */
+  source?: string;
+}
+
+export interface CompiledFlow {
+  readonly name: string;
+  readonly description: string | undefined;
+  /** Problems that do not stop the flow from running (unreachable activities). */
+  readonly warnings: readonly Problem[];
+  run(options?: RunOptions): Promise<RunResult>;
+}
+
+export interface Engine {
+  /** Validates and compiles a flow document; throws a ValidationError listing every problem. */
+  compile(document: unknown, options?: CompileOptions): CompiledFlow;
+  /** Every problem in a flow document (errors and warnings), without throwing. */
+  validate(document: unknown, options?: CompileOptions): Problem[];
+  /** Releases pooled connections and timers. */
+  close(): Promise<void>;
+}
+
+export function createEngine(options: EngineOptions = {}): Engine {
+  const registry = new Map<string, ActivityDefinition>(
+    builtinActivities.map((activity) => [activity.type, activity]),
+  );
+  const services: EngineServices = { maxSteps: options.maxSteps ?? 1000 };
+  const defaultHandlers = options.handlers ?? {};
+
+  const compile = (document: unknown, compileOptions: CompileOptions = {}): CompiledFlow => {
+    const plan: FlowPlan = compileFlow(document, registry, services, compileOptions.source);
+    return {
+      name: plan.name,
+      description: plan.description,
+      warnings: plan.warnings,
+      run: (runOptions = {}) => runPlan(plan, services, runOptions.handlers ?? defaultHandlers, runOptions),
+    };
+  };
+
+  return {
+    compile,
+    validate(document, compileOptions) {
+      try {
+        return [...compile(document, compileOptions).warnings];
+      } catch (error) {
+        if (error instanceof ValidationError) return [...error.problems];
+        throw error;
+      }
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,138 @@
+import { Context, Liquid, isTruthy as liquidIsTruthy, toValueSync, Value } from "liquidjs";
+import { describeError, FlowrunError } from "./errors.js";
+
+/**
+ * One Liquid instance for every flow: no file system (no partials/layouts), unknown filters rejected at parse
+ * time, and own properties only so a template can never reach `constructor`, `__proto__` or prototype methods.
+ */
+const liquid = new Liquid({
+  strictFilters: true,
+  strictVariables: false,
+  ownPropertyOnly: true,
+  relativeReference: false,
+  dynamicPartials: false,
+  jsTruthy: false,
+});
+liquid.registerFilter("json", (value: unknown) => JSON.stringify(value ?? null));
+
+type ParsedTemplate = ReturnType<Liquid["parse"]>;
+
+/** A syntax or evaluation problem in a template or expression. */
+export class TemplateError extends FlowrunError {
+  constructor(message: string) {
+    super("template-error", message);
+    this.name = "TemplateError";
+  }
+}
+
+/**
+ * The per-run evaluation scope: flow variables, `contact` and activity outputs share one namespace (the compiler
+ * rejects collisions), held in one null-prototype object that templates read through a single Liquid context.
+ */
+export class Scope {
+  readonly values: Record<string, unknown> = Object.create(null);
+  readonly #context: Context;
+  constructor() {
+    this.#context = new Context(
+      this.values,
+      liquid.options,
+      { sync: true, ownPropertyOnly: true },
+      { liquid },
+    );
+  }
+  get context(): Context {
+    return this.#context;
+  }
+}
+
+export interface CompiledTemplate {
+  readonly source: string;
+  /** Whether the value depends on the scope; a constant template skips Liquid at run time. */
+  readonly isConstant: boolean;
+  render(scope: Scope): string;
+}
+
+export interface CompiledExpression {
+  readonly source: string;
+  evaluate(scope: Scope): unknown;
+}
+
+const SINGLE_OUTPUT = /^\s*\{\{-?([\s\S]*?)-?\}\}\s*$/;
+const HAS_MARKUP = /\{\{|\{%/;
+
+function runtimeFailure(kind: string, source: string, error: unknown): TemplateError {
+  return new TemplateError(
+    `${kind} ${JSON.stringify(source)} failed: ${describeError(error).split("\n")[0]}`,
+  );
+}
+
+/** Parses a string template once; `render` only evaluates. */
+export function compileTemplate(source: string): CompiledTemplate {
+  if (!HAS_MARKUP.test(source)) {
+    return { source, isConstant: true, render: () => source };
+  }
+  let parsed: ParsedTemplate;
+  try {
+    parsed = liquid.parse(source);
+  } catch (error) {
+    throw new TemplateError(
+      `invalid template ${JSON.stringify(source)}: ${describeError(error).split("\n")[0]}`,
+    );
+  }
+  return {
+    source,
+    isConstant: false,
+    render(scope) {
+      try {
+        return liquid.renderSync(parsed, scope.context) as string;
+      } catch (error) {
+        throw runtimeFailure("template", source, error);
+      }
+    },
+  };
+}
+
+/** Parses a Liquid expression (with optional filters), such as `balance > 100 and isVip` or `name | upcase`. */
+export function compileExpression(source: string): CompiledExpression {
+  if (source.trim() === "") throw new TemplateError("expression is empty");
+  if (HAS_MARKUP.test(source)) {
+    throw new TemplateError(`expression ${JSON.stringify(source)} must not contain {{ }} or {% %}`);
+  }
+  let value: Value;
+  try {
+    value = new Value(source, liquid);
+  } catch (error) {
+    throw new TemplateError(
+      `invalid expression ${JSON.stringify(source)}: ${describeError(error).split("\n")[0]}`,
+    );
+  }
+  return {
+    source,
+    evaluate(scope) {
+      try {
+        return toValueSync(value.value(scope.context, false));
+      } catch (error) {
+        throw runtimeFailure("expression", source, error);
+      }
+    },
+  };
+}
+
+/**
+ * A template used as a value: a template that is exactly one `{{ expr }}` keeps the expression's type
+ * (`"{{ account.balance }}"` stays a number); any other template renders to a string.
+ */
+export function compileValueTemplate(source: string): CompiledExpression {
+  const single = SINGLE_OUTPUT.exec(source);
+  if (single && !HAS_MARKUP.test(single[1]!)) {
+    const expression = compileExpression(single[1]!);
+    return { source, evaluate: (scope) => expression.evaluate(scope) };
+  }
+  const template = compileTemplate(source);
+  return { source, evaluate: (scope) => template.render(scope) };
+}
+
+/** Liquid truthiness: only `false`, `nil` (null/undefined) are false; `0` and `""` are true. */
+export function isTruthy(value: unknown, scope: Scope): boolean {
+  return liquidIsTruthy(value, scope.context);
+}

@@ -1,0 +1,228 @@
+import type { RunContext, StepResult } from "./activity.js";
+import type { CompiledActivity, FlowPlan } from "./compiler.js";
+import { FlowrunError } from "./errors.js";
+import { Scope } from "./expressions.js";
+import type { CallAction, CallHandlers } from "./host.js";
+import type { RunError, RunReason, RunResult, RunStatus, TraceEntry } from "./result.js";
+import type { EngineServices } from "./services.js";
+import { coerce } from "./variables.js";
+
+/** The caller of a run: `id`, `ani`, `dnis`, `channel` and any extra fields the host supplies. */
+export interface Contact {
+  id?: string;
+  ani?: string;
+  dnis?: string;
+  channel?: string;
+  [field: string]: unknown;
+}
+
+export interface RunOptions {
+  contact?: Contact;
+  /** Initial values, converted to the declared types. An undeclared name is an error. */
+  variables?: Record<string, unknown>;
+  /** Aborting ends the run `aborted` (reason `aborted`). */
+  signal?: AbortSignal;
+  /** Run deadline in milliseconds from the start; passing it ends the run `aborted` (reason `deadline`). */
+  deadlineMs?: number;
+  /** Call-effect handlers for this run; default: the engine's. */
+  handlers?: CallHandlers;
+}
+
+const ABORTED = Symbol("aborted");
+
+/** Resolves with ABORTED as soon as the signal fires, so that a slow handler cannot hold an aborted run. */
+function untilSettledOrAborted<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+): Promise<T | typeof ABORTED> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.resolve(ABORTED);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(ABORTED);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+class ActivityRunContext implements RunContext {
+  activityId = "";
+  readonly scope = new Scope();
+  readonly actions: CallAction[] = [];
+  constructor(
+    private readonly plan: FlowPlan,
+    readonly signal: AbortSignal | undefined,
+    readonly handlers: CallHandlers,
+    readonly services: EngineServices,
+  ) {}
+  coerceFor(variable: string, value: unknown, source: string): unknown {
+    const declaration = this.plan.variables.get(variable);
+    if (!declaration)
+      throw new FlowrunError("unknown-variable", `variable "${variable}" is not declared (from ${source})`);
+    return coerce(value, declaration.type, variable, source);
+  }
+  assignCoerced(variable: string, value: unknown): void {
+    this.scope.values[variable] = value;
+  }
+  assign(variable: string, value: unknown, source: string): void {
+    this.scope.values[variable] = this.coerceFor(variable, value, source);
+  }
+  record(action: CallAction): void {
+    this.actions.push(action);
+  }
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
+}
+
+function asStepFailure(error: unknown): StepResult {
+  const failure =
+    error instanceof FlowrunError
+      ? { kind: error.code, message: error.message }
+      : { kind: "internal", message: error instanceof Error ? error.message : String(error) };
+  return { outcome: "error", error: failure, outputs: { error: failure } };
+}
+
+/** Runs a compiled flow once. Never rejects for anything a flow does; rejects only for invalid run options. */
+export async function runPlan(
+  plan: FlowPlan,
+  services: EngineServices,
+  handlers: CallHandlers,
+  options: RunOptions,
+): Promise<RunResult> {
+  const deadlineSignal =
+    options.deadlineMs === undefined ? undefined : AbortSignal.timeout(Math.max(0, options.deadlineMs));
+  const signal =
+    options.signal && deadlineSignal
+      ? AbortSignal.any([options.signal, deadlineSignal])
+      : (options.signal ?? deadlineSignal);
+  const ctx = new ActivityRunContext(plan, signal, handlers, services);
+  const values = ctx.scope.values;
+  for (const name of plan.variables.keys()) values[name] = plan.defaults[name];
+  for (const [name, value] of Object.entries(options.variables ?? {})) {
+    if (!plan.variables.has(name)) {
+      throw new FlowrunError("unknown-variable", `run input sets undeclared variable "${name}"`);
+    }
+    ctx.assign(name, value, "run input");
+  }
+  values.contact = { ...options.contact };
+
+  const path: string[] = [];
+  const trace: TraceEntry[] = [];
+  const finish = (status: RunStatus, reason: RunReason | null, error?: RunError): RunResult => {
+    const variables: Record<string, unknown> = {};
+    for (const name of plan.variables.keys()) variables[name] = values[name];
+    const result: RunResult = {
+      status,
+      reason,
+      endedAt: path.length > 0 ? path[path.length - 1]! : null,
+      path,
+      variables,
+      actions: ctx.actions,
+      trace,
+    };
+    if (error) result.error = error;
+    return result;
+  };
+  const aborted = (activity: string | null) => {
+    const byDeadline = deadlineSignal?.aborted === true;
+    return finish("aborted", byDeadline ? "deadline" : "aborted", {
+      activity,
+      kind: byDeadline ? "deadline" : "aborted",
+      message: byDeadline ? `run deadline of ${options.deadlineMs} ms passed` : "run aborted by the host",
+    });
+  };
+
+  let current: CompiledActivity = plan.start;
+  for (let steps = 1; ; steps++) {
+    if (signal?.aborted) return aborted(path.length > 0 ? path[path.length - 1]! : null);
+    if (steps > services.maxSteps) {
+      return finish("failed", "step-limit", {
+        activity: current.id,
+        kind: "step-limit",
+        message: `run executed ${services.maxSteps} activities without ending (loop protection); next was "${current.id}"`,
+      });
+    }
+    path.push(current.id);
+    ctx.activityId = current.id;
+    const startedAt = Date.now();
+    const started = performance.now();
+    let step: StepResult;
+    try {
+      const resolved = current.definition.resolve(current.compiled, ctx);
+      const performed = current.definition.perform(resolved, ctx);
+      if (isPromise(performed)) {
+        const settled = await untilSettledOrAborted(performed, signal);
+        if (settled === ABORTED) {
+          trace.push(
+            traceEntry(current, null, startedAt, started, {
+              error: { kind: "aborted", message: "run aborted" },
+            }),
+          );
+          return aborted(current.id);
+        }
+        step = settled;
+      } else step = performed;
+    } catch (error) {
+      step = asStepFailure(error);
+    }
+    if (step.outputs) values[current.id] = step.outputs;
+    trace.push(traceEntry(current, step, startedAt, started));
+    if (step.halt)
+      return finish("halted", step.halt.reason, {
+        activity: current.id,
+        kind: step.halt.reason,
+        message: step.halt.message,
+      });
+    if (step.end) return finish("completed", null);
+    const outcome = step.outcome ?? "default";
+    const next = current.links.get(outcome) ?? (isThrownFailure(step, current) ? plan.onError : undefined);
+    if (!next) {
+      const why = step.error ? `: ${step.error.kind}: ${step.error.message}` : "";
+      return finish("failed", "unhandled-outcome", {
+        activity: current.id,
+        kind: step.error?.kind ?? "unhandled-outcome",
+        message: `outcome "${outcome}" of activity "${current.id}" has no link${why}`,
+      });
+    }
+    current = next;
+  }
+}
+
+/** A failure thrown by an activity that has no `error` outcome of its own still goes to the flow's onError. */
+function isThrownFailure(step: StepResult, activity: CompiledActivity): boolean {
+  return (
+    step.outcome === "error" &&
+    step.error !== undefined &&
+    !activity.definition.errorOutcomes.includes("error")
+  );
+}
+
+function traceEntry(
+  activity: CompiledActivity,
+  step: StepResult | null,
+  startedAt: number,
+  started: number,
+  extra?: Partial<TraceEntry>,
+): TraceEntry {
+  const entry: TraceEntry = {
+    activity: activity.id,
+    type: activity.type,
+    outcome: step?.outcome ?? null,
+    startedAt: new Date(startedAt).toISOString(),
+    durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+  };
+  if (step?.error) entry.error = step.error;
+  if (step?.details) Object.assign(entry, step.details);
+  if (extra) Object.assign(entry, extra);
+  return entry;
+}

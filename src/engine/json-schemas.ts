@@ -1,0 +1,15 @@
+import { z } from "zod";
+import { builtinActivities } from "../activities/index.js";
+import { buildFlowSchema } from "./flow-schema.js";
+
+/** The JSON Schemas committed under `schema/`, generated from the zod schemas (`npm run schema`). */
+export function jsonSchemas(): Record<string, unknown> {
+  return {
+    "flow.schema.json": z.toJSONSchema(buildFlowSchema(builtinActivities), { io: "input", unrepresentable: "any" }),
+  };
+}
+
+/** The text written for one schema file. */
+export function schemaFileText(schema: unknown): string {
+  return `${JSON.stringify(schema, null, 2)}\n`;
+}
