@@ -1,4 +1,4 @@
-import { Context, Liquid, isTruthy as liquidIsTruthy, toValueSync, Value } from "liquidjs";
+import { Context, Liquid, isTruthy as liquidIsTruthy, TokenKind, toValueSync, Value } from "liquidjs";
 import { describeError, FlowrunError } from "./errors.js";
 
 /**
@@ -106,6 +106,8 @@ export function compileExpression(source: string): CompiledExpression {
       `invalid expression ${JSON.stringify(source)}: ${describeError(error).split("\n")[0]}`,
     );
   }
+  const shapeProblem = checkOperands(value);
+  if (shapeProblem) throw new TemplateError(`invalid expression ${JSON.stringify(source)}: ${shapeProblem}`);
   return {
     source,
     evaluate(scope) {
@@ -116,6 +118,27 @@ export function compileExpression(source: string): CompiledExpression {
       }
     },
   };
+}
+
+/**
+ * Liquid's parser accepts `balance >` or `a b` and fails (or guesses) only when evaluating; walking the postfix
+ * form once finds operators without operands and operands without operators at compile time.
+ */
+function checkOperands(value: Value): string | undefined {
+  let depth = 0;
+  for (const token of value.initial.postfix) {
+    const isOperator = token.kind === TokenKind.Operator;
+    if (!isOperator) {
+      depth++;
+      continue;
+    }
+    const operator = token.getText();
+    const operands = operator === "not" ? 1 : 2;
+    if (depth < operands) return `operator "${operator}" is missing an operand`;
+    depth -= operands - 1;
+  }
+  if (depth > 1) return "operands without an operator between them";
+  return undefined;
 }
 
 /**
