@@ -24,7 +24,8 @@ export interface TokenLookup {
   readonly connectorId: string;
   /** Lifetime when the server says nothing (no `expires_in`, not a JWT), in seconds. */
   readonly defaultLifetimeSeconds: number;
-  readonly fetch: () => Promise<TokenSet>;
+  /** Requests a token; `background` when no caller waits for it (proactive refresh). */
+  readonly fetch: (background: boolean) => Promise<TokenSet>;
   /** Stops waiting (not the shared fetch) when the caller's deadline passes. */
   readonly signal: AbortSignal;
   /** Called with errors of background refreshes, which no caller awaits. */
@@ -78,11 +79,11 @@ export class TokenCache {
     const now = this.#now();
     if (cached && now < cached.expiresAt) {
       if (now >= cached.refreshAt && !this.#inFlight.has(lookup.key)) {
-        this.#start(lookup).catch((error: unknown) => lookup.onBackgroundError?.(error));
+        this.#start(lookup, true).catch((error: unknown) => lookup.onBackgroundError?.(error));
       }
       return { token: cached.token, fetched: false };
     }
-    const pending = this.#inFlight.get(lookup.key) ?? this.#start(lookup);
+    const pending = this.#inFlight.get(lookup.key) ?? this.#start(lookup, false);
     const entry = await abortable(pending, lookup.signal);
     return { token: entry.token, fetched: true };
   }
@@ -105,8 +106,8 @@ export class TokenCache {
     return this.#tokens.size;
   }
 
-  #start(lookup: TokenLookup): Promise<CachedToken> {
-    const pending = lookup.fetch().then(
+  #start(lookup: TokenLookup, background: boolean): Promise<CachedToken> {
+    const pending = lookup.fetch(background).then(
       (token) => {
         const entry = this.#entryFor(token, lookup.defaultLifetimeSeconds);
         // A connector dropped while its token was being fetched must not get the token back.

@@ -30,7 +30,11 @@ export function readPrivateKey(pem: string, owner: string): KeyObject {
  * RFC 7523 section 3: the JWT's `iss`, `sub`, `aud`, `exp` (and `iat`), signed RS256 (RFC 7518 section 3.3) as
  * Salesforce and Google require. `jti` makes every assertion unique.
  */
-export async function signAssertion(claims: AssertionClaims, key: KeyObject, now = Date.now()): Promise<string> {
+export async function signAssertion(
+  claims: AssertionClaims,
+  key: KeyObject,
+  now = Date.now(),
+): Promise<string> {
   const issuedAt = Math.floor(now / 1000);
   const jwt = new SignJWT(claims.scope ? { scope: claims.scope } : {})
     .setProtectedHeader({ alg: "RS256", typ: "JWT" })

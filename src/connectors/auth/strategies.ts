@@ -22,7 +22,14 @@ export type AuthSettings =
   /** RFC 6749 section 4.4 (custom OAuth 2.0, Genesys client credentials). */
   | { kind: "client-credentials"; tokenUrl: string; client: ClientCredentials; scope?: string }
   /** RFC 6749 section 4.3 (custom OAuth 2.0 password grant). */
-  | { kind: "password"; tokenUrl: string; client: ClientCredentials; username: string; password: string; scope?: string }
+  | {
+      kind: "password";
+      tokenUrl: string;
+      client: ClientCredentials;
+      username: string;
+      password: string;
+      scope?: string;
+    }
   /** RFC 6749 section 6 (Webex Contact Center, Google CCAI, Genesys authorization-code connections). */
   | { kind: "refresh-token"; tokenUrl: string; client: ClientCredentials; refreshToken: string }
   /** RFC 7523 section 2.1 (Salesforce, Google service accounts). */
@@ -65,7 +72,11 @@ async function buildTokenRequest(settings: TokenAuthSettings, owner: string): Pr
 }
 
 /** Obtains a new token for token-based settings; `owner` names the connector in messages. */
-export async function obtainToken(settings: TokenAuthSettings, call: TokenEndpointCall, owner: string): Promise<TokenSet> {
+export async function obtainToken(
+  settings: TokenAuthSettings,
+  call: TokenEndpointCall,
+  owner: string,
+): Promise<TokenSet> {
   const tokenRequest = await buildTokenRequest(settings, owner);
   return requestToken(tokenRequest, { ...call, requireTokenType: settings.kind !== "wxm-login" });
 }

@@ -29,7 +29,9 @@ async function readCapped(body: Dispatcher.ResponseData["body"], endpoint: strin
     size += (chunk as Buffer).length;
     if (size > MAX_TOKEN_RESPONSE_BYTES) {
       body.destroy();
-      throw new AuthError(`${endpoint} answered more than ${MAX_TOKEN_RESPONSE_BYTES} bytes; that is not a token`);
+      throw new AuthError(
+        `${endpoint} answered more than ${MAX_TOKEN_RESPONSE_BYTES} bytes; that is not a token`,
+      );
     }
     chunks.push(chunk as Buffer);
   }
@@ -37,7 +39,11 @@ async function readCapped(body: Dispatcher.ResponseData["body"], endpoint: strin
 }
 
 /** One POST to the token endpoint, through the engine's dispatcher, redirects not followed. */
-async function postOnce(tokenRequest: TokenRequest, call: TokenEndpointCall, endpoint: string): Promise<TokenEndpointAnswer> {
+async function postOnce(
+  tokenRequest: TokenRequest,
+  call: TokenEndpointCall,
+  endpoint: string,
+): Promise<TokenEndpointAnswer> {
   let response: Dispatcher.ResponseData;
   try {
     response = await request(tokenRequest.url, {

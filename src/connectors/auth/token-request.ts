@@ -23,7 +23,11 @@ const FORM = "application/x-www-form-urlencoded";
  * RFC 6749 section 2.3.1: with HTTP Basic the client id and secret are each form-urlencoded (Appendix B) before
  * they are joined by ":" and base64-encoded; in the body they are sent as `client_id` and `client_secret`.
  */
-function withClientAuthentication(url: string, params: URLSearchParams, client: ClientCredentials): TokenRequest {
+function withClientAuthentication(
+  url: string,
+  params: URLSearchParams,
+  client: ClientCredentials,
+): TokenRequest {
   const headers: Record<string, string> = { "content-type": FORM, accept: "application/json" };
   if (client.clientAuth === "basic") {
     const formEncode = (value: string) => new URLSearchParams({ v: value }).toString().slice(2);
@@ -37,7 +41,11 @@ function withClientAuthentication(url: string, params: URLSearchParams, client: 
 }
 
 /** RFC 6749 section 4.4.2: client credentials grant. */
-export function clientCredentialsRequest(tokenUrl: string, client: ClientCredentials, scope?: string): TokenRequest {
+export function clientCredentialsRequest(
+  tokenUrl: string,
+  client: ClientCredentials,
+  scope?: string,
+): TokenRequest {
   const params = new URLSearchParams({ grant_type: "client_credentials" });
   if (scope) params.set("scope", scope);
   return withClientAuthentication(tokenUrl, params, client);
@@ -50,29 +58,51 @@ export function passwordRequest(
   owner: { username: string; password: string },
   scope?: string,
 ): TokenRequest {
-  const params = new URLSearchParams({ grant_type: "password", username: owner.username, password: owner.password });
+  const params = new URLSearchParams({
+    grant_type: "password",
+    username: owner.username,
+    password: owner.password,
+  });
   if (scope) params.set("scope", scope);
   return withClientAuthentication(tokenUrl, params, client);
 }
 
 /** RFC 6749 section 6: refreshing an access token with a refresh token. */
-export function refreshTokenRequest(tokenUrl: string, client: ClientCredentials, refreshToken: string): TokenRequest {
+export function refreshTokenRequest(
+  tokenUrl: string,
+  client: ClientCredentials,
+  refreshToken: string,
+): TokenRequest {
   const params = new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken });
   return withClientAuthentication(tokenUrl, params, client);
 }
 
 /** RFC 7523 section 2.1: a JWT used as an authorization grant; the assertion authenticates the client itself. */
 export function jwtBearerRequest(tokenUrl: string, assertion: string): TokenRequest {
-  const params = new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion });
-  return { url: tokenUrl, headers: { "content-type": FORM, accept: "application/json" }, body: params.toString() };
+  const params = new URLSearchParams({
+    grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    assertion,
+  });
+  return {
+    url: tokenUrl,
+    headers: { "content-type": FORM, accept: "application/json" },
+    body: params.toString(),
+  };
 }
 
 /**
  * Webex Experience Management (Cloud Cherry) `POST {base}/api/LoginToken`: a password-style form whose password
  * is the account's API key, as the admin guide (seed 003) describes the connector.
  */
-export function wxmLoginRequest(baseUrl: string, credentials: { username: string; apiKey: string }): TokenRequest {
+export function wxmLoginRequest(
+  baseUrl: string,
+  credentials: { username: string; apiKey: string },
+): TokenRequest {
   const url = new URL("api/LoginToken", baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`).toString();
-  const params = new URLSearchParams({ grant_type: "password", username: credentials.username, password: credentials.apiKey });
+  const params = new URLSearchParams({
+    grant_type: "password",
+    username: credentials.username,
+    password: credentials.apiKey,
+  });
   return { url, headers: { "content-type": FORM, accept: "application/json" }, body: params.toString() };
 }

@@ -50,7 +50,9 @@ function parseJsonObject(answer: TokenEndpointAnswer, endpoint: string): Record<
 export function processTokenResponse(answer: TokenEndpointAnswer, rules: TokenResponseRules): TokenSet {
   const { endpoint } = rules;
   if (answer.status >= 300 && answer.status < 400) {
-    throw new AuthError(`${endpoint} answered with a redirect (HTTP ${answer.status}); redirects are not followed`);
+    throw new AuthError(
+      `${endpoint} answered with a redirect (HTTP ${answer.status}); redirects are not followed`,
+    );
   }
   if (answer.status < 200 || answer.status >= 300) {
     const retryable = answer.status >= 500 || answer.status === 429;
@@ -62,11 +64,15 @@ export function processTokenResponse(answer: TokenEndpointAnswer, rules: TokenRe
     }
     // RFC 6749 section 5.2: `error` is REQUIRED in an error response, `error_description` OPTIONAL.
     if (body && typeof body.error === "string") {
-      const description = typeof body.error_description === "string" ? `: ${quote(body.error_description)}` : "";
-      throw new AuthError(`${endpoint} refused the request (HTTP ${answer.status}) with ${body.error}${description}`, {
-        oauthError: body.error,
-        retryable,
-      });
+      const description =
+        typeof body.error_description === "string" ? `: ${quote(body.error_description)}` : "";
+      throw new AuthError(
+        `${endpoint} refused the request (HTTP ${answer.status}) with ${body.error}${description}`,
+        {
+          oauthError: body.error,
+          retryable,
+        },
+      );
     }
     const detail = answer.body ? `: ${quote(answer.body)}` : "";
     throw new AuthError(`${endpoint} answered HTTP ${answer.status}${detail}`, { retryable });
@@ -82,19 +88,27 @@ export function processTokenResponse(answer: TokenEndpointAnswer, rules: TokenRe
     tokenType = body.token_type.toLowerCase();
     // RFC 6750: flowrun only sends bearer tokens; another type would be sent wrongly.
     if (tokenType !== "bearer") {
-      throw new AuthError(`${endpoint} answered token_type "${quote(body.token_type)}"; only Bearer tokens are supported`);
+      throw new AuthError(
+        `${endpoint} answered token_type "${quote(body.token_type)}"; only Bearer tokens are supported`,
+      );
     }
   }
   let expiresIn: number | undefined;
   if (body.expires_in !== undefined && body.expires_in !== null) {
     const raw = body.expires_in;
-    const value = typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+    const value =
+      typeof raw === "number"
+        ? raw
+        : typeof raw === "string" && /^\d+$/.test(raw.trim())
+          ? Number(raw)
+          : Number.NaN;
     if (!Number.isFinite(value) || value < 0) {
       throw new AuthError(`${endpoint} answered a non-numeric expires_in (${quote(JSON.stringify(raw))})`);
     }
     expiresIn = value;
   }
-  const refreshToken = typeof body.refresh_token === "string" && body.refresh_token !== "" ? body.refresh_token : undefined;
+  const refreshToken =
+    typeof body.refresh_token === "string" && body.refresh_token !== "" ? body.refresh_token : undefined;
   let instanceUrl: string | undefined;
   if (body.instance_url !== undefined) {
     if (typeof body.instance_url !== "string" || !URL.canParse(body.instance_url)) {
