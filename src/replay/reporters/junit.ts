@@ -1,8 +1,15 @@
 import type { CaseReport } from "../runner.js";
 
+/** Characters XML 1.0 cannot carry at all (most C0 controls); they are dropped. */
+function isXmlChar(char: string): boolean {
+  const code = char.codePointAt(0) ?? 0;
+  return code === 0x09 || code === 0x0a || code === 0x0d || code >= 0x20;
+}
+
 function escapeXml(text: string): string {
-  return text
-    .replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/gu, "")
+  return [...text]
+    .filter(isXmlChar)
+    .join("")
     .replace(/&/g, "&amp;")
     .replace(/</g, "&lt;")
     .replace(/>/g, "&gt;")
