@@ -1,5 +1,6 @@
 import { Context, Liquid, isTruthy as liquidIsTruthy, TokenKind, toValueSync, Value } from "liquidjs";
 import { describeError, FlowrunError } from "./errors.js";
+import { compileFastEvaluator } from "./fast-expressions.js";
 
 /**
  * One Liquid instance for every flow: no file system (no partials/layouts), unknown filters rejected at parse
@@ -108,10 +109,17 @@ export function compileExpression(source: string): CompiledExpression {
   }
   const shapeProblem = checkOperands(value);
   if (shapeProblem) throw new TemplateError(`invalid expression ${JSON.stringify(source)}: ${shapeProblem}`);
+  const fast = compileFastEvaluator(value);
+  const filters = value.filters;
   return {
     source,
     evaluate(scope) {
       try {
+        if (fast) {
+          let result = fast(scope.values, scope.context);
+          for (const filter of filters) result = toValueSync(filter.render(result, scope.context));
+          return result;
+        }
         return toValueSync(value.value(scope.context, false));
       } catch (error) {
         throw runtimeFailure("expression", source, error);
