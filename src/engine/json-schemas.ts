@@ -5,7 +5,10 @@ import { buildFlowSchema } from "./flow-schema.js";
 /** The JSON Schemas committed under `schema/`, generated from the zod schemas (`npm run schema`). */
 export function jsonSchemas(): Record<string, unknown> {
   return {
-    "flow.schema.json": z.toJSONSchema(buildFlowSchema(builtinActivities), { io: "input", unrepresentable: "any" }),
+    "flow.schema.json": z.toJSONSchema(buildFlowSchema(builtinActivities), {
+      io: "input",
+      unrepresentable: "any",
+    }),
   };
 }
 

@@ -78,7 +78,12 @@ export function findSyntaxErrorOffset(text: string): number {
         i++;
         const esc = text[i];
         if (esc === "u") {
-          for (let k = 1; k <= 4; k++) if (!/[0-9a-fA-F]/.test(text[i + k] ?? "")) (i += k), fail();
+          for (let k = 1; k <= 4; k++) {
+            if (!/[0-9a-fA-F]/.test(text[i + k] ?? "")) {
+              i += k;
+              fail();
+            }
+          }
           i += 5;
         } else if (esc !== undefined && '"\\/bfnrt'.includes(esc)) i++;
         else fail();
@@ -135,12 +140,12 @@ export function findSyntaxErrorOffset(text: string): number {
         } else fail();
       }
     }
-    if (ch === '"') return string();
-    if (ch === "t") return literal("true");
-    if (ch === "f") return literal("false");
-    if (ch === "n") return literal("null");
-    if (ch === "-" || (ch !== undefined && ch >= "0" && ch <= "9")) return number();
-    fail();
+    if (ch === '"') string();
+    else if (ch === "t") literal("true");
+    else if (ch === "f") literal("false");
+    else if (ch === "n") literal("null");
+    else if (ch === "-" || (ch !== undefined && ch >= "0" && ch <= "9")) number();
+    else fail();
   };
   try {
     value();
