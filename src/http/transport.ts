@@ -117,7 +117,7 @@ export async function sendAttempt(attempt: Attempt): Promise<HttpResponse> {
     );
   const declared = Number(headers["content-length"]);
   if (Number.isFinite(declared) && declared > attempt.maxResponseBytes) {
-    response.body.destroy();
+    discard(response.body);
     throw tooLarge();
   }
   const chunks: Buffer[] = [];
@@ -127,14 +127,20 @@ export async function sendAttempt(attempt: Attempt): Promise<HttpResponse> {
       const buffer = chunk as Buffer;
       received += buffer.length;
       if (received > attempt.maxResponseBytes) {
-        response.body.destroy();
+        discard(response.body);
         throw tooLarge();
       }
       chunks.push(buffer);
     }
   } catch (error) {
-    response.body.destroy();
+    discard(response.body);
     throw classify(error, attempt);
   }
   return { status: response.statusCode, headers, body: Buffer.concat(chunks).toString("utf8") };
+}
+
+/** Stops reading a body and closes its connection; the abort error undici then emits is expected, not a failure. */
+function discard(body: Dispatcher.ResponseData["body"]): void {
+  body.on("error", () => {});
+  body.destroy();
 }
