@@ -90,7 +90,9 @@ function compileTarget(def: HttpRequestDefinition, ctx: Parameters<typeof compil
         ["requestPath"],
         "an authenticated endpoint needs a requestPath (or useAuthenticatedEndpoint: false)",
       );
-    else if (def.connector !== undefined && ctx.services.connectors?.resolve(def.connector) === undefined)
+    // Without a resolver connectors are unknowable at compile time; the run halts with connector-not-found.
+    const resolver = ctx.services.connectors;
+    if (def.connector !== undefined && resolver && resolver.resolve(def.connector) === undefined)
       ctx.problem(["connector"], `connector "${def.connector}" is not defined`);
     return ctx.template(["requestPath"], def.requestPath ?? "");
   }
