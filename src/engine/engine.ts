@@ -4,7 +4,7 @@ import type { ConnectorResolver } from "../connectors/seam.js";
 import { createHttpAgent, DEFAULT_MAX_RESPONSE_BYTES } from "../http/transport.js";
 import type { ActivityDefinition } from "./activity.js";
 import { compileFlow, type FlowPlan } from "./compiler.js";
-import { type Problem, ValidationError } from "./errors.js";
+import { FlowrunError, type Problem, ValidationError } from "./errors.js";
 import type { CallHandlers } from "./host.js";
 import { type RunOptions, runPlan } from "./interpreter.js";
 import type { RunResult } from "./result.js";
@@ -56,6 +56,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const registry = new Map<string, ActivityDefinition>(
     builtinActivities.map((activity) => [activity.type, activity]),
   );
+  if (
+    options.maxResponseBytes !== undefined &&
+    !(Number.isSafeInteger(options.maxResponseBytes) && options.maxResponseBytes > 0)
+  )
+    throw new FlowrunError("invalid-option", "maxResponseBytes must be a positive whole number of bytes");
   const ownAgent = options.dispatcher ? undefined : createHttpAgent({ ca: options.ca });
   const services: EngineServices = {
     maxSteps: options.maxSteps ?? 1000,
