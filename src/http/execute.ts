@@ -1,3 +1,4 @@
+import type { Dispatcher } from "undici";
 import type { Authorization, ConnectorHandle, HttpMethod } from "../connectors/seam.js";
 import type { RunContext, StepResult } from "../engine/activity.js";
 import { FlowrunError } from "../engine/errors.js";
@@ -60,6 +61,7 @@ class HttpActivityError extends FlowrunError {
   override readonly code: HttpErrorKind;
   constructor(kind: HttpErrorKind, message: string) {
     super(kind, message);
+    this.name = "HttpActivityError";
     this.code = kind;
   }
 }
@@ -317,7 +319,7 @@ interface BudgetedAttempt {
   method: HttpMethod;
   headers: Record<string, string>;
   body: string | undefined;
-  dispatcher: import("undici").Dispatcher;
+  dispatcher: Dispatcher;
   maxResponseBytes: number;
   signal: AbortSignal;
   runAborted: () => boolean;
