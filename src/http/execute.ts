@@ -239,6 +239,9 @@ export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunC
         });
       } catch (error) {
         if (!(error instanceof AttemptError)) throw error;
+        // An earlier attempt's response (a 503 before a reset) must not pose as this attempt's answer.
+        response = undefined;
+        json = undefined;
         trace.status = null;
         if (error.code === "aborted") return fail("timeout", "the run was aborted");
         const transient = error.code === "network" || error.code === "timeout";
