@@ -253,4 +253,17 @@ describe("http-request: responses and error kinds", () => {
     const run = await runHttp({ ...engineOptions(), maxResponseBytes: 100 }, call({}));
     expect(run.outputs.error?.kind).toBe("response-too-large");
   });
+
+  it("a host abort during the request ends the run aborted", async () => {
+    api.handle((_request, response) => {
+      setTimeout(() => response.end("late"), 2000).unref();
+    });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const run = await runHttp(engineOptions(), call({ timeoutMs: 10_000 }), {
+      run: { signal: controller.signal },
+    });
+    expect(run.result.status).toBe("aborted");
+    expect(run.result.reason).toBe("aborted");
+  });
 });
