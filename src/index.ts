@@ -1,3 +1,13 @@
+export { AuthError } from "./connectors/errors.js";
+export type {
+  Authorization,
+  AuthorizeRequest,
+  ConnectorHandle,
+  ConnectorResolver,
+  ConnectorStatus,
+  HttpMethod,
+} from "./connectors/seam.js";
+export { HTTP_METHODS } from "./connectors/seam.js";
 export type {
   ActivityDefinition,
   CompileContext,
@@ -22,4 +32,9 @@ export { scriptedHandlers } from "./engine/host.js";
 export type { Contact, RunOptions } from "./engine/interpreter.js";
 export { JsonSourceError, readJsonFile } from "./engine/json-source.js";
 export type { RunError, RunReason, RunResult, RunStatus, TraceEntry } from "./engine/result.js";
+export type { EngineServices } from "./engine/services.js";
 export { CoercionError, VARIABLE_TYPES, type VariableType } from "./engine/variables.js";
+export type { HttpErrorKind, HttpTraceDetails } from "./http/execute.js";
+export { InvalidRequestError } from "./http/origin-guard.js";
+export { REDACTED } from "./http/redact.js";
+export { DEFAULT_MAX_RESPONSE_BYTES, type HttpServices } from "./http/transport.js";
