@@ -3,7 +3,9 @@
 import http from "node:http";
 
 const SLOW_MS = Number(process.env.SLOW_MS ?? 1000);
-const ACCOUNT = JSON.stringify({ accounts: [{ id: "A-17", vip: true, balance: 250.5, name: "Ada Lovelace" }] });
+const ACCOUNT = JSON.stringify({
+  accounts: [{ id: "A-17", vip: true, balance: 250.5, name: "Ada Lovelace" }],
+});
 let tokenRequests = 0;
 let apiRequests = 0;
 
@@ -14,7 +16,13 @@ const server = http.createServer((request, response) => {
     request.on("end", () => {
       tokenRequests++;
       response.writeHead(200, { "content-type": "application/json" });
-      response.end(JSON.stringify({ access_token: `bench-token-${tokenRequests}`, token_type: "Bearer", expires_in: 3600 }));
+      response.end(
+        JSON.stringify({
+          access_token: `bench-token-${tokenRequests}`,
+          token_type: "Bearer",
+          expires_in: 3600,
+        }),
+      );
     });
     return;
   }
@@ -31,7 +39,10 @@ const server = http.createServer((request, response) => {
   }
   apiRequests++;
   const answer = () => {
-    response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(ACCOUNT) });
+    response.writeHead(200, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(ACCOUNT),
+    });
     response.end(ACCOUNT);
   };
   if (url.startsWith("/slow/")) setTimeout(answer, SLOW_MS);
