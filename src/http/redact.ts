@@ -6,7 +6,7 @@ export const REDACTED = "[REDACTED]";
  * value costs a little readability, leaking a credential costs an incident.
  */
 const SECRET_NAME =
-  /token|secret|passw(?:or)?d|pwd|api[-_]?key|key$|^key[-_.]|authorization|cookie|credential|signature|session/i;
+  /token|secret|passw(?:or)?d|pwd|api[-_]?key|key$|^key[-_.]|authorization|cookie|credential|signature|session|assertion/i;
 
 export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);

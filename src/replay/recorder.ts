@@ -1,10 +1,12 @@
 import type { Dispatcher } from "undici";
+import { isSecretName, REDACTED, redactUrl as redactShownUrl, scrubSecrets } from "../http/redact.js";
 import { bodyAsRecorded, type ObservedRequest } from "./exchange-matcher.js";
-import { type Exchange, REDACTED } from "./test-file.js";
+import type { Exchange } from "./test-file.js";
 
-/** Field and parameter names whose values are secrets wherever they appear (bodies, queries, token answers). */
-const SECRET_NAME =
-  /^(client_secret|password|passwd|assertion|client_assertion|refresh_token|access_token|id_token|token|api[-_]?key|apikey|secret|authorization|private_key|privatekey)$/i;
+/** Names that look secret but are not, and that replay needs intact (a token answer's `token_type`). */
+const NOT_SECRET = new Set(["token_type", "token_uri", "expires_in"]);
+
+const isSecretField = (name: string) => isSecretName(name) && !NOT_SECRET.has(name.toLowerCase());
 
 /** Response headers worth keeping; everything else (cookies, server banners, tokens) is dropped. */
 const KEPT_RESPONSE_HEADERS = new Set(["content-type", "retry-after", "location", "www-authenticate"]);
@@ -14,14 +16,8 @@ const KEPT_RESPONSE_HEADERS = new Set(["content-type", "retry-after", "location"
  * (the connectors' resolved secrets), so that nothing secret can reach a recorded file.
  */
 export function redactValue(value: unknown, knownSecrets: readonly string[], name?: string): unknown {
-  if (name !== undefined && SECRET_NAME.test(name) && value !== null && value !== undefined) return REDACTED;
-  if (typeof value === "string") {
-    let text = value;
-    for (const secret of knownSecrets) {
-      if (secret.length >= 4 && text.includes(secret)) text = text.split(secret).join(REDACTED);
-    }
-    return text;
-  }
+  if (name !== undefined && isSecretField(name) && value !== null && value !== undefined) return REDACTED;
+  if (typeof value === "string") return scrubSecrets(value, knownSecrets);
   if (Array.isArray(value)) return value.map((item) => redactValue(item, knownSecrets));
   if (value !== null && typeof value === "object") {
     return Object.fromEntries(
@@ -32,12 +28,7 @@ export function redactValue(value: unknown, knownSecrets: readonly string[], nam
 }
 
 function redactUrl(url: string, knownSecrets: readonly string[]): string {
-  const parsed = new URL(url);
-  for (const [name, value] of [...parsed.searchParams.entries()]) {
-    const redacted = redactValue(value, knownSecrets, name) as string;
-    if (redacted !== value) parsed.searchParams.set(name, redacted);
-  }
-  return redactValue(parsed.toString().replaceAll("%5BREDACTED%5D", REDACTED), knownSecrets) as string;
+  return scrubSecrets(redactShownUrl(new URL(url)), knownSecrets);
 }
 
 function responseBody(text: string, contentType: string): unknown {

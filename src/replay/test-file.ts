@@ -6,7 +6,7 @@ import { formatPath, type PathSegment } from "../engine/json-path.js";
 import { readJsonFile } from "../engine/json-source.js";
 
 /** What every recorded secret is replaced by; in a recorded request it matches any value. */
-export const REDACTED = "[REDACTED]";
+export { REDACTED } from "../http/redact.js";
 
 const headersSchema = z.record(z.string(), z.string());
 
