@@ -1,0 +1,256 @@
+// `npm run bench`: flowrun against a hand-written undici loop (the limit) and what a user writes instead
+// (fetch + jsonpath-plus), side by side against one loopback server process; then the interpreter alone, a cold
+// token stampede, and heap per in-flight run. Prints one table and writes bench/results/latest.json.
+import { mkdir, writeFile } from "node:fs/promises";
+import os from "node:os";
+import { JSONPath } from "jsonpath-plus";
+import { Agent, request } from "undici";
+import { connectorHandle } from "../dist/connectors/connector-handle.js";
+import { TokenCache } from "../dist/connectors/token-cache.js";
+import { createEngine } from "../dist/index.js";
+import { gc, median, percentile, startServer, throughput } from "./harness.js";
+
+const CONCURRENCY = 64;
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const STAMPEDE = 1000;
+const IN_FLIGHT = 10_000;
+
+const lookupFlow = {
+  name: "bench-lookup",
+  variables: {
+    accountId: { type: "string" },
+    isVip: { type: "boolean", default: false },
+    balance: { type: "decimal", default: 0 },
+    tier: { type: "string" },
+  },
+  start: "lookup",
+  activities: {
+    lookup: {
+      type: "http-request",
+      connector: "CRM",
+      requestPath: "/api/accounts",
+      method: "GET",
+      queryParameters: { phone: "{{ contact.ani }}" },
+      parseSettings: [
+        { outputVariable: "accountId", pathExpression: "$.accounts[0].id", required: true },
+        { outputVariable: "isVip", pathExpression: "$.accounts[0].vip" },
+        { outputVariable: "balance", pathExpression: "$.accounts[0].balance" },
+      ],
+      next: { success: "route" },
+    },
+    route: { type: "condition", expression: "isVip and balance > 100", next: { true: "gold", false: "end" } },
+    gold: {
+      type: "set-variable",
+      assignments: [{ variable: "tier", value: "gold" }],
+      next: { default: "end" },
+    },
+    end: { type: "end-flow" },
+  },
+};
+
+/** A resolver with one OAuth client-credentials connector pointing at the bench server, sharing one token cache. */
+function crmResolver(origin, cache = new TokenCache()) {
+  const handle = connectorHandle(
+    {
+      id: "crm-1",
+      name: "CRM",
+      type: "custom",
+      status: "active",
+      baseUrl: origin,
+      allowedMethods: undefined,
+      auth: {
+        kind: "client-credentials",
+        tokenUrl: `${origin}/oauth/token`,
+        client: { clientId: "bench", clientSecret: "bench-secret", clientAuth: "basic" },
+      },
+      tokenExpiredStatuses: [401],
+      tokenExpiredWhen: undefined,
+      defaultLifetimeSeconds: 3600,
+      baseUrlFromToken: false,
+    },
+    cache,
+  );
+  return { resolve: (name) => (name === "CRM" || name === "crm-1" ? handle : undefined) };
+}
+
+async function httpThroughput(server) {
+  const url = `${server.origin}/api/accounts?phone=%2B15551234567`;
+  const agent = new Agent({ connections: CONCURRENCY, pipelining: 1 });
+  const limit = async () => {
+    const response = await request(url, { dispatcher: agent, headers: { authorization: "Bearer x" } });
+    const json = JSON.parse(await response.body.text());
+    const account = json.accounts[0];
+    if (!account.id || account.vip === undefined || account.balance === undefined)
+      throw new Error("bad answer");
+  };
+  const paths = ["$.accounts[0].id", "$.accounts[0].vip", "$.accounts[0].balance"];
+  const typical = async () => {
+    const response = await fetch(url, { headers: { authorization: "Bearer x" } });
+    const json = await response.json();
+    for (const path of paths) JSONPath({ path, json, wrap: false });
+  };
+  const engine = createEngine({ connectors: crmResolver(server.origin), allowLoopbackHttp: true });
+  const flow = engine.compile(lookupFlow);
+  const contact = { ani: "+15551234567" };
+  const flowrun = async () => {
+    const result = await flow.run({ contact });
+    if (result.status !== "completed") throw new Error(`run ${result.status}: ${result.error?.message}`);
+  };
+  await flowrun(); // a cached token, as the budget says
+  const contenders = { limit, typical, flowrun };
+  for (const task of Object.values(contenders)) await throughput(2000, CONCURRENCY, task); // warm-up
+  const samples = { limit: [], typical: [], flowrun: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? ["limit", "typical", "flowrun"] : ["flowrun", "typical", "limit"];
+    for (const name of order) samples[name].push(await throughput(REQUESTS, CONCURRENCY, contenders[name]));
+  }
+  await engine.close();
+  await agent.close();
+  return Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
+}
+
+async function interpreterOnly() {
+  const engine = createEngine({ maxSteps: 1_000_000 });
+  const flow = engine.compile({
+    name: "bench-interpreter",
+    variables: {
+      n: { type: "integer", default: 0 },
+      tier: { type: "string", default: "gold" },
+      label: { type: "string" },
+    },
+    start: "bump",
+    activities: {
+      bump: {
+        type: "set-variable",
+        assignments: [{ variable: "n", value: "{{ n | plus: 1 }}" }],
+        next: { default: "check" },
+      },
+      check: { type: "condition", expression: "n < 50", next: { true: "route", false: "done" } },
+      route: {
+        type: "case",
+        expression: "tier",
+        cases: { gold: "setLabel", silver: "bump" },
+        next: { default: "bump" },
+      },
+      setLabel: {
+        type: "set-variable",
+        assignments: [{ variable: "label", value: "tier {{ tier }}" }],
+        next: { default: "bump" },
+      },
+      done: { type: "end-flow" },
+    },
+  });
+  for (let i = 0; i < 2000; i++) await flow.run();
+  const samples = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    let activities = 0;
+    const started = performance.now();
+    while (performance.now() - started < 1000) activities += (await flow.run()).path.length;
+    samples.push(activities / ((performance.now() - started) / 1000));
+  }
+  await engine.close();
+  return median(samples);
+}
+
+async function coldStampede(server) {
+  await server.reset();
+  const engine = createEngine({ connectors: crmResolver(server.origin), allowLoopbackHttp: true });
+  const flow = engine.compile(lookupFlow);
+  const contact = { ani: "+15551234567" };
+  const timed = async () => {
+    const started = performance.now();
+    const result = await flow.run({ contact });
+    if (result.status !== "completed") throw new Error(`run ${result.status}: ${result.error?.message}`);
+    return performance.now() - started;
+  };
+  const cold = await Promise.all(Array.from({ length: STAMPEDE }, timed));
+  const { tokenRequests } = await server.stats();
+  const warm = await Promise.all(Array.from({ length: STAMPEDE }, timed));
+  await engine.close();
+  return {
+    tokenRequests,
+    coldP50: median(cold),
+    warmP50: median(warm),
+    addedP50: median(cold) - median(warm),
+  };
+}
+
+async function heapPerRun(server) {
+  const engine = createEngine({ connectors: crmResolver(server.origin), allowLoopbackHttp: true });
+  const slowFlow = structuredClone(lookupFlow);
+  slowFlow.activities.lookup.requestPath = "/slow/accounts";
+  slowFlow.activities.lookup.timeoutMs = 30_000;
+  const flow = engine.compile(slowFlow);
+  await flow.run({ contact: { ani: "1" } }); // token cached, pools open
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const runs = Array.from({ length: IN_FLIGHT }, (_, i) => flow.run({ contact: { ani: String(i) } }));
+  await new Promise((resolve) => setTimeout(resolve, 500)); // all runs are waiting on the 1 s server
+  gc();
+  const during = process.memoryUsage().heapUsed;
+  const results = await Promise.all(runs);
+  await engine.close();
+  const completed = results.filter((r) => r.status === "completed").length;
+  return { perRunBytes: (during - before) / IN_FLIGHT, completed };
+}
+
+const server = await startServer();
+const slowServer = await startServer({ SLOW_MS: "1000" });
+try {
+  const http = await httpThroughput(server);
+  const activitiesPerSecond = await interpreterOnly();
+  const stampede = await coldStampede(server);
+  const memory = await heapPerRun(slowServer);
+  const results = {
+    date: new Date().toISOString(),
+    node: process.version,
+    machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}`,
+    concurrency: CONCURRENCY,
+    requestsPerRound: REQUESTS,
+    rounds: ROUNDS,
+    runsPerSecond: http,
+    ratios: { flowrunToLimit: http.flowrun / http.limit, flowrunToTypical: http.flowrun / http.typical },
+    interpreterActivitiesPerSecond: activitiesPerSecond,
+    stampede,
+    memory,
+  };
+  const rows = [
+    ["limit: undici.request + JSON.parse", `${Math.round(http.limit)} runs/s`, "1.00×"],
+    [
+      "typical: fetch + jsonpath-plus",
+      `${Math.round(http.typical)} runs/s`,
+      `${(http.typical / http.limit).toFixed(2)}×`,
+    ],
+    [
+      "flowrun: compiled flow, cached OAuth token",
+      `${Math.round(http.flowrun)} runs/s`,
+      `${results.ratios.flowrunToLimit.toFixed(2)}× (budget ≥ 0.85×)`,
+    ],
+    ["flowrun / typical", "", `${results.ratios.flowrunToTypical.toFixed(2)}×`],
+    ["interpreter only (one core)", `${Math.round(activitiesPerSecond)} activities/s`, "budget ≥ 500,000"],
+    [`cold stampede: ${STAMPEDE} runs`, `${stampede.tokenRequests} token request(s)`, "budget = 1"],
+    [
+      "  p50 latency cold / warm",
+      `${stampede.coldP50.toFixed(1)} / ${stampede.warmP50.toFixed(1)} ms`,
+      `+${stampede.addedP50.toFixed(1)} ms`,
+    ],
+    [
+      `heap per in-flight run (${IN_FLIGHT})`,
+      `${(memory.perRunBytes / 1024).toFixed(2)} KiB`,
+      "budget < 10 KiB",
+    ],
+  ];
+  const width = Math.max(...rows.map((row) => row[0].length));
+  const valueWidth = Math.max(...rows.map((row) => row[1].length));
+  process.stdout.write(`flowrun bench — ${results.date} — Node ${results.node} — ${results.machine}\n`);
+  process.stdout.write(`concurrency ${CONCURRENCY}, ${REQUESTS} requests × ${ROUNDS} rounds, medians\n\n`);
+  for (const [name, value, note] of rows)
+    process.stdout.write(`${name.padEnd(width)}  ${value.padStart(valueWidth)}  ${note}\n`);
+  await mkdir(new URL("./results/", import.meta.url), { recursive: true });
+  await writeFile(new URL("./results/latest.json", import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+  void percentile;
+} finally {
+  server.stop();
+  slowServer.stop();
+}
