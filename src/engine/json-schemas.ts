@@ -1,11 +1,16 @@
 import { z } from "zod";
 import { builtinActivities } from "../activities/index.js";
+import { connectorsFileSchema } from "../connectors/schema.js";
 import { buildFlowSchema } from "./flow-schema.js";
 
 /** The JSON Schemas committed under `schema/`, generated from the zod schemas (`npm run schema`). */
 export function jsonSchemas(): Record<string, unknown> {
   return {
-    "flow.schema.json": z.toJSONSchema(buildFlowSchema(builtinActivities), { io: "input", unrepresentable: "any" }),
+    "flow.schema.json": z.toJSONSchema(buildFlowSchema(builtinActivities), {
+      io: "input",
+      unrepresentable: "any",
+    }),
+    "connectors.schema.json": z.toJSONSchema(connectorsFileSchema, { io: "input", unrepresentable: "any" }),
   };
 }
 
