@@ -32,7 +32,12 @@ export function buildProgram(ctx: CliContext): Command {
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. Never throws. */
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   let code: number = EXIT.ok;
-  const program = buildProgram({ io, exit: (value) => void (code = value) });
+  const program = buildProgram({
+    io,
+    exit: (value) => {
+      code = value;
+    },
+  });
   try {
     await program.parseAsync([...argv], { from: "user" });
     return code;

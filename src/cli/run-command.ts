@@ -49,7 +49,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
       const flowPath = path.resolve(ctx.io.cwd, file);
       const engine = createEngine({ maxSteps: positiveInteger("--max-steps", options.maxSteps) });
       try {
-        const flow = engine.compile(await readJsonFile(flowPath), { source: file });
+        const flow = engine.compile(await readJsonFile(flowPath, file), { source: file });
         // A run rejects only for invalid inputs (an undeclared or unconvertible --var): a usage error.
         const result = await flow
           .run({

@@ -22,7 +22,9 @@ export function registerValidateCommand(program: Command, ctx: CliContext): void
         const name = path.relative(ctx.io.cwd, path.resolve(ctx.io.cwd, file)) || file;
         let problems: Problem[];
         try {
-          problems = engine.validate(await readJsonFile(path.resolve(ctx.io.cwd, file)), { source: name });
+          problems = engine.validate(await readJsonFile(path.resolve(ctx.io.cwd, file), name), {
+            source: name,
+          });
         } catch (error) {
           failed = true;
           ctx.io.stdout(`${colors.red("✗")} ${describeError(error)}\n`);

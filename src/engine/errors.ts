@@ -24,11 +24,11 @@ export interface Problem {
 export class ValidationError extends FlowrunError {
   readonly problems: readonly Problem[];
   readonly source: string | undefined;
-  constructor(problems: readonly Problem[], source?: string) {
+  constructor(problems: readonly Problem[], source?: string, code = "invalid-flow") {
     const errors = problems.filter((p) => p.severity === "error");
     const where = source ? `${source}: ` : "";
     super(
-      "invalid-flow",
+      code,
       `${where}${errors.length} problem${errors.length === 1 ? "" : "s"}:\n` +
         errors.map((p) => `  ${p.path}: ${p.message}`).join("\n"),
     );

@@ -1,5 +1,6 @@
-import { Context, Liquid, isTruthy as liquidIsTruthy, toValueSync, Value } from "liquidjs";
+import { Context, Liquid, isTruthy as liquidIsTruthy, TokenKind, toValueSync, Value } from "liquidjs";
 import { describeError, FlowrunError } from "./errors.js";
+import { compileFastEvaluator } from "./fast-expressions.js";
 
 /**
  * One Liquid instance for every flow: no file system (no partials/layouts), unknown filters rejected at parse
@@ -106,16 +107,46 @@ export function compileExpression(source: string): CompiledExpression {
       `invalid expression ${JSON.stringify(source)}: ${describeError(error).split("\n")[0]}`,
     );
   }
+  const shapeProblem = checkOperands(value);
+  if (shapeProblem) throw new TemplateError(`invalid expression ${JSON.stringify(source)}: ${shapeProblem}`);
+  const fast = compileFastEvaluator(value);
+  const filters = value.filters;
   return {
     source,
     evaluate(scope) {
       try {
+        if (fast) {
+          let result = fast(scope.values, scope.context);
+          for (const filter of filters) result = toValueSync(filter.render(result, scope.context));
+          return result;
+        }
         return toValueSync(value.value(scope.context, false));
       } catch (error) {
         throw runtimeFailure("expression", source, error);
       }
     },
   };
+}
+
+/**
+ * Liquid's parser accepts `balance >` or `a b` and fails (or guesses) only when evaluating; walking the postfix
+ * form once finds operators without operands and operands without operators at compile time.
+ */
+function checkOperands(value: Value): string | undefined {
+  let depth = 0;
+  for (const token of value.initial.postfix) {
+    const isOperator = token.kind === TokenKind.Operator;
+    if (!isOperator) {
+      depth++;
+      continue;
+    }
+    const operator = token.getText();
+    const operands = operator === "not" ? 1 : 2;
+    if (depth < operands) return `operator "${operator}" is missing an operand`;
+    depth -= operands - 1;
+  }
+  if (depth > 1) return "operands without an operator between them";
+  return undefined;
 }
 
 /**

@@ -207,6 +207,17 @@ function isThrownFailure(step: StepResult, activity: CompiledActivity): boolean 
   );
 }
 
+let lastStampMs = Number.NaN;
+let lastStamp = "";
+/** ISO time of a trace entry; activities of one millisecond share the formatted string. */
+function isoTime(epochMs: number): string {
+  if (epochMs !== lastStampMs) {
+    lastStampMs = epochMs;
+    lastStamp = new Date(epochMs).toISOString();
+  }
+  return lastStamp;
+}
+
 function traceEntry(
   activity: CompiledActivity,
   step: StepResult | null,
@@ -218,7 +229,7 @@ function traceEntry(
     activity: activity.id,
     type: activity.type,
     outcome: step?.outcome ?? null,
-    startedAt: new Date(startedAt).toISOString(),
+    startedAt: isoTime(startedAt),
     durationMs: Math.round((performance.now() - started) * 1000) / 1000,
   };
   if (step?.error) entry.error = step.error;

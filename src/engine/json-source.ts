@@ -9,7 +9,8 @@ export class JsonSourceError extends FlowrunError {
   }
 }
 
-export async function readJsonFile(file: string): Promise<unknown> {
+/** Reads and parses a JSON file; `displayName` is how messages name it (default: the path as given). */
+export async function readJsonFile(file: string, displayName = file): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -17,9 +18,9 @@ export async function readJsonFile(file: string): Promise<unknown> {
     const code = (error as NodeJS.ErrnoException).code;
     const why =
       code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (code ?? "unreadable");
-    throw new JsonSourceError(`${file}: cannot read (${why})`);
+    throw new JsonSourceError(`${displayName}: cannot read (${why})`);
   }
-  return parseJsonText(text, file);
+  return parseJsonText(text, displayName);
 }
 
 export function parseJsonText(text: string, source: string): unknown {
@@ -78,7 +79,12 @@ export function findSyntaxErrorOffset(text: string): number {
         i++;
         const esc = text[i];
         if (esc === "u") {
-          for (let k = 1; k <= 4; k++) if (!/[0-9a-fA-F]/.test(text[i + k] ?? "")) (i += k), fail();
+          for (let k = 1; k <= 4; k++) {
+            if (!/[0-9a-fA-F]/.test(text[i + k] ?? "")) {
+              i += k;
+              fail();
+            }
+          }
           i += 5;
         } else if (esc !== undefined && '"\\/bfnrt'.includes(esc)) i++;
         else fail();
@@ -135,12 +141,12 @@ export function findSyntaxErrorOffset(text: string): number {
         } else fail();
       }
     }
-    if (ch === '"') return string();
-    if (ch === "t") return literal("true");
-    if (ch === "f") return literal("false");
-    if (ch === "n") return literal("null");
-    if (ch === "-" || (ch !== undefined && ch >= "0" && ch <= "9")) return number();
-    fail();
+    if (ch === '"') string();
+    else if (ch === "t") literal("true");
+    else if (ch === "f") literal("false");
+    else if (ch === "n") literal("null");
+    else if (ch === "-" || (ch !== undefined && ch >= "0" && ch <= "9")) number();
+    else fail();
   };
   try {
     value();

@@ -1,0 +1,82 @@
+import { createHash } from "node:crypto";
+import { type AssertionClaims, cachedPrivateKey, signAssertion } from "./jwt-assertion.js";
+import { requestToken, type TokenEndpointCall } from "./token-endpoint.js";
+import {
+  type ClientCredentials,
+  clientCredentialsRequest,
+  jwtBearerRequest,
+  passwordRequest,
+  refreshTokenRequest,
+  type TokenRequest,
+  wxmLoginRequest,
+} from "./token-request.js";
+import type { TokenSet } from "./token-set.js";
+
+/**
+ * How one connector authorises requests, with every secret already resolved. Connector types map onto these
+ * (see connector-auth.ts); each kind cites the document it follows.
+ */
+export type AuthSettings =
+  /** RFC 7617: `Authorization: Basic base64(user:password)`; no token endpoint. */
+  | { kind: "basic"; username: string; password: string }
+  /** RFC 6749 section 4.4 (custom OAuth 2.0, Genesys client credentials). */
+  | { kind: "client-credentials"; tokenUrl: string; client: ClientCredentials; scope?: string }
+  /** RFC 6749 section 4.3 (custom OAuth 2.0 password grant). */
+  | {
+      kind: "password";
+      tokenUrl: string;
+      client: ClientCredentials;
+      username: string;
+      password: string;
+      scope?: string;
+    }
+  /** RFC 6749 section 6 (Webex Contact Center, Google CCAI, Genesys authorization-code connections). */
+  | { kind: "refresh-token"; tokenUrl: string; client: ClientCredentials; refreshToken: string }
+  /** RFC 7523 section 2.1 (Salesforce, Google service accounts). */
+  | { kind: "jwt-bearer"; tokenUrl: string; claims: AssertionClaims; privateKey: string }
+  /** Webex Experience Management LoginToken. */
+  | { kind: "wxm-login"; baseUrl: string; username: string; apiKey: string };
+
+export type TokenAuthSettings = Exclude<AuthSettings, { kind: "basic" }>;
+
+/**
+ * A hash of the settings that identify a credential, so that an edited connector can never be served a token
+ * obtained with its old settings. The refresh token is left out: the server rotates it, and a rotation must not
+ * orphan the token it came with (an admin's edit of it drops the connector's tokens anyway, see the registry).
+ */
+export function fingerprint(settings: AuthSettings): string {
+  const material = settings.kind === "refresh-token" ? { ...settings, refreshToken: undefined } : settings;
+  return createHash("sha256").update(JSON.stringify(material)).digest("base64url").slice(0, 22);
+}
+
+/** RFC 7617 section 2: user-id and password joined by ":" in UTF-8, base64-encoded. */
+export function basicAuthorization(username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`, "utf8").toString("base64")}`;
+}
+
+async function buildTokenRequest(settings: TokenAuthSettings, owner: string): Promise<TokenRequest> {
+  switch (settings.kind) {
+    case "client-credentials":
+      return clientCredentialsRequest(settings.tokenUrl, settings.client, settings.scope);
+    case "password":
+      return passwordRequest(settings.tokenUrl, settings.client, settings, settings.scope);
+    case "refresh-token":
+      return refreshTokenRequest(settings.tokenUrl, settings.client, settings.refreshToken);
+    case "jwt-bearer": {
+      const key = cachedPrivateKey(settings, settings.privateKey, owner);
+      return jwtBearerRequest(settings.tokenUrl, await signAssertion(settings.claims, key));
+    }
+    case "wxm-login":
+      return wxmLoginRequest(settings.baseUrl, settings);
+  }
+}
+
+/** Obtains a new token for token-based settings; `owner` names the connector in messages. */
+export async function obtainToken(
+  settings: TokenAuthSettings,
+  call: TokenEndpointCall,
+  owner: string,
+): Promise<TokenSet> {
+  const tokenRequest = await buildTokenRequest(settings, owner);
+  return requestToken(tokenRequest, { ...call, requireTokenType: settings.kind !== "wxm-login" });
+}

@@ -1,0 +1,95 @@
+import pRetry, { AbortError } from "p-retry";
+import { type Dispatcher, request } from "undici";
+import { AuthError } from "../errors.js";
+import type { TokenRequest } from "./token-request.js";
+import { processTokenResponse, type TokenEndpointAnswer } from "./token-response.js";
+import type { TokenSet } from "./token-set.js";
+
+/** A token answer larger than this is not a token. */
+const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
+
+export interface TokenEndpointCall {
+  readonly dispatcher: Dispatcher;
+  readonly signal: AbortSignal;
+  /** `performance.now()` milliseconds by which the token must be there. */
+  readonly deadline: number;
+  /** Only Bearer tokens are used; LoginToken answers may omit token_type. */
+  readonly requireTokenType?: boolean;
+}
+
+function endpointName(url: string): string {
+  const parsed = new URL(url);
+  return `token endpoint ${parsed.origin}${parsed.pathname}`;
+}
+
+async function readCapped(body: Dispatcher.ResponseData["body"], endpoint: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_TOKEN_RESPONSE_BYTES) {
+      body.destroy();
+      throw new AuthError(
+        `${endpoint} answered more than ${MAX_TOKEN_RESPONSE_BYTES} bytes; that is not a token`,
+      );
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** One POST to the token endpoint, through the engine's dispatcher, redirects not followed. */
+async function postOnce(
+  tokenRequest: TokenRequest,
+  call: TokenEndpointCall,
+  endpoint: string,
+): Promise<TokenEndpointAnswer> {
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await request(tokenRequest.url, {
+      method: "POST",
+      headers: tokenRequest.headers,
+      body: tokenRequest.body,
+      dispatcher: call.dispatcher,
+      signal: call.signal,
+    });
+  } catch (error) {
+    if (call.signal.aborted) throw error;
+    const code = (error as { code?: string }).code ?? (error as Error).name;
+    throw new AuthError(`could not reach ${endpoint} (${code})`, { retryable: true, cause: error });
+  }
+  const contentType = String(response.headers["content-type"] ?? "");
+  const body = await readCapped(response.body, endpoint);
+  return { status: response.statusCode, contentType, body };
+}
+
+/**
+ * Sends a token request and checks the answer. Network errors, 5xx and 429 are retried with exponential backoff
+ * (p-retry) as long as the deadline allows; OAuth errors such as `invalid_client` or `invalid_grant` are final.
+ */
+export async function requestToken(tokenRequest: TokenRequest, call: TokenEndpointCall): Promise<TokenSet> {
+  const endpoint = endpointName(tokenRequest.url);
+  const remaining = () => call.deadline - performance.now();
+  return pRetry(
+    async () => {
+      try {
+        const answer = await postOnce(tokenRequest, call, endpoint);
+        return processTokenResponse(answer, { endpoint, requireTokenType: call.requireTokenType ?? true });
+      } catch (error) {
+        // p-retry rethrows an AbortError's original error without retrying.
+        if (error instanceof AuthError && !error.retryable) throw new AbortError(error);
+        throw error;
+      }
+    },
+    {
+      retries: 4,
+      minTimeout: 100,
+      factor: 2,
+      maxTimeout: 2000,
+      signal: call.signal,
+      unref: true,
+      // Waiting for a retry that cannot finish before the deadline only delays the failure.
+      shouldRetry: ({ error }) => error instanceof AuthError && error.retryable && remaining() > 100,
+    },
+  );
+}

@@ -1,0 +1,103 @@
+import type { CompiledJsonPath } from "../engine/json-paths.js";
+import { type AuthSettings, basicAuthorization, fingerprint, obtainToken } from "./auth/strategies.js";
+import type { TokenSet } from "./auth/token-set.js";
+import type {
+  Authorization,
+  AuthorizeRequest,
+  ConnectorHandle,
+  ConnectorStatus,
+  HttpMethod,
+} from "./seam.js";
+import type { TokenCache } from "./token-cache.js";
+
+/** Everything the engine needs to authorise requests for one connector, secrets resolved. */
+export interface ConnectorProfile {
+  readonly id: string;
+  readonly name: string;
+  readonly type: string;
+  readonly status: ConnectorStatus;
+  readonly baseUrl: string | undefined;
+  readonly allowedMethods: readonly HttpMethod[] | undefined;
+  readonly auth: AuthSettings;
+  /** Statuses that mean "token expired" (default [401]). */
+  readonly tokenExpiredStatuses: readonly number[];
+  /** A JSON path; a response body where it selects a truthy value means "token expired" (APIs that answer 200). */
+  readonly tokenExpiredWhen: CompiledJsonPath | undefined;
+  /** Token lifetime when the server gives none (Salesforce: 15 min). */
+  readonly defaultLifetimeSeconds: number;
+  /** Salesforce: requests go to the token response's `instance_url`. */
+  readonly baseUrlFromToken: boolean;
+  /** Persists a refresh token the server rotated (RFC 6749 section 6), so the next process uses it too. */
+  readonly onRefreshTokenRotated?: (refreshToken: string) => Promise<void> | void;
+  /** Errors of background refreshes, which no request waits for. */
+  readonly onBackgroundError?: (error: unknown) => void;
+}
+
+const NO_OP = () => {};
+/** A proactive refresh belongs to no activity, so it gets its own time limit. */
+const BACKGROUND_REFRESH_MS = 30_000;
+
+/** Wraps a connector profile into the seam the http-request activity uses, sharing the engine's token cache. */
+export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): ConnectorHandle {
+  let auth = profile.auth;
+  const key = `${profile.id}:${fingerprint(auth)}`;
+  const owner = `connector "${profile.name}"`;
+
+  const fetchToken = async (request: AuthorizeRequest): Promise<TokenSet> => {
+    if (auth.kind === "basic") throw new Error("basic auth has no token");
+    const token = await obtainToken(auth, request, owner);
+    if (auth.kind === "refresh-token" && token.refreshToken && token.refreshToken !== auth.refreshToken) {
+      auth = { ...auth, refreshToken: token.refreshToken };
+      await profile.onRefreshTokenRotated?.(token.refreshToken);
+    }
+    return token;
+  };
+
+  return {
+    id: profile.id,
+    name: profile.name,
+    type: profile.type,
+    status: profile.status,
+    baseUrl: profile.baseUrl,
+    allowedMethods: profile.allowedMethods,
+    tokenExpired({ status, json }) {
+      if (profile.tokenExpiredStatuses.includes(status)) return true;
+      if (!profile.tokenExpiredWhen || json === undefined) return false;
+      return profile.tokenExpiredWhen
+        .select(json)
+        .some((value) => value !== false && value !== null && value !== undefined);
+    },
+    async authorize(request): Promise<Authorization> {
+      if (auth.kind === "basic") {
+        return {
+          headers: { authorization: basicAuthorization(auth.username, auth.password) },
+          tokenFetched: false,
+          invalidate: NO_OP,
+        };
+      }
+      const { token, fetched } = await cache.use({
+        key,
+        connectorId: profile.id,
+        defaultLifetimeSeconds: profile.defaultLifetimeSeconds,
+        fetch: (background) =>
+          fetchToken(
+            background
+              ? {
+                  dispatcher: request.dispatcher,
+                  signal: AbortSignal.timeout(BACKGROUND_REFRESH_MS),
+                  deadline: performance.now() + BACKGROUND_REFRESH_MS,
+                }
+              : request,
+          ),
+        signal: request.signal,
+        onBackgroundError: profile.onBackgroundError,
+      });
+      return {
+        headers: { authorization: `Bearer ${token.accessToken}` },
+        baseUrl: profile.baseUrlFromToken ? token.instanceUrl : undefined,
+        tokenFetched: fetched,
+        invalidate: () => cache.invalidate(key, token.accessToken),
+      };
+    },
+  };
+}

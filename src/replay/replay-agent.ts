@@ -1,0 +1,109 @@
+import { MockAgent } from "undici";
+import { closestRecorded, describeUnmatched, matches, type ObservedRequest } from "./exchange-matcher.js";
+import type { Exchange, RecordedResponse } from "./test-file.js";
+
+function bodyText(body: unknown): string | undefined {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === "string") return body;
+  if (Buffer.isBuffer(body) || body instanceof Uint8Array) return Buffer.from(body).toString("utf8");
+  return String(body);
+}
+
+/** Request headers as MockAgent hands them over: a plain object, a Headers instance, or a flat name/value array. */
+function flatHeaders(headers: unknown): Record<string, string> {
+  const flat: Record<string, string> = {};
+  if (headers instanceof Headers) {
+    headers.forEach((value, name) => {
+      flat[name] = value;
+    });
+  } else if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2)
+      flat[String(headers[i]).toLowerCase()] = String(headers[i + 1]);
+  } else if (headers && typeof headers === "object") {
+    for (const [name, value] of Object.entries(headers)) {
+      flat[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : String(value);
+    }
+  }
+  return flat;
+}
+
+function replyFor(response: RecordedResponse) {
+  const headers: Record<string, string> = { ...response.headers };
+  const hasContentType = Object.keys(headers).some((name) => name.toLowerCase() === "content-type");
+  let data = "";
+  if (typeof response.body === "string") {
+    data = response.body;
+    if (!hasContentType) headers["content-type"] = "text/plain; charset=utf-8";
+  } else if (response.body !== undefined) {
+    data = JSON.stringify(response.body);
+    if (!hasContentType) headers["content-type"] = "application/json";
+  }
+  return { statusCode: response.status, data, responseOptions: { headers } };
+}
+
+/**
+ * The recorded exchanges of one case as an undici MockAgent, to be handed to the engine as its dispatcher: the
+ * engine's whole request path (token requests included) runs unchanged and no network is touched. Each recorded
+ * exchange answers one matching request; a request that matches none is answered 599 and reported with the
+ * closest recorded one.
+ */
+export class ReplaySession {
+  readonly dispatcher: MockAgent;
+  readonly #exchanges: readonly Exchange[];
+  readonly #used: boolean[];
+  readonly #unmatched: string[] = [];
+
+  constructor(exchanges: readonly Exchange[]) {
+    this.#exchanges = exchanges;
+    this.#used = exchanges.map(() => false);
+    this.dispatcher = new MockAgent({ connections: 1 });
+    this.dispatcher.disableNetConnect();
+    this.dispatcher
+      .get(() => true)
+      .intercept({ path: () => true, method: () => true })
+      .reply((options) =>
+        this.#answer({
+          method: options.method.toUpperCase(),
+          url: new URL(options.path, options.origin).toString(),
+          headers: flatHeaders(options.headers),
+          body: bodyText(options.body),
+        }),
+      )
+      .persist();
+  }
+
+  #answer(observed: ObservedRequest) {
+    const index = this.#exchanges.findIndex(
+      (exchange, i) => !this.#used[i] && matches(observed, exchange.request),
+    );
+    if (index >= 0) {
+      this.#used[index] = true;
+      return replyFor(this.#exchanges[index]!.response);
+    }
+    const alreadyUsed = this.#exchanges.some((exchange) => matches(observed, exchange.request));
+    const unused = this.#exchanges.filter((_, i) => !this.#used[i]);
+    const closest = closestRecorded(observed, unused.length > 0 ? unused : this.#exchanges);
+    this.#unmatched.push(
+      describeUnmatched(observed, closest, alreadyUsed ? " (its recorded exchange was already used)" : ""),
+    );
+    return {
+      statusCode: 599,
+      data: "flowrun replay: no recorded exchange matches this request",
+      responseOptions: { headers: { "content-type": "text/plain" } },
+    };
+  }
+
+  /** Readable descriptions of the requests no recorded exchange matched. */
+  get unmatched(): readonly string[] {
+    return this.#unmatched;
+  }
+
+  /** Recorded exchanges no request used. */
+  get unused(): readonly Exchange[] {
+    return this.#exchanges.filter((_, i) => !this.#used[i]);
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}

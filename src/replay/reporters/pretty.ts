@@ -1,0 +1,18 @@
+import type { Paint } from "../../cli/paint.js";
+import type { CaseReport } from "../runner.js";
+
+/** One line per case as it finishes; a failing case's reasons below it. */
+export function prettyCaseLine(report: CaseReport, colors: Paint): string {
+  const mark = report.passed ? colors.green("✓") : colors.red("✗");
+  const lines = [`${mark} ${report.file} › ${report.name} ${colors.dim(`(${report.durationMs} ms)`)}`];
+  for (const failure of report.failures) {
+    lines.push(...failure.split("\n").map((line, i) => colors.red(`    ${i === 0 ? "" : "  "}${line}`)));
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** The closing line CI reads: exactly `N passed, N failed`. */
+export function summaryLine(reports: readonly CaseReport[]): string {
+  const passed = reports.filter((r) => r.passed).length;
+  return `${passed} passed, ${reports.length - passed} failed\n`;
+}

@@ -1,0 +1,136 @@
+import { readdir, stat } from "node:fs/promises";
+import path from "node:path";
+import type { Dispatcher } from "undici";
+import type { Engine } from "../engine/engine.js";
+import { describeError } from "../engine/errors.js";
+import { scriptedHandlers } from "../engine/host.js";
+import { readJsonFile } from "../engine/json-source.js";
+import type { RunResult } from "../engine/result.js";
+import { checkExpectation } from "./expectations.js";
+import { ReplaySession } from "./replay-agent.js";
+import { type LoadedTestFile, loadTestFile, type TestCase } from "./test-file.js";
+
+/** What a case's engine is built from: the replay dispatcher and the case's connector setup. */
+export interface CaseEnvironment {
+  readonly dispatcher: Dispatcher;
+  readonly connectorsPath: string | undefined;
+  readonly connectorStatus: TestCase["connectorStatus"];
+}
+
+export type EngineFactory = (environment: CaseEnvironment) => Promise<Engine>;
+
+export interface CaseReport {
+  readonly file: string;
+  readonly name: string;
+  readonly passed: boolean;
+  readonly durationMs: number;
+  /** Readable reasons, one per problem (unmatched requests with their diff, expectation mismatches, ...). */
+  readonly failures: readonly string[];
+  readonly result: RunResult | undefined;
+}
+
+/** A run of a case does not wait for ever: a flow waiting on a missing exchange fails the case instead. */
+const CASE_DEADLINE_MS = 30_000;
+
+/** `*.test.json` files under the given files and folders, sorted; folders are searched recursively. */
+export async function discoverTestFiles(paths: readonly string[], cwd: string): Promise<string[]> {
+  const found = new Set<string>();
+  const visit = async (target: string): Promise<void> => {
+    const info = await stat(target);
+    if (info.isDirectory()) {
+      for (const entry of await readdir(target, { withFileTypes: true })) {
+        if (entry.name === "node_modules" || entry.name.startsWith(".")) continue;
+        const child = path.join(target, entry.name);
+        if (entry.isDirectory()) await visit(child);
+        else if (entry.name.endsWith(".test.json")) found.add(child);
+      }
+    } else found.add(target);
+  };
+  for (const target of paths.length > 0 ? paths : ["."]) await visit(path.resolve(cwd, target));
+  return [...found].sort();
+}
+
+/** Replays one case through the engine's production request path with a MockAgent as its dispatcher. */
+export async function runCase(
+  testFile: LoadedTestFile,
+  testCase: TestCase,
+  flowDocument: unknown,
+  engineFactory: EngineFactory,
+  displayName: string,
+): Promise<CaseReport> {
+  const started = performance.now();
+  const session = new ReplaySession(testCase.exchanges);
+  const failures: string[] = [];
+  let result: RunResult | undefined;
+  let engine: Engine | undefined;
+  try {
+    engine = await engineFactory({
+      dispatcher: session.dispatcher,
+      connectorsPath: testFile.connectorsPath,
+      connectorStatus: testCase.connectorStatus,
+    });
+    const flow = engine.compile(flowDocument, { source: path.relative(process.cwd(), testFile.flowPath) });
+    result = await flow.run({
+      contact: testCase.contact,
+      variables: testCase.variables,
+      handlers: scriptedHandlers(testCase.menuInputs ?? []),
+      deadlineMs: CASE_DEADLINE_MS,
+    });
+    failures.push(...session.unmatched);
+    failures.push(...checkExpectation(result, testCase.expect));
+    if (!testCase.allowUnused) {
+      for (const exchange of session.unused) {
+        failures.push(
+          `recorded exchange never used: ${exchange.request.method} ${exchange.request.url} (set "allowUnused": true to allow)`,
+        );
+      }
+    }
+  } catch (error) {
+    failures.push(describeError(error));
+  } finally {
+    await engine?.close();
+    await session.close();
+  }
+  return {
+    file: displayName,
+    name: testCase.name,
+    passed: failures.length === 0,
+    durationMs: Math.round((performance.now() - started) * 10) / 10,
+    failures,
+    result,
+  };
+}
+
+/** Runs every case of a test file; cases run concurrently, each reported as soon as it finishes. */
+export async function runTestFile(
+  file: string,
+  engineFactory: EngineFactory,
+  onCase: (report: CaseReport) => void,
+  cwd = process.cwd(),
+): Promise<CaseReport[]> {
+  const displayName = path.relative(cwd, file) || file;
+  let testFile: LoadedTestFile;
+  let flowDocument: unknown;
+  try {
+    testFile = await loadTestFile(file, displayName);
+    flowDocument = await readJsonFile(testFile.flowPath, path.relative(cwd, testFile.flowPath));
+  } catch (error) {
+    const report: CaseReport = {
+      file: displayName,
+      name: "(test file)",
+      passed: false,
+      durationMs: 0,
+      failures: [describeError(error)],
+      result: undefined,
+    };
+    onCase(report);
+    return [report];
+  }
+  return Promise.all(
+    testFile.cases.map(async (testCase) => {
+      const report = await runCase(testFile, testCase, flowDocument, engineFactory, displayName);
+      onCase(report);
+      return report;
+    }),
+  );
+}

@@ -1,0 +1,142 @@
+import { describe, expect, it } from "vitest";
+import { createEngine } from "../../src/engine/engine.js";
+import { FlowrunError } from "../../src/engine/errors.js";
+import { end, flow, runFlow } from "../helpers/flows.js";
+
+const loop = flow(
+  {
+    bump: {
+      type: "set-variable",
+      assignments: [{ variable: "n", value: "{{ n | plus: 1 }}" }],
+      next: { default: "check" },
+    },
+    check: { type: "condition", expression: "n < 0", next: { true: "done", false: "bump" } },
+    done: end,
+  },
+  { variables: { n: { type: "integer", default: 0 } } },
+);
+
+describe("interpreter", () => {
+  it("ends an endless loop with step-limit after maxSteps activities", async () => {
+    const result = await runFlow(loop, {}, { maxSteps: 50 });
+    expect(result).toMatchObject({ status: "failed", reason: "step-limit" });
+    expect(result.path).toHaveLength(50);
+    expect(result.variables.n).toBe(25);
+    expect(result.error?.message).toContain("50 activities");
+  });
+
+  it("uses a step limit of 1000 by default", async () => {
+    const result = await runFlow(loop);
+    expect(result.reason).toBe("step-limit");
+    expect(result.path).toHaveLength(1000);
+  });
+
+  it("an unlinked outcome without onError fails with unhandled-outcome", async () => {
+    const result = await runFlow(
+      flow({ c: { type: "condition", expression: "true", next: { false: "e" } }, e: end }),
+    );
+    expect(result).toMatchObject({ status: "failed", reason: "unhandled-outcome", endedAt: "c" });
+    expect(result.error?.message).toBe('outcome "true" of activity "c" has no link');
+  });
+
+  it("a non-error outcome never falls back to onError", async () => {
+    const result = await runFlow(
+      flow(
+        { c: { type: "condition", expression: "true", next: { false: "e" } }, e: end, sorry: end },
+        { onError: "sorry" },
+      ),
+    );
+    expect(result.reason).toBe("unhandled-outcome");
+  });
+
+  it("an aborted signal ends the run aborted while a handler is waiting", async () => {
+    const controller = new AbortController();
+    const result = runFlow(
+      flow({
+        m: { type: "menu", prompt: "p", choices: ["1"], next: { "1": "e", "no-input": "e" } },
+        e: end,
+      }),
+      {
+        signal: controller.signal,
+        handlers: { menu: () => new Promise<string>(() => {}) }, // a caller who never answers
+      },
+    );
+    setTimeout(() => controller.abort(), 10);
+    const settled = await result;
+    expect(settled).toMatchObject({ status: "aborted", reason: "aborted", endedAt: "m" });
+    expect(settled.error?.kind).toBe("aborted");
+  });
+
+  it("a signal aborted before the start runs nothing", async () => {
+    const result = await runFlow(flow({ e: end }), { signal: AbortSignal.abort() });
+    expect(result).toMatchObject({ status: "aborted", reason: "aborted", path: [] });
+  });
+
+  it("the run deadline ends the run aborted with reason deadline", async () => {
+    const result = await runFlow(
+      flow({ m: { type: "play-message", prompt: "p", next: { default: "e" } }, e: end }),
+      { deadlineMs: 20, handlers: { playMessage: () => new Promise<void>(() => {}) } },
+    );
+    expect(result).toMatchObject({ status: "aborted", reason: "deadline", endedAt: "m" });
+    expect(result.error?.message).toContain("20 ms");
+  });
+
+  it("run inputs are converted; undeclared or unconvertible inputs reject", async () => {
+    const engine = createEngine();
+    const compiled = engine.compile(flow({ e: end }, { variables: { n: { type: "integer" } } }));
+    await expect(compiled.run({ variables: { n: "7" } })).resolves.toMatchObject({ variables: { n: 7 } });
+    await expect(compiled.run({ variables: { other: 1 } })).rejects.toThrow(/undeclared variable "other"/);
+    await expect(compiled.run({ variables: { n: "seven" } })).rejects.toBeInstanceOf(FlowrunError);
+  });
+
+  it("activity outputs are readable by later templates under the activity id", async () => {
+    const result = await runFlow(
+      flow(
+        {
+          m: { type: "menu", prompt: "p", choices: ["1", "2"], next: { "1": "s", "2": "s" } },
+          s: {
+            type: "set-variable",
+            assignments: [{ variable: "picked", value: "you chose {{ m.input }}" }],
+            next: { default: "e" },
+          },
+          e: end,
+        },
+        { variables: { picked: { type: "string" } } },
+      ),
+      { handlers: { menu: () => "2" } },
+    );
+    expect(result.variables.picked).toBe("you chose 2");
+  });
+
+  it("runs of one compiled flow are independent", async () => {
+    const engine = createEngine();
+    const compiled = engine.compile(
+      flow(
+        {
+          s: {
+            type: "set-variable",
+            assignments: [{ variable: "who", value: "{{ contact.ani }}" }],
+            next: { default: "e" },
+          },
+          e: end,
+        },
+        { variables: { who: { type: "string" } } },
+      ),
+    );
+    const results = await Promise.all(["a", "b", "c"].map((ani) => compiled.run({ contact: { ani } })));
+    expect(results.map((r) => r.variables.who)).toEqual(["a", "b", "c"]);
+  });
+
+  it("a trace entry records activity, type, outcome, start time and duration", async () => {
+    const result = await runFlow(flow({ e: end }));
+    expect(result.trace).toEqual([
+      {
+        activity: "e",
+        type: "end-flow",
+        outcome: null,
+        startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        durationMs: expect.any(Number),
+      },
+    ]);
+  });
+});
