@@ -1,4 +1,4 @@
-import { JSONPath } from "jsonpath-plus";
+import { compileJsonPath } from "../engine/json-paths.js";
 import { type Connector, DEFAULTS } from "./schema.js";
 import type { HttpMethod } from "./seam.js";
 
@@ -12,13 +12,14 @@ export function allowedMethods(connector: Connector): readonly HttpMethod[] | un
   return undefined;
 }
 
-/** Whether a response means the access token expired (`tokenExpiredStatuses`, default [401], or `tokenExpiredWhen`). */
+/** Whether a response means the access token expired (`tokenExpiredStatuses`, default [401], or `tokenExpiredWhen` selecting a truthy value). */
 export function isTokenExpired(connector: Connector, response: { status: number; json: unknown }): boolean {
   const statuses: readonly number[] = connector.tokenExpiredStatuses ?? DEFAULTS.tokenExpiredStatuses;
   if (statuses.includes(response.status)) return true;
   if (connector.tokenExpiredWhen === undefined || response.json === undefined || response.json === null)
     return false;
-  const json = response.json as object;
-  const matches: unknown = JSONPath({ path: connector.tokenExpiredWhen, json, wrap: true, eval: "safe" });
-  return Array.isArray(matches) && matches.length > 0;
+  // Same meaning as the connector handle: the path selects a truthy value.
+  return compileJsonPath(connector.tokenExpiredWhen)
+    .select(response.json)
+    .some((value) => value !== false && value !== null && value !== undefined);
 }
