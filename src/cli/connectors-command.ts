@@ -142,11 +142,12 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
 
   withChangeOptions(subcommand("add", "create a connector (created active; the id is generated)"))
     .option("--type <type>", "connector type")
-    .action(async (options: ChangeOptions) =>
-      run(options, true, async ({ registry, role }) => {
+    .action(async (options: ChangeOptions) => {
+      const fromFlags = changesFromFlags(options);
+      await run(options, true, async ({ registry, role }) => {
         const fromStdin = options.stdin ? await readStdinJson(ctx) : {};
         if (!isPlainObject(fromStdin)) throw new UsageError("--stdin expects a JSON object (the connector)");
-        const input = mergeChanges(fromStdin, changesFromFlags(options));
+        const input = mergeChanges(fromStdin, fromFlags);
         if (options.type !== undefined) input.type = options.type;
         const created = await registry.create(input, {
           role,
@@ -155,18 +156,19 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
         });
         ctx.io.stdout(`created connector "${created.name}" (${created.type}, id ${created.id}), active\n`);
         printSecretWarnings(created);
-      }),
-    );
+      });
+    });
 
   withChangeOptions(subcommand("edit", "change an inactive connector's settings (id and type never change)"))
     .argument("<connector>", "name (case-insensitive) or id")
     .option("--unset <key>", "remove an optional field (dotted path)", collectList)
-    .action(async (nameOrId: string, options: ChangeOptions) =>
-      run(options, false, async ({ registry, role }) => {
+    .action(async (nameOrId: string, options: ChangeOptions) => {
+      const fromFlags = changesFromFlags(options);
+      await run(options, false, async ({ registry, role }) => {
         const fromStdin = options.stdin ? await readStdinJson(ctx) : {};
         if (!isPlainObject(fromStdin))
           throw new UsageError("--stdin expects a JSON object (a JSON merge patch)");
-        const changes = mergeChanges(fromStdin, changesFromFlags(options));
+        const changes = mergeChanges(fromStdin, fromFlags);
         if (Object.keys(changes).length === 0)
           throw new UsageError("nothing to change: give --name, --set, --set-json, --unset or --stdin");
         const edited = await registry.edit(nameOrId, changes, {
@@ -176,8 +178,8 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
         });
         ctx.io.stdout(`edited connector "${edited.name}" (still inactive; reactivate it to use it)\n`);
         printSecretWarnings(edited);
-      }),
-    );
+      });
+    });
 
   subcommand("deactivate", "deactivate a connector: settings are kept, flows using it halt")
     .argument("<connector>", "name (case-insensitive) or id")

@@ -198,7 +198,7 @@ describe("lifecycle", () => {
       auth: { clientSecret: { file: "secret.txt" }, scope: "a b", clientId: "flows" },
     });
     const unset = await reg.edit(crm.id, { auth: { scope: null } });
-    expect(unset.auth).not.toHaveProperty("scope");
+    expect(unset).not.toHaveProperty("auth.scope");
   });
 
   it("refuses a delete while active, deletes while inactive", async () => {

@@ -73,7 +73,7 @@ describe("masking and warnings", () => {
     expect(masked).toMatchObject({
       auth: { password: "••••", clientSecret: "env:CRM_SECRET", clientId: "flows" },
     });
-    expect(created.auth).toMatchObject({ password: "hunter2-plain" });
+    expect(created).toMatchObject({ auth: { password: "hunter2-plain" } });
   });
 
   it("knows the secret fields of every type", async () => {
