@@ -64,10 +64,20 @@ const commonFields = {
     .min(1)
     .optional()
     .meta({ description: "Response statuses that mean the token expired (default [401])" }),
-  tokenExpiredWhen: z.string().regex(/^\$/, "must be a JSON path starting with $").optional().meta({
-    description:
-      "JSON path predicate on the response body; a match means the token expired (APIs that report expiry in a 200)",
-  }),
+  tokenExpiredWhen: z
+    .string()
+    .superRefine((text, context) => {
+      try {
+        compileJsonPath(text);
+      } catch (error) {
+        context.addIssue({ code: "custom", message: describeError(error) });
+      }
+    })
+    .optional()
+    .meta({
+      description:
+        "JSON path on the response body; selecting a truthy value means the token expired (APIs that report expiry in a 200)",
+    }),
 };
 
 const basicAuthSchema = z
