@@ -1,3 +1,45 @@
+export {
+  type ConnectivityResult,
+  type ConnectivityValidator,
+  createBasicAuthValidator,
+} from "./connectors/connectivity.js";
+export { ConnectorError, type ConnectorErrorCode, ConnectorValidationError } from "./connectors/errors.js";
+export {
+  ConnectorFileStore,
+  type ConnectorStore,
+  type LoadedConnectors,
+  MemoryConnectorStore,
+} from "./connectors/file-store.js";
+export {
+  type ConnectorChange,
+  type ConnectorChangeKind,
+  type ConnectorChangeListener,
+  ConnectorRegistry,
+  type ConnectorRegistryOptions,
+  type OperationOptions,
+} from "./connectors/registry.js";
+export { allowedMethods, isTokenExpired } from "./connectors/request-rules.js";
+export {
+  ADMIN_ROLES,
+  type AdminRole,
+  CONNECTOR_OPERATIONS,
+  type ConnectorOperation,
+  mayPerform,
+} from "./connectors/roles.js";
+export { CONNECTOR_LIMITS } from "./connectors/rules.js";
+export {
+  type CcaiConfig,
+  CONNECTOR_TYPES,
+  type Connector,
+  type ConnectorInput,
+  type ConnectorsFile,
+  type ConnectorType,
+  connectorSchema,
+  connectorsFileSchema,
+  type SecretValue,
+} from "./connectors/schema.js";
+export { maskConnector, maskSecret, resolveSecret, type SecretContext } from "./connectors/secrets.js";
+export { connectorEndpoints, isLoopbackHost } from "./connectors/url-rules.js";
 export type {
   ActivityDefinition,
   CompileContext,

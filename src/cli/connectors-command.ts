@@ -185,7 +185,7 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
     .argument("<connector>", "name (case-insensitive) or id")
     .action(async (nameOrId: string, options: CommonOptions) =>
       run(options, false, async ({ registry, role }) => {
-        const before = registry.show(nameOrId, { role }).status;
+        const before = registry.resolve(nameOrId)?.status;
         const connector = await registry.deactivate(nameOrId, { role });
         ctx.io.stdout(
           before === "inactive"
@@ -199,7 +199,7 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
     .argument("<connector>", "name (case-insensitive) or id")
     .action(async (nameOrId: string, options: CommonOptions) =>
       run(options, false, async ({ registry, role }) => {
-        const before = registry.show(nameOrId, { role }).status;
+        const before = registry.resolve(nameOrId)?.status;
         const connector = await registry.reactivate(nameOrId, { role, onConnectivity: printConnectivity });
         ctx.io.stdout(
           before === "active"
