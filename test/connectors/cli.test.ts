@@ -187,6 +187,17 @@ describe("flowrun connectors", () => {
     expect((await run(dir, ["list", "--role", "helpdesk-basic-admin", "--allow-loopback-http"])).code).toBe(
       0,
     );
+    const noAccessDeactivate = await run(dir, [
+      "deactivate",
+      "Surveys",
+      "--role",
+      "read-only-admin",
+      "--allow-loopback-http",
+    ]);
+    expect(noAccessDeactivate.code).toBe(2);
+    expect(noAccessDeactivate.stderr).toContain(
+      "deactivate refused by the admin roles rule: role read-only-admin has no access",
+    );
     const noAccess = await run(dir, ["list", "--role", "read-only-admin", "--allow-loopback-http"]);
     expect(noAccess.code).toBe(2);
     expect(noAccess.stderr).toContain("role read-only-admin has no access to connectors");
