@@ -3,7 +3,12 @@ export {
   type ConnectivityValidator,
   createBasicAuthValidator,
 } from "./connectors/connectivity.js";
-export { ConnectorError, type ConnectorErrorCode, ConnectorValidationError } from "./connectors/errors.js";
+export {
+  AuthError,
+  ConnectorError,
+  type ConnectorErrorCode,
+  ConnectorValidationError,
+} from "./connectors/errors.js";
 export {
   ConnectorFileStore,
   type ConnectorStore,
@@ -38,6 +43,15 @@ export {
   connectorsFileSchema,
   type SecretValue,
 } from "./connectors/schema.js";
+export type {
+  Authorization,
+  AuthorizeRequest,
+  ConnectorHandle,
+  ConnectorResolver,
+  ConnectorStatus,
+  HttpMethod,
+} from "./connectors/seam.js";
+export { HTTP_METHODS } from "./connectors/seam.js";
 export { maskConnector, maskSecret, resolveSecret, type SecretContext } from "./connectors/secrets.js";
 export { connectorEndpoints, isLoopbackHost } from "./connectors/url-rules.js";
 export type {
@@ -64,4 +78,9 @@ export { scriptedHandlers } from "./engine/host.js";
 export type { Contact, RunOptions } from "./engine/interpreter.js";
 export { JsonSourceError, readJsonFile } from "./engine/json-source.js";
 export type { RunError, RunReason, RunResult, RunStatus, TraceEntry } from "./engine/result.js";
+export type { EngineServices } from "./engine/services.js";
 export { CoercionError, VARIABLE_TYPES, type VariableType } from "./engine/variables.js";
+export type { HttpErrorKind, HttpTraceDetails } from "./http/execute.js";
+export { InvalidRequestError } from "./http/origin-guard.js";
+export { REDACTED } from "./http/redact.js";
+export { DEFAULT_MAX_RESPONSE_BYTES, type HttpServices } from "./http/transport.js";

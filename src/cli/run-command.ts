@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import { createEngine } from "../engine/engine.js";
@@ -18,6 +19,18 @@ interface RunCommandOptions {
   json?: boolean;
   deadlineMs?: string;
   maxSteps?: string;
+  allowLoopbackHttp?: boolean;
+  ca?: string;
+}
+
+/** Reads the PEM file of `--ca`; a missing file is a usage error. */
+async function readCa(cwd: string, file: string | undefined): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  try {
+    return await readFile(path.resolve(cwd, file), "utf8");
+  } catch (error) {
+    throw new UsageError(`--ca ${file}: ${(error as Error).message}`);
+  }
 }
 
 export function exitCodeFor(result: RunResult): number {
@@ -45,9 +58,15 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     .option("--json", "print the run result as JSON")
     .option("--deadline-ms <ms>", "abort the run after this many milliseconds")
     .option("--max-steps <n>", "maximum activities per run (default 1000)")
+    .option("--allow-loopback-http", "accept plain http:// URLs for loopback hosts (local test servers)")
+    .option("--ca <file>", "trust this CA certificate (PEM) for HTTPS, in addition to the usual roots")
     .action(async (file: string, options: RunCommandOptions) => {
       const flowPath = path.resolve(ctx.io.cwd, file);
-      const engine = createEngine({ maxSteps: positiveInteger("--max-steps", options.maxSteps) });
+      const engine = createEngine({
+        maxSteps: positiveInteger("--max-steps", options.maxSteps),
+        allowLoopbackHttp: options.allowLoopbackHttp ?? false,
+        ca: await readCa(ctx.io.cwd, options.ca),
+      });
       try {
         const flow = engine.compile(await readJsonFile(flowPath, file), { source: file });
         // A run rejects only for invalid inputs (an undeclared or unconvertible --var): a usage error.

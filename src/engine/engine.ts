@@ -1,7 +1,10 @@
+import type { Dispatcher } from "undici";
 import { builtinActivities } from "../activities/index.js";
+import type { ConnectorResolver } from "../connectors/seam.js";
+import { createHttpAgent, DEFAULT_MAX_RESPONSE_BYTES } from "../http/transport.js";
 import type { ActivityDefinition } from "./activity.js";
 import { compileFlow, type FlowPlan } from "./compiler.js";
-import { type Problem, ValidationError } from "./errors.js";
+import { FlowrunError, type Problem, ValidationError } from "./errors.js";
 import type { CallHandlers } from "./host.js";
 import { type RunOptions, runPlan } from "./interpreter.js";
 import type { RunResult } from "./result.js";
@@ -12,6 +15,19 @@ export interface EngineOptions {
   maxSteps?: number;
   /** Default call-effect handlers for every run (a run may pass its own). */
   handlers?: CallHandlers;
+  /**
+   * Where HTTP requests go (API and token requests alike). Default: an undici Agent with keep-alive pools owned
+   * by the engine and closed by `close()`. Pass a MockAgent for replay and tests; the engine does not close it.
+   */
+  dispatcher?: Dispatcher;
+  /** Resolves the connectors that http-request activities name. Without one, such an activity halts the run. */
+  connectors?: ConnectorResolver;
+  /** Accept plain `http://` base and request URLs for loopback hosts (127.0.0.0/8, ::1, localhost). */
+  allowLoopbackHttp?: boolean;
+  /** Extra trusted CA certificate(s), PEM, for the engine's own Agent (ignored with `dispatcher`). */
+  ca?: string | Buffer;
+  /** Response body cap in bytes; a larger body fails with `response-too-large`. Default 1 MiB. */
+  maxResponseBytes?: number;
 }
 
 export interface CompileOptions {
@@ -40,7 +56,21 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const registry = new Map<string, ActivityDefinition>(
     builtinActivities.map((activity) => [activity.type, activity]),
   );
-  const services: EngineServices = { maxSteps: options.maxSteps ?? 1000 };
+  if (
+    options.maxResponseBytes !== undefined &&
+    !(Number.isSafeInteger(options.maxResponseBytes) && options.maxResponseBytes > 0)
+  )
+    throw new FlowrunError("invalid-option", "maxResponseBytes must be a positive whole number of bytes");
+  const ownAgent = options.dispatcher ? undefined : createHttpAgent({ ca: options.ca });
+  const services: EngineServices = {
+    maxSteps: options.maxSteps ?? 1000,
+    http: {
+      dispatcher: options.dispatcher ?? ownAgent!,
+      maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+      allowLoopbackHttp: options.allowLoopbackHttp ?? false,
+    },
+    connectors: options.connectors,
+  };
   const defaultHandlers = options.handlers ?? {};
 
   const compile = (document: unknown, compileOptions: CompileOptions = {}): CompiledFlow => {
@@ -63,6 +93,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
         throw error;
       }
     },
-    async close() {},
+    async close() {
+      await ownAgent?.close();
+    },
   };
 }

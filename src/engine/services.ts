@@ -1,3 +1,6 @@
+import type { ConnectorResolver } from "../connectors/seam.js";
+import type { HttpServices } from "../http/transport.js";
+
 /**
  * What the engine lends to activities: options and shared resources. Activities receive it through their
  * compile and run contexts, so an activity never reaches for globals and tests can substitute any part.
@@ -5,4 +8,8 @@
 export interface EngineServices {
   /** Maximum number of activities one run may execute (loop protection). */
   readonly maxSteps: number;
+  /** The HTTP transport shared by every run of the engine (connection pools, body cap, loopback rule). */
+  readonly http: HttpServices;
+  /** Looks connectors up by name or id; undefined when the host configured none. */
+  readonly connectors: ConnectorResolver | undefined;
 }

@@ -1,0 +1,60 @@
+// The benchmark's API and token server, in its own process so it never shares the engine's event loop.
+// Routes: /api/accounts (JSON), /slow/accounts (answers after SLOW_MS), /oauth/token (counts grants), /stats.
+import http from "node:http";
+
+const SLOW_MS = Number(process.env.SLOW_MS ?? 1000);
+const ACCOUNT = JSON.stringify({
+  accounts: [{ id: "A-17", vip: true, balance: 250.5, name: "Ada Lovelace" }],
+});
+let tokenRequests = 0;
+let apiRequests = 0;
+
+const server = http.createServer((request, response) => {
+  const url = request.url ?? "/";
+  if (url.startsWith("/oauth/token")) {
+    request.resume();
+    request.on("end", () => {
+      tokenRequests++;
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(
+        JSON.stringify({
+          access_token: `bench-token-${tokenRequests}`,
+          token_type: "Bearer",
+          expires_in: 3600,
+        }),
+      );
+    });
+    return;
+  }
+  if (url.startsWith("/stats")) {
+    response.writeHead(200, { "content-type": "application/json" });
+    response.end(JSON.stringify({ tokenRequests, apiRequests }));
+    return;
+  }
+  if (url.startsWith("/reset")) {
+    tokenRequests = 0;
+    apiRequests = 0;
+    response.end("{}");
+    return;
+  }
+  apiRequests++;
+  const answer = () => {
+    response.writeHead(200, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(ACCOUNT),
+    });
+    response.end(ACCOUNT);
+  };
+  if (url.startsWith("/slow/")) setTimeout(answer, SLOW_MS);
+  else answer();
+});
+server.keepAliveTimeout = 60_000;
+server.headersTimeout = 65_000;
+server.maxRequestsPerSocket = 0;
+server.listen(0, "127.0.0.1", () => {
+  process.send?.({ port: server.address().port });
+});
+process.on("message", (message) => {
+  if (message === "stop") server.close(() => process.exit(0));
+});
+process.on("disconnect", () => process.exit(0));

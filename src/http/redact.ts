@@ -1,0 +1,66 @@
+/** What every secret is replaced by in traces, errors and recorded fixtures. */
+export const REDACTED = "[REDACTED]";
+
+/**
+ * Header and query-parameter names whose values are treated as secrets. Deliberately broad: redacting a harmless
+ * value costs a little readability, leaking a credential costs an incident.
+ */
+const SECRET_NAME =
+  /token|secret|passw(?:or)?d|pwd|api[-_]?key|key$|^key[-_.]|authorization|cookie|credential|signature|session/i;
+
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
+
+/**
+ * Headers as they may be shown: values of secret-looking names and of every header a connector added are
+ * replaced by `[REDACTED]`. Names are lower-cased, as sent on the wire by undici.
+ */
+export function redactHeaders(
+  headers: Readonly<Record<string, string>>,
+  connectorHeaderNames: ReadonlySet<string> = new Set(),
+): Record<string, string> {
+  const shown: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    shown[lower] = connectorHeaderNames.has(lower) || isSecretName(lower) ? REDACTED : value;
+  }
+  return shown;
+}
+
+/** A URL as it may be shown: secret-looking query parameters and any user info replaced by `[REDACTED]`. */
+export function redactUrl(url: URL): string {
+  const shown = new URL(url.href);
+  if (shown.username) shown.username = REDACTED;
+  if (shown.password) shown.password = REDACTED;
+  if (shown.search) {
+    const params = new URLSearchParams(shown.search);
+    let changed = false;
+    for (const name of new Set(params.keys())) {
+      if (isSecretName(name)) {
+        params.set(name, REDACTED);
+        changed = true;
+      }
+    }
+    if (changed) shown.search = encodeQuery(params);
+  }
+  // URL percent-encodes the brackets of [REDACTED] in the user info; show them as written.
+  return shown.href.replaceAll("%5BREDACTED%5D", REDACTED);
+}
+
+/** URLSearchParams encoding with `%20` for spaces, as encodeURIComponent would (a literal `+` is `%2B`). */
+export function encodeQuery(params: URLSearchParams): string {
+  return params.toString().replaceAll("+", "%20");
+}
+
+/**
+ * Removes known secret values from a message (an error text from a server or a library may echo a header).
+ * Values shorter than 4 characters are left alone: replacing them would mangle ordinary words.
+ */
+export function scrubSecrets(message: string, secrets: Iterable<string>): string {
+  let scrubbed = message;
+  for (const secret of secrets) {
+    if (secret.length >= 4) scrubbed = scrubbed.replaceAll(secret, REDACTED);
+  }
+  return scrubbed;
+}
