@@ -1,4 +1,48 @@
-export { AuthError } from "./connectors/errors.js";
+export {
+  type ConnectivityResult,
+  type ConnectivityValidator,
+  createBasicAuthValidator,
+} from "./connectors/connectivity.js";
+export {
+  AuthError,
+  ConnectorError,
+  type ConnectorErrorCode,
+  ConnectorValidationError,
+} from "./connectors/errors.js";
+export {
+  ConnectorFileStore,
+  type ConnectorStore,
+  type LoadedConnectors,
+  MemoryConnectorStore,
+} from "./connectors/file-store.js";
+export {
+  type ConnectorChange,
+  type ConnectorChangeKind,
+  type ConnectorChangeListener,
+  ConnectorRegistry,
+  type ConnectorRegistryOptions,
+  type OperationOptions,
+} from "./connectors/registry.js";
+export { allowedMethods, isTokenExpired } from "./connectors/request-rules.js";
+export {
+  ADMIN_ROLES,
+  type AdminRole,
+  CONNECTOR_OPERATIONS,
+  type ConnectorOperation,
+  mayPerform,
+} from "./connectors/roles.js";
+export { CONNECTOR_LIMITS } from "./connectors/rules.js";
+export {
+  type CcaiConfig,
+  CONNECTOR_TYPES,
+  type Connector,
+  type ConnectorInput,
+  type ConnectorsFile,
+  type ConnectorType,
+  connectorSchema,
+  connectorsFileSchema,
+  type SecretValue,
+} from "./connectors/schema.js";
 export type {
   Authorization,
   AuthorizeRequest,
@@ -8,6 +52,8 @@ export type {
   HttpMethod,
 } from "./connectors/seam.js";
 export { HTTP_METHODS } from "./connectors/seam.js";
+export { maskConnector, maskSecret, resolveSecret, type SecretContext } from "./connectors/secrets.js";
+export { connectorEndpoints, isLoopbackHost } from "./connectors/url-rules.js";
 export type {
   ActivityDefinition,
   CompileContext,

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { FlowrunError, ValidationError } from "../engine/errors.js";
 import { JsonSourceError } from "../engine/json-source.js";
+import { registerConnectorsCommand } from "./connectors-command.js";
 import { type CliIo, EXIT, processIo, UsageError } from "./io.js";
 import { registerRunCommand } from "./run-command.js";
 import { registerValidateCommand } from "./validate-command.js";
@@ -21,6 +22,7 @@ export function buildProgram(ctx: CliContext): Command {
     .configureOutput({ writeOut: (text) => ctx.io.stdout(text), writeErr: (text) => ctx.io.stderr(text) });
   registerRunCommand(program, ctx);
   registerValidateCommand(program, ctx);
+  registerConnectorsCommand(program, ctx);
   for (const command of program.commands) {
     command
       .exitOverride()

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { builtinActivities } from "../activities/index.js";
+import { connectorsFileSchema } from "../connectors/schema.js";
 import { buildFlowSchema } from "./flow-schema.js";
 
 /** The JSON Schemas committed under `schema/`, generated from the zod schemas (`npm run schema`). */
@@ -9,6 +10,7 @@ export function jsonSchemas(): Record<string, unknown> {
       io: "input",
       unrepresentable: "any",
     }),
+    "connectors.schema.json": z.toJSONSchema(connectorsFileSchema, { io: "input", unrepresentable: "any" }),
   };
 }
 

@@ -1,0 +1,350 @@
+import path from "node:path";
+import type { Command } from "commander";
+import { type ConnectivityResult, createBasicAuthValidator } from "../connectors/connectivity.js";
+import { ConnectorError } from "../connectors/errors.js";
+import { ConnectorFileStore } from "../connectors/file-store.js";
+import { isPlainObject } from "../connectors/merge-patch.js";
+import { ConnectorRegistry } from "../connectors/registry.js";
+import { ADMIN_ROLES, type AdminRole, isAdminRole } from "../connectors/roles.js";
+import type { Connector } from "../connectors/schema.js";
+import { insecureSecretWarnings, maskConnector } from "../connectors/secrets.js";
+import { connectorEndpoints } from "../connectors/url-rules.js";
+import type { Problem } from "../engine/errors.js";
+import { parseJsonText } from "../engine/json-source.js";
+import { EXIT, UsageError } from "./io.js";
+import type { CliContext } from "./main.js";
+import { collectList } from "./options.js";
+import { paint } from "./paint.js";
+
+/**
+ * `flowrun connectors ...`: the registry's operations on a connectors file. Exit codes: 0 done, 2 refused by a
+ * rule or invalid input (the message names the rule), 1 the file could not be read or written, or changed
+ * underneath us (nothing was written).
+ */
+
+interface CommonOptions {
+  file: string;
+  role: string;
+  allowLoopbackHttp?: boolean;
+}
+
+interface ChangeOptions extends CommonOptions {
+  name?: string;
+  type?: string;
+  set?: string[];
+  setJson?: string[];
+  unset?: string[];
+  stdin?: boolean;
+  validate?: boolean;
+}
+
+/** Failures of the environment rather than refusals: the command may succeed when run again. */
+const IO_ERRORS: ReadonlySet<string> = new Set(["concurrent-change", "connectors-file"]);
+
+export function registerConnectorsCommand(program: Command, ctx: CliContext): void {
+  const connectors = program
+    .command("connectors")
+    .description("manage connectors: list, show, add, edit, deactivate, reactivate, delete, validate");
+  const colors = paint(ctx.io.color);
+
+  const subcommand = (name: string, description: string): Command =>
+    connectors
+      .command(name)
+      .description(description)
+      .option("--file <file>", "connectors file", "connectors.json")
+      .option("--role <role>", `acting admin role (${ADMIN_ROLES.join(", ")})`, "full-admin")
+      .option(
+        "--allow-loopback-http",
+        "accept http:// base and token URLs on loopback hosts (tests, local mocks)",
+      )
+      .exitOverride()
+      .configureOutput({ writeOut: (t) => ctx.io.stdout(t), writeErr: (t) => ctx.io.stderr(t) });
+
+  const withChangeOptions = (command: Command): Command =>
+    command
+      .option("--name <name>", "connector name")
+      .option(
+        "--set <key=value>",
+        "set a field (dotted path, e.g. auth.clientId=x or auth.clientSecret.env=VAR)",
+        collectList,
+      )
+      .option(
+        "--set-json <key=json>",
+        "set a field to a JSON value (e.g. tokenExpiredStatuses=[401,403])",
+        collectList,
+      )
+      .option("--stdin", "read the connector (add) or a JSON merge patch (edit) from standard input")
+      .option("--validate", "check connectivity before saving; a failure refuses the save");
+
+  /** Runs one operation; refusals become a message naming the rule and an exit code. */
+  const run = async (
+    options: CommonOptions,
+    createIfMissing: boolean,
+    body: (context: Session) => Promise<void>,
+  ) => {
+    try {
+      const session = await openSession(ctx, options, createIfMissing);
+      for (const warning of session.registry.warnings) printProblem(warning);
+      await body(session);
+    } catch (error) {
+      if (!(error instanceof ConnectorError)) throw error;
+      ctx.io.stderr(`${colors.red("error")}: ${error.message}\n`);
+      ctx.exit(IO_ERRORS.has(error.code) ? EXIT.failed : EXIT.usage);
+    }
+  };
+
+  const printProblem = (problem: Problem) => {
+    const label = problem.severity === "error" ? colors.red("error") : colors.yellow("warning");
+    ctx.io.stderr(`${label} ${colors.dim(problem.path)}: ${problem.message}\n`);
+  };
+
+  const printConnectivity = (result: ConnectivityResult) => {
+    const label =
+      result.status === "ok"
+        ? colors.green("connectivity ok")
+        : result.status === "failed"
+          ? colors.red("connectivity failed")
+          : colors.yellow("note");
+    ctx.io.stdout(`${label}: ${result.message}\n`);
+  };
+
+  subcommand("list", "list connectors (secrets masked)")
+    .option("--json", "print the connectors as JSON")
+    .action(async (options: CommonOptions & { json?: boolean }) =>
+      run(options, false, async ({ registry, role }) => {
+        const all = registry.list({ role });
+        if (options.json) {
+          ctx.io.stdout(`${JSON.stringify(all.map(maskConnector), null, 2)}\n`);
+          return;
+        }
+        if (all.length === 0) {
+          ctx.io.stdout("no connectors\n");
+          return;
+        }
+        const rows = all.map((c) => [
+          c.name,
+          c.type,
+          c.status,
+          c.id,
+          connectorEndpoints(c).baseUrl ?? "(from token)",
+        ]);
+        ctx.io.stdout(table([["NAME", "TYPE", "STATUS", "ID", "BASE URL"], ...rows]));
+      }),
+    );
+
+  subcommand("show", "show one connector by name or id (secrets masked)")
+    .argument("<connector>", "name (case-insensitive) or id")
+    .action(async (nameOrId: string, options: CommonOptions) =>
+      run(options, false, async ({ registry, role }) => {
+        ctx.io.stdout(`${JSON.stringify(maskConnector(registry.show(nameOrId, { role })), null, 2)}\n`);
+      }),
+    );
+
+  withChangeOptions(subcommand("add", "create a connector (created active; the id is generated)"))
+    .option("--type <type>", "connector type")
+    .action(async (options: ChangeOptions) => {
+      const fromFlags = changesFromFlags(options);
+      await run(options, true, async ({ registry, role }) => {
+        const fromStdin = options.stdin ? await readStdinJson(ctx) : {};
+        if (!isPlainObject(fromStdin)) throw new UsageError("--stdin expects a JSON object (the connector)");
+        const input = mergeChanges(fromStdin, fromFlags);
+        if (options.type !== undefined) input.type = options.type;
+        const created = await registry.create(input, {
+          role,
+          validate: options.validate,
+          onConnectivity: printConnectivity,
+        });
+        ctx.io.stdout(`created connector "${created.name}" (${created.type}, id ${created.id}), active\n`);
+        printSecretWarnings(created);
+      });
+    });
+
+  withChangeOptions(subcommand("edit", "change an inactive connector's settings (id and type never change)"))
+    .argument("<connector>", "name (case-insensitive) or id")
+    .option("--unset <key>", "remove an optional field (dotted path)", collectList)
+    .action(async (nameOrId: string, options: ChangeOptions) => {
+      const fromFlags = changesFromFlags(options);
+      await run(options, false, async ({ registry, role }) => {
+        const fromStdin = options.stdin ? await readStdinJson(ctx) : {};
+        if (!isPlainObject(fromStdin))
+          throw new UsageError("--stdin expects a JSON object (a JSON merge patch)");
+        const changes = mergeChanges(fromStdin, fromFlags);
+        if (Object.keys(changes).length === 0)
+          throw new UsageError("nothing to change: give --name, --set, --set-json, --unset or --stdin");
+        const edited = await registry.edit(nameOrId, changes, {
+          role,
+          validate: options.validate,
+          onConnectivity: printConnectivity,
+        });
+        ctx.io.stdout(`edited connector "${edited.name}" (still inactive; reactivate it to use it)\n`);
+        printSecretWarnings(edited);
+      });
+    });
+
+  subcommand("deactivate", "deactivate a connector: settings are kept, flows using it halt")
+    .argument("<connector>", "name (case-insensitive) or id")
+    .action(async (nameOrId: string, options: CommonOptions) =>
+      run(options, false, async ({ registry, role }) => {
+        const before = registry.resolve(nameOrId)?.status;
+        const connector = await registry.deactivate(nameOrId, { role });
+        ctx.io.stdout(
+          before === "inactive"
+            ? `connector "${connector.name}" was already inactive\n`
+            : `deactivated connector "${connector.name}"\n`,
+        );
+      }),
+    );
+
+  subcommand("reactivate", "reactivate a connector after validating it again")
+    .argument("<connector>", "name (case-insensitive) or id")
+    .action(async (nameOrId: string, options: CommonOptions) =>
+      run(options, false, async ({ registry, role }) => {
+        const before = registry.resolve(nameOrId)?.status;
+        const connector = await registry.reactivate(nameOrId, { role, onConnectivity: printConnectivity });
+        ctx.io.stdout(
+          before === "active"
+            ? `connector "${connector.name}" was already active\n`
+            : `reactivated connector "${connector.name}"\n`,
+        );
+      }),
+    );
+
+  subcommand("delete", "delete an inactive connector")
+    .argument("<connector>", "name (case-insensitive) or id")
+    .action(async (nameOrId: string, options: CommonOptions) =>
+      run(options, false, async ({ registry, role }) => {
+        const connector = await registry.delete(nameOrId, { role });
+        ctx.io.stdout(`deleted connector "${connector.name}" (id ${connector.id})\n`);
+      }),
+    );
+
+  subcommand(
+    "validate",
+    "check the connectors file against the schema and every rule; optionally connectivity",
+  )
+    .argument("[connector]", "also check this connector's connectivity")
+    .option("--connectivity", "check connectivity of every connector (or the one named)")
+    .action(async (nameOrId: string | undefined, options: CommonOptions & { connectivity?: boolean }) =>
+      run(options, false, async ({ registry, role, file }) => {
+        const all = registry.list({ role });
+        ctx.io.stdout(
+          `${colors.green("✓")} ${file}: valid (${all.length} connector${all.length === 1 ? "" : "s"})\n`,
+        );
+        if (nameOrId === undefined && !options.connectivity) return;
+        const targets = nameOrId === undefined ? all : [registry.show(nameOrId, { role })];
+        let failed = false;
+        for (const connector of targets) {
+          const result = await registry.checkConnectivity(connector.id, { role });
+          failed ||= result.status === "failed";
+          ctx.io.stdout(`${connector.name}: `);
+          printConnectivity(result);
+        }
+        if (failed) ctx.exit(EXIT.usage);
+      }),
+    );
+
+  /** Plain secrets are allowed but insecure; say so each time one is saved. */
+  function printSecretWarnings(connector: Connector): void {
+    for (const warning of insecureSecretWarnings(connector)) printProblem(warning);
+  }
+}
+
+interface Session {
+  registry: ConnectorRegistry;
+  role: AdminRole;
+  file: string;
+}
+
+async function openSession(
+  ctx: CliContext,
+  options: CommonOptions,
+  createIfMissing: boolean,
+): Promise<Session> {
+  if (!isAdminRole(options.role))
+    throw new UsageError(
+      `--role must be one of ${ADMIN_ROLES.join(", ")}; got ${JSON.stringify(options.role)}`,
+    );
+  const role = options.role;
+  const file = path.resolve(ctx.io.cwd, options.file);
+  const allowLoopbackHttp = options.allowLoopbackHttp === true;
+  const store = new ConnectorFileStore(file, { createIfMissing, allowLoopbackHttp });
+  const validate = createBasicAuthValidator({
+    env: ctx.io.env,
+    baseDir: path.dirname(file),
+    allowLoopbackHttp,
+  });
+  const registry = await ConnectorRegistry.open(store, { role, allowLoopbackHttp, validate });
+  return { registry, role, file: path.relative(ctx.io.cwd, file) || file };
+}
+
+async function readStdinJson(ctx: CliContext): Promise<unknown> {
+  return parseJsonText(await ctx.io.readStdin(), "<stdin>");
+}
+
+/** The changes given as flags, as a JSON merge patch: `--set a.b=x` is `{ a: { b: "x" } }`, `--unset a.b` is `null`. */
+function changesFromFlags(options: ChangeOptions): Record<string, unknown> {
+  const changes: Record<string, unknown> = {};
+  if (options.name !== undefined) changes.name = options.name;
+  for (const pair of options.set ?? []) {
+    const [key, value] = splitPair("--set", pair);
+    setPath(changes, key, value);
+  }
+  for (const pair of options.setJson ?? []) {
+    const [key, text] = splitPair("--set-json", pair);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new UsageError(`--set-json ${key}: not valid JSON: ${text}`);
+    }
+    setPath(changes, key, value);
+  }
+  for (const key of options.unset ?? []) setPath(changes, key, null);
+  return changes;
+}
+
+function splitPair(flag: string, pair: string): [string, string] {
+  const at = pair.indexOf("=");
+  if (at <= 0) throw new UsageError(`${flag} expects key=value, got ${JSON.stringify(pair)}`);
+  return [pair.slice(0, at), pair.slice(at + 1)];
+}
+
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+function setPath(target: Record<string, unknown>, dottedKey: string, value: unknown): void {
+  const keys = dottedKey.split(".");
+  if (keys.some((key) => key === "" || FORBIDDEN_KEYS.has(key)))
+    throw new UsageError(`invalid field path ${JSON.stringify(dottedKey)}`);
+  let current = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = current[key];
+    if (!isPlainObject(next)) current[key] = {};
+    current = current[key] as Record<string, unknown>;
+  }
+  current[keys[keys.length - 1]!] = value;
+}
+
+function mergeChanges(
+  base: Record<string, unknown>,
+  overrides: Record<string, unknown>,
+): Record<string, unknown> {
+  const result: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(overrides)) {
+    const existing = result[key];
+    result[key] = isPlainObject(existing) && isPlainObject(value) ? mergeChanges(existing, value) : value;
+  }
+  return result;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows
+    .map(
+      (row) =>
+        `${row
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join("  ")
+          .trimEnd()}\n`,
+    )
+    .join("");
+}

@@ -1,0 +1,379 @@
+import { randomUUID } from "node:crypto";
+import type { Problem } from "../engine/errors.js";
+import { type ConnectivityResult, type ConnectivityValidator, unavailable } from "./connectivity.js";
+import { ConnectorError, ConnectorValidationError } from "./errors.js";
+import type { ConnectorStore } from "./file-store.js";
+import { applyMergePatch, isPlainObject } from "./merge-patch.js";
+import { type AdminRole, assertMayPerform, type ConnectorOperation } from "./roles.js";
+import {
+  CONNECTOR_LIMITS,
+  documentRuleProblems,
+  findConnector,
+  nameKey,
+  parseConnectorsDocument,
+  zodProblems,
+} from "./rules.js";
+import { type CcaiConfig, type Connector, type ConnectorsFile, connectorSchema } from "./schema.js";
+import { connectorUrlProblems, type UrlRuleOptions } from "./url-rules.js";
+
+export type ConnectorChangeKind = "created" | "edited" | "deactivated" | "reactivated" | "deleted";
+
+export interface ConnectorChange {
+  readonly kind: ConnectorChangeKind;
+  /** The connector after the change (for `deleted`: as it was when deleted). */
+  readonly connector: Readonly<Connector>;
+}
+
+export type ConnectorChangeListener = (change: ConnectorChange) => void;
+
+export interface ConnectorRegistryOptions extends UrlRuleOptions {
+  /** The acting admin role for operations that do not name their own. Without one, every admin operation is refused. */
+  readonly role?: AdminRole;
+  /** Connectivity check run on reactivation and, when asked for (`validate: true`), on create and edit. */
+  readonly validate?: ConnectivityValidator;
+  /** Where changes are saved; without a store the registry lives in memory only. */
+  readonly store?: ConnectorStore;
+  readonly generateId?: () => string;
+}
+
+export interface OperationOptions {
+  /** Overrides the registry's role for this operation. */
+  readonly role?: AdminRole;
+  /** Check connectivity before saving (create, edit); a failure refuses the save. */
+  readonly validate?: boolean;
+  /** Receives the connectivity result, including "not available" notes, whenever a check ran. */
+  readonly onConnectivity?: (result: ConnectivityResult) => void;
+}
+
+/**
+ * The organisation's connectors and every rule of SPEC 4. Each change is checked, saved to the store, then made
+ * visible and announced to `change` listeners, so a running engine sees a deactivation at once and a refused or
+ * failed save changes nothing.
+ */
+export class ConnectorRegistry {
+  private connectors: readonly Connector[];
+  private ccai: readonly CcaiConfig[] | undefined;
+  private readonly schemaUrl: string | undefined;
+  private readonly options: ConnectorRegistryOptions;
+  private readonly listeners = new Set<ConnectorChangeListener>();
+  /** Operations run one at a time so that checks and the save see the same state. */
+  private queue: Promise<unknown> = Promise.resolve();
+  readonly warnings: readonly Problem[];
+
+  constructor(document: ConnectorsFile = { connectors: [] }, options: ConnectorRegistryOptions = {}) {
+    const { document: checked, warnings } = parseConnectorsDocument(document, "connectors", options);
+    this.connectors = checked.connectors.map(freeze);
+    this.ccai = checked.ccaiConfigs?.map(freeze);
+    this.schemaUrl = checked.$schema;
+    this.options = options;
+    this.warnings = warnings;
+  }
+
+  /** Loads the registry from its store (a file's problems are reported with file:line:col or JSON paths). */
+  static async open(
+    store: ConnectorStore,
+    options: Omit<ConnectorRegistryOptions, "store"> = {},
+  ): Promise<ConnectorRegistry> {
+    const loaded = await store.load();
+    const registry = new ConnectorRegistry(loaded.document, { ...options, store });
+    return registry;
+  }
+
+  // ---- runtime lookups (no role: the engine resolves connectors while routing calls) ----
+
+  /** The connector with this exact id, or else this name (case-insensitive); undefined when unknown. */
+  resolve(nameOrId: string): Readonly<Connector> | undefined {
+    return findConnector(this.connectors, nameOrId);
+  }
+
+  /** Listens for changes; returns a function that stops listening. */
+  on(event: "change", listener: ConnectorChangeListener): () => void {
+    if (event !== "change") throw new TypeError(`unknown event ${String(event)}`);
+    this.listeners.add(listener);
+    return () => this.off(event, listener);
+  }
+
+  off(event: "change", listener: ConnectorChangeListener): void {
+    if (event === "change") this.listeners.delete(listener);
+  }
+
+  /** The document as it would be saved. */
+  toDocument(): ConnectorsFile {
+    const document: ConnectorsFile = { connectors: structuredClone([...this.connectors]) as Connector[] };
+    if (this.schemaUrl !== undefined) document.$schema = this.schemaUrl;
+    if (this.ccai !== undefined) document.ccaiConfigs = structuredClone([...this.ccai]) as CcaiConfig[];
+    return document;
+  }
+
+  ccaiConfigs(): readonly CcaiConfig[] {
+    return this.ccai ?? [];
+  }
+
+  // ---- admin operations ----
+
+  list(options: OperationOptions = {}): readonly Readonly<Connector>[] {
+    this.authorize("list", options);
+    return this.connectors;
+  }
+
+  show(nameOrId: string, options: OperationOptions = {}): Readonly<Connector> {
+    this.authorize("show", options);
+    return this.require(nameOrId, "show");
+  }
+
+  create(input: unknown, options: OperationOptions = {}): Promise<Readonly<Connector>> {
+    return this.serialize(async () => {
+      this.authorize("create", options);
+      if (!isPlainObject(input))
+        throw new ConnectorValidationError(
+          [problem("$", "a connector must be a JSON object")],
+          "create refused",
+        );
+      if (input.id !== undefined)
+        throw new ConnectorError(
+          "immutable-field",
+          "create refused by the immutable id rule: the id is generated on creation and cannot be given",
+        );
+      if (input.status !== undefined && input.status !== "active")
+        throw new ConnectorValidationError(
+          [problem("$.status", "a connector is created active; deactivate it afterwards")],
+          "create refused",
+        );
+      const generateId = this.options.generateId ?? randomUUID;
+      const connector = this.parse({ ...input, id: generateId(), status: "active" }, "create refused");
+      this.assertWithinLimit(connector);
+      this.assertNameFree(connector.name, undefined, "create");
+      this.assertSecureUrls(connector, "create");
+      if (options.validate) await this.checkConnectivityOf(connector, "create", options);
+      await this.commit([...this.connectors, connector], this.ccai, { kind: "created", connector });
+      return connector;
+    });
+  }
+
+  /**
+   * Changes an inactive connector's settings. `changes` is a JSON merge patch (RFC 7396: `null` removes a field);
+   * `id`, `type` and `status` cannot change here.
+   */
+  edit(nameOrId: string, changes: unknown, options: OperationOptions = {}): Promise<Readonly<Connector>> {
+    return this.serialize(async () => {
+      this.authorize("edit", options);
+      const current = this.require(nameOrId, "edit");
+      if (current.status !== "inactive")
+        throw new ConnectorError(
+          "edit-while-active",
+          `edit of "${current.name}" refused: a connector can be edited only while inactive (deactivate it first)`,
+        );
+      if (!isPlainObject(changes))
+        throw new ConnectorValidationError([problem("$", "changes must be a JSON object")], "edit refused");
+      for (const field of ["id", "type"] as const) {
+        if (field in changes && changes[field] !== current[field])
+          throw new ConnectorError(
+            "immutable-field",
+            `edit of "${current.name}" refused by the immutable ${field} rule: ${field} can never change`,
+          );
+      }
+      if ("status" in changes && changes.status !== current.status)
+        throw new ConnectorError(
+          "immutable-field",
+          `edit of "${current.name}" refused: status changes only through deactivate and reactivate`,
+        );
+      const next = this.parse(applyMergePatch(current, changes), `edit of "${current.name}" refused`);
+      this.assertNameFree(next.name, current.id, "edit");
+      this.assertSecureUrls(next, "edit");
+      if (options.validate) await this.checkConnectivityOf(next, "edit", options);
+      const ccai =
+        nameKey(next.name) === nameKey(current.name)
+          ? this.ccai
+          : this.ccai?.map((config) =>
+              nameKey(config.connector) === nameKey(current.name)
+                ? { ...config, connector: next.name }
+                : config,
+            );
+      await this.commit(this.replace(next), ccai, { kind: "edited", connector: next });
+      return next;
+    });
+  }
+
+  /** Deactivates a connector: its settings stay, and flows that use it halt at once. */
+  deactivate(nameOrId: string, options: OperationOptions = {}): Promise<Readonly<Connector>> {
+    return this.serialize(async () => {
+      this.authorize("deactivate", options);
+      const current = this.require(nameOrId, "deactivate");
+      if (current.status === "inactive") return current;
+      const next = freeze({ ...current, status: "inactive" as const });
+      await this.commit(this.replace(next), this.ccai, { kind: "deactivated", connector: next });
+      return next;
+    });
+  }
+
+  /** Reactivates a connector after checking it again (rules and connectivity); a failure leaves it inactive. */
+  reactivate(nameOrId: string, options: OperationOptions = {}): Promise<Readonly<Connector>> {
+    return this.serialize(async () => {
+      this.authorize("reactivate", options);
+      const current = this.require(nameOrId, "reactivate");
+      if (current.status === "active") return current;
+      const next = this.parse({ ...current, status: "active" }, `reactivate of "${current.name}" refused`);
+      this.assertNameFree(next.name, next.id, "reactivate");
+      this.assertSecureUrls(next, "reactivate");
+      await this.checkConnectivityOf(next, "reactivate", options);
+      await this.commit(this.replace(next), this.ccai, { kind: "reactivated", connector: next });
+      return next;
+    });
+  }
+
+  delete(nameOrId: string, options: OperationOptions = {}): Promise<Readonly<Connector>> {
+    return this.serialize(async () => {
+      this.authorize("delete", options);
+      const current = this.require(nameOrId, "delete");
+      if (current.status !== "inactive")
+        throw new ConnectorError(
+          "delete-while-active",
+          `delete of "${current.name}" refused: only an inactive connector can be deleted (deactivate it first)`,
+        );
+      const users = (this.ccai ?? []).filter(
+        (config) => findConnector([current], config.connector) !== undefined,
+      );
+      if (current.type === "google-ccai" && users.length > 0)
+        throw new ConnectorError(
+          "ccai-in-use",
+          `delete of "${current.name}" refused: CCAI configuration ${users.map((c) => `"${c.name}"`).join(", ")} ` +
+            "uses it (a google-ccai connector cannot be deleted while a CCAI configuration refers to it)",
+        );
+      await this.commit(
+        this.connectors.filter((connector) => connector.id !== current.id),
+        this.ccai,
+        { kind: "deleted", connector: current },
+      );
+      return current;
+    });
+  }
+
+  /** Runs the connectivity check on a stored connector without changing anything (read access suffices). */
+  async checkConnectivity(nameOrId: string, options: OperationOptions = {}): Promise<ConnectivityResult> {
+    this.authorize("show", options);
+    const connector = this.require(nameOrId, "validate");
+    const result = this.options.validate ? await this.options.validate(connector) : unavailable(connector);
+    options.onConnectivity?.(result);
+    return result;
+  }
+
+  /** Every rule problem of the current state (for `connectors validate`). */
+  problems(): Problem[] {
+    return documentRuleProblems(this.toDocument(), this.options);
+  }
+
+  // ---- internals ----
+
+  private authorize(operation: ConnectorOperation, options: OperationOptions): void {
+    assertMayPerform(options.role ?? this.options.role, operation);
+  }
+
+  private require(nameOrId: string, operation: string): Connector {
+    const connector = findConnector(this.connectors, nameOrId);
+    if (!connector)
+      throw new ConnectorError(
+        "not-found",
+        `${operation} refused: no connector named or with id "${nameOrId}"`,
+      );
+    return connector;
+  }
+
+  private parse(raw: unknown, context: string): Connector {
+    const parsed = connectorSchema.safeParse(raw);
+    if (!parsed.success) throw new ConnectorValidationError(zodProblems(parsed.error), context);
+    return freeze(parsed.data);
+  }
+
+  private assertWithinLimit(connector: Connector): void {
+    const limit = CONNECTOR_LIMITS[connector.type];
+    if (limit === undefined) return;
+    const count = this.connectors.filter((existing) => existing.type === connector.type).length;
+    if (count >= limit)
+      throw new ConnectorError(
+        "connector-limit",
+        `create refused by the limit rule: an organisation can have at most ${limit} ${connector.type} connector${limit === 1 ? "" : "s"} (it has ${count})`,
+      );
+  }
+
+  private assertNameFree(name: string, ownId: string | undefined, operation: string): void {
+    const key = nameKey(name);
+    const other = this.connectors.find(
+      (connector) => connector.id !== ownId && nameKey(connector.name) === key,
+    );
+    if (other)
+      throw new ConnectorError(
+        "name-taken",
+        `${operation} refused by the unique name rule: "${name}" is already used by connector "${other.name}" (names are case-insensitive)`,
+      );
+  }
+
+  private assertSecureUrls(connector: Connector, operation: string): void {
+    const problems = connectorUrlProblems(connector, this.options);
+    if (problems.length > 0)
+      throw new ConnectorError(
+        "insecure-url",
+        `${operation} of "${connector.name}" refused by the https rule: ${problems.map((p) => p.message).join("; ")}`,
+      );
+  }
+
+  private async checkConnectivityOf(
+    connector: Connector,
+    operation: string,
+    options: OperationOptions,
+  ): Promise<void> {
+    const result = this.options.validate ? await this.options.validate(connector) : unavailable(connector);
+    options.onConnectivity?.(result);
+    if (result.status === "failed")
+      throw new ConnectorError(
+        "connectivity-failed",
+        `${operation} of "${connector.name}" refused: connectivity validation failed: ${result.message}`,
+      );
+  }
+
+  private replace(next: Connector): Connector[] {
+    return this.connectors.map((connector) => (connector.id === next.id ? next : connector));
+  }
+
+  private async commit(
+    connectors: readonly Connector[],
+    ccai: readonly CcaiConfig[] | undefined,
+    change: ConnectorChange,
+  ): Promise<void> {
+    if (this.options.store) {
+      const document: ConnectorsFile = { connectors: structuredClone([...connectors]) as Connector[] };
+      if (this.schemaUrl !== undefined) document.$schema = this.schemaUrl;
+      if (ccai !== undefined) document.ccaiConfigs = structuredClone([...ccai]) as CcaiConfig[];
+      await this.options.store.save(document);
+    }
+    this.connectors = connectors;
+    this.ccai = ccai;
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(change);
+      } catch (error) {
+        // A faulty listener must not make a saved change look failed, nor stop the other listeners.
+        process.emitWarning(
+          `connector change listener failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+  }
+
+  private serialize<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(operation, operation);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function problem(path: string, message: string): Problem {
+  return { path, message, severity: "error" };
+}
+
+function freeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) freeze(child);
+  }
+  return value;
+}

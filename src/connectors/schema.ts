@@ -1,0 +1,270 @@
+import { z } from "zod";
+import { describeError } from "../engine/errors.js";
+import { compileJsonPath } from "../engine/json-paths.js";
+
+/** The connector model of SPEC 4 as zod schemas: the source of truth for types, validation and the JSON Schema. */
+
+export const CONNECTOR_TYPES = [
+  "custom",
+  "webex-contact-center",
+  "salesforce",
+  "google",
+  "google-ccai",
+  "webex-experience-management",
+  "genesys",
+] as const;
+export type ConnectorType = (typeof CONNECTOR_TYPES)[number];
+
+export const DEFAULTS = {
+  webexContactCenterTokenUrl: "https://webexapis.com/v1/access_token",
+  salesforceAuthServerUrl: "https://login.salesforce.com",
+  googleResourceDomainUrl: "https://texttospeech.googleapis.com",
+  googleScopes: ["https://www.googleapis.com/auth/cloud-platform"],
+  googleCcaiTokenUrl: "https://oauth2.googleapis.com/token",
+  googleCcaiResourceDomainUrl: "https://dialogflow.googleapis.com",
+  webexExperienceManagementResourceDomainUrl: "https://api.getcloudcherry.com",
+  tokenExpiredStatuses: [401],
+} as const;
+
+export const secretSchema = z
+  .union([
+    z
+      .string()
+      .min(1)
+      .meta({ description: "The secret itself (allowed, but flowrun warns: stored insecurely)" }),
+    z
+      .strictObject({ env: z.string().min(1).meta({ description: "Name of the environment variable" }) })
+      .meta({ description: "Read the secret from an environment variable" }),
+    z
+      .strictObject({
+        file: z.string().min(1).meta({ description: "Path of the file, relative to the connectors file" }),
+      })
+      .meta({ description: "Read the secret from a file (trailing newline removed)" }),
+  ])
+  .meta({ description: "A secret: a plain string (insecure), { env: NAME } or { file: PATH }" });
+export type SecretValue = z.infer<typeof secretSchema>;
+
+const url = (description: string) => z.string().min(1).meta({ description });
+
+const commonFields = {
+  id: z.string().min(1).meta({ description: "Generated on creation; can never change" }),
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .meta({ description: "Name flows use to refer to the connector; unique, case-insensitive" }),
+  status: z
+    .enum(["active", "inactive"])
+    .default("active")
+    .meta({ description: "Only inactive connectors can be edited or deleted; flows halt on inactive ones" }),
+  description: z.string().optional().meta({ description: "Free text for administrators" }),
+  tokenExpiredStatuses: z
+    .array(z.number().int().min(100).max(599))
+    .min(1)
+    .optional()
+    .meta({ description: "Response statuses that mean the token expired (default [401])" }),
+  tokenExpiredWhen: z
+    .string()
+    .superRefine((text, context) => {
+      try {
+        compileJsonPath(text);
+      } catch (error) {
+        context.addIssue({ code: "custom", message: describeError(error) });
+      }
+    })
+    .optional()
+    .meta({
+      description:
+        "JSON path on the response body; selecting a truthy value means the token expired (APIs that report expiry in a 200)",
+    }),
+};
+
+const basicAuthSchema = z
+  .strictObject({
+    type: z.literal("basic"),
+    username: z.string().min(1).meta({ description: "User name" }),
+    password: secretSchema,
+    validationUrl: url("URL called with GET to validate the credentials on save (optional)").optional(),
+  })
+  .meta({ description: "HTTP Basic authentication" });
+
+const oauth2CommonFields = {
+  type: z.literal("oauth2"),
+  clientId: z.string().min(1).meta({ description: "OAuth 2.0 client id" }),
+  clientSecret: secretSchema,
+  tokenUrl: url("Token endpoint of the authorization server"),
+  scope: z.string().optional().meta({ description: "Scope requested with the token" }),
+  clientAuth: z
+    .enum(["basic", "body"])
+    .default("basic")
+    .meta({ description: "How the client authenticates to the token URL: Basic header or form body" }),
+};
+
+const oauth2ClientCredentialsSchema = z
+  .strictObject({
+    ...oauth2CommonFields,
+    grantType: z.literal("client_credentials").default("client_credentials"),
+  })
+  .meta({ description: "OAuth 2.0 client credentials grant (default)" });
+
+const oauth2PasswordSchema = z
+  .strictObject({
+    ...oauth2CommonFields,
+    grantType: z.literal("password"),
+    username: z.string().min(1).meta({ description: "Resource owner user name" }),
+    password: secretSchema,
+  })
+  .meta({ description: "OAuth 2.0 resource owner password grant" });
+
+const customAuthSchema = z.discriminatedUnion("type", [
+  basicAuthSchema,
+  z.discriminatedUnion("grantType", [oauth2ClientCredentialsSchema, oauth2PasswordSchema]),
+]);
+
+export const customConnectorSchema = z
+  .strictObject({
+    ...commonFields,
+    type: z.literal("custom"),
+    resourceDomainUrl: url("Base URL requests are built on (https://)"),
+    auth: customAuthSchema,
+  })
+  .meta({ description: "Custom connector: Basic auth or OAuth 2.0 (up to 10 per organisation)" });
+
+export const webexContactCenterConnectorSchema = z
+  .strictObject({
+    ...commonFields,
+    type: z.literal("webex-contact-center"),
+    access: z.enum(["read-only", "read-write"]).meta({
+      description: "read-only allows only GET, HEAD and OPTIONS; read-write allows every method",
+    }),
+    clientId: z.string().min(1).meta({ description: "Webex integration client id" }),
+    clientSecret: secretSchema,
+    refreshToken: secretSchema,
+    tokenUrl: url("Token endpoint").default(DEFAULTS.webexContactCenterTokenUrl),
+    resourceDomainUrl: url("Webex Contact Center API base URL, e.g. https://api.wxcc-us1.cisco.com"),
+  })
+  .meta({ description: "Webex Contact Center connector: the platform's own APIs (refresh-token grant)" });
+
+export const salesforceConnectorSchema = z
+  .strictObject({
+    ...commonFields,
+    type: z.literal("salesforce"),
+    clientId: z.string().min(1).meta({ description: "Consumer key of the connected app" }),
+    username: z.string().min(1).meta({ description: "E-mail of the Salesforce user" }),
+    authServerUrl: url("Authorization server URL; the JWT audience").default(
+      DEFAULTS.salesforceAuthServerUrl,
+    ),
+    privateKey: secretSchema.meta({ description: "PEM private key signing the JWT assertion" }),
+    tokenUrl: url("Token endpoint override (default {authServerUrl}/services/oauth2/token)").optional(),
+    resourceDomainUrl: url("Base URL override (default: instance_url of the token response)").optional(),
+  })
+  .meta({ description: "Salesforce connector: OAuth 2.0 JWT bearer grant (up to 5 per organisation)" });
+
+export const googleConnectorSchema = z
+  .strictObject({
+    ...commonFields,
+    type: z.literal("google"),
+    serviceAccountKey: secretSchema.meta({
+      description: "The service-account JSON key (client_email, private_key, token_uri)",
+    }),
+    scopes: z
+      .array(z.string().min(1))
+      .min(1)
+      .default([...DEFAULTS.googleScopes])
+      .meta({ description: "OAuth scopes requested" }),
+    resourceDomainUrl: url("Base URL").default(DEFAULTS.googleResourceDomainUrl),
+    tokenUrl: url("Token endpoint override (default: token_uri of the key)").optional(),
+  })
+  .meta({ description: "Google connector (text-to-speech): JWT bearer grant (up to 5 per organisation)" });
+
+export const googleCcaiConnectorSchema = z
+  .strictObject({
+    ...commonFields,
+    type: z.literal("google-ccai"),
+    clientId: z.string().min(1).meta({ description: "OAuth client id used for Sign in with Google" }),
+    clientSecret: secretSchema,
+    refreshToken: secretSchema.meta({ description: 'Refresh token obtained by "Sign in with Google"' }),
+    project: z.string().min(1).meta({ description: "Google Cloud project id" }),
+    serviceAccount: z.string().min(1).meta({ description: "Service account e-mail" }),
+    tokenUrl: url("Token endpoint").default(DEFAULTS.googleCcaiTokenUrl),
+    resourceDomainUrl: url("Base URL").default(DEFAULTS.googleCcaiResourceDomainUrl),
+  })
+  .meta({
+    description: "Google CCAI connector: refresh-token grant; not deletable while a CCAI config uses it",
+  });
+
+export const webexExperienceManagementConnectorSchema = z
+  .strictObject({
+    ...commonFields,
+    type: z.literal("webex-experience-management"),
+    username: z.string().min(1).meta({ description: "Experience Management user name" }),
+    apiKey: secretSchema.meta({ description: "API key (sent as the password of the login)" }),
+    resourceDomainUrl: url("Base URL").default(DEFAULTS.webexExperienceManagementResourceDomainUrl),
+    tokenUrl: url("Token endpoint override (default {resourceDomainUrl}/api/LoginToken)").optional(),
+  })
+  .meta({ description: "Webex Experience Management connector (only one per organisation)" });
+
+export const genesysConnectorSchema = z
+  .strictObject({
+    ...commonFields,
+    type: z.literal("genesys"),
+    environment: z
+      .string()
+      .regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, "must be a host name such as mypurecloud.com")
+      .meta({ description: "Genesys Cloud environment, e.g. mypurecloud.com" }),
+    grant: z
+      .enum(["client_credentials", "authorization_code"])
+      .meta({ description: "client_credentials, or a stored authorization_code connection (refresh token)" }),
+    clientId: z.string().min(1).meta({ description: "OAuth client id" }),
+    clientSecret: secretSchema,
+    refreshToken: secretSchema.optional().meta({ description: "Stored refresh token (authorization_code)" }),
+    resourceDomainUrl: url("Base URL override (default https://api.{environment})").optional(),
+    tokenUrl: url("Token endpoint override (default https://login.{environment}/oauth/token)").optional(),
+  })
+  .refine((connector) => connector.grant !== "authorization_code" || connector.refreshToken !== undefined, {
+    message: "an authorization_code connection needs its stored refreshToken",
+    path: ["refreshToken"],
+  })
+  .meta({ description: "Genesys Cloud connector" });
+
+export const connectorSchema = z
+  .discriminatedUnion("type", [
+    customConnectorSchema,
+    webexContactCenterConnectorSchema,
+    salesforceConnectorSchema,
+    googleConnectorSchema,
+    googleCcaiConnectorSchema,
+    webexExperienceManagementConnectorSchema,
+    genesysConnectorSchema,
+  ])
+  .meta({ description: "A connector: named, centrally stored credentials plus a base URL" });
+
+export type Connector = z.infer<typeof connectorSchema>;
+export type ConnectorInput = z.input<typeof connectorSchema>;
+export type CustomConnector = z.infer<typeof customConnectorSchema>;
+export type WebexContactCenterConnector = z.infer<typeof webexContactCenterConnectorSchema>;
+export type SalesforceConnector = z.infer<typeof salesforceConnectorSchema>;
+export type GoogleConnector = z.infer<typeof googleConnectorSchema>;
+export type GoogleCcaiConnector = z.infer<typeof googleCcaiConnectorSchema>;
+export type WebexExperienceManagementConnector = z.infer<typeof webexExperienceManagementConnectorSchema>;
+export type GenesysConnector = z.infer<typeof genesysConnectorSchema>;
+
+export const ccaiConfigSchema = z
+  .strictObject({
+    name: z.string().min(1).meta({ description: "Name of the CCAI configuration" }),
+    connector: z.string().min(1).meta({ description: "Name or id of the google-ccai connector it uses" }),
+  })
+  .meta({
+    description: "A CCAI configuration; while it exists, its google-ccai connector cannot be deleted",
+  });
+export type CcaiConfig = z.infer<typeof ccaiConfigSchema>;
+
+export const connectorsFileSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    connectors: z.array(connectorSchema).meta({ description: "The organisation's connectors" }),
+    ccaiConfigs: z.array(ccaiConfigSchema).optional().meta({ description: "CCAI configurations" }),
+  })
+  .meta({ title: "flowrun connectors", description: "Connectors used by flowrun flows (SPEC 4)" });
+export type ConnectorsFile = z.infer<typeof connectorsFileSchema>;

@@ -1,0 +1,121 @@
+import { isIPv4 } from "node:net";
+import type { Connector } from "./schema.js";
+
+/** SPEC 3/4: base and token URLs must be https; plain http only for loopback hosts and only when allowed. */
+
+export interface UrlRuleOptions {
+  /** Accept `http://` for loopback hosts (127.0.0.0/8, ::1, localhost); tests and local mocks need it. */
+  readonly allowLoopbackHttp?: boolean;
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (host === "localhost" || host === "::1") return true;
+  return isIPv4(host) && host.startsWith("127.");
+}
+
+/** Why `text` is not acceptable as a base or token URL, or undefined when it is. */
+export function urlProblem(text: string, options: UrlRuleOptions = {}): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    return `is not an absolute URL: ${JSON.stringify(text)}`;
+  }
+  if (parsed.username || parsed.password)
+    return "must not carry credentials (user:password@); use the auth fields";
+  if (parsed.protocol === "https:") return undefined;
+  if (parsed.protocol !== "http:") return `must start with https:// (got ${parsed.protocol}//)`;
+  if (!isLoopbackHost(parsed.hostname))
+    return "must start with https:// (plain http:// is accepted only for loopback hosts with allowLoopbackHttp)";
+  if (!options.allowLoopbackHttp)
+    return "uses plain http:// on a loopback host, which is accepted only with allowLoopbackHttp (--allow-loopback-http)";
+  return undefined;
+}
+
+/** The URLs a connector sends credentials or requests to, by field, as configured (defaults applied). */
+export function connectorUrls(connector: Connector): { field: string; url: string }[] {
+  const urls: { field: string; url: string }[] = [];
+  const add = (field: string, url: string | undefined) => {
+    if (url !== undefined) urls.push({ field, url });
+  };
+  switch (connector.type) {
+    case "custom":
+      add("resourceDomainUrl", connector.resourceDomainUrl);
+      if (connector.auth.type === "basic") add("auth.validationUrl", connector.auth.validationUrl);
+      else add("auth.tokenUrl", connector.auth.tokenUrl);
+      break;
+    case "webex-contact-center":
+    case "google-ccai":
+      add("resourceDomainUrl", connector.resourceDomainUrl);
+      add("tokenUrl", connector.tokenUrl);
+      break;
+    case "salesforce":
+      add("authServerUrl", connector.authServerUrl);
+      add("tokenUrl", connector.tokenUrl);
+      add("resourceDomainUrl", connector.resourceDomainUrl);
+      break;
+    case "google":
+    case "webex-experience-management":
+    case "genesys":
+      add("resourceDomainUrl", connector.resourceDomainUrl);
+      add("tokenUrl", connector.tokenUrl);
+      break;
+  }
+  return urls;
+}
+
+/** Every URL rule the connector breaks, by field. */
+export function connectorUrlProblems(
+  connector: Connector,
+  options: UrlRuleOptions = {},
+): { field: string; message: string }[] {
+  const problems: { field: string; message: string }[] = [];
+  for (const { field, url } of connectorUrls(connector)) {
+    const problem = urlProblem(url, options);
+    if (problem) problems.push({ field, message: `${field} ${problem}` });
+  }
+  return problems;
+}
+
+/**
+ * Where requests and token requests go, with the per-type defaults that depend on other fields resolved. The auth
+ * strategies use this; `baseUrl` is undefined for Salesforce until the token response names the instance.
+ */
+export function connectorEndpoints(connector: Connector): {
+  baseUrl: string | undefined;
+  tokenUrl: string | undefined;
+} {
+  switch (connector.type) {
+    case "custom":
+      return {
+        baseUrl: connector.resourceDomainUrl,
+        tokenUrl: connector.auth.type === "oauth2" ? connector.auth.tokenUrl : undefined,
+      };
+    case "webex-contact-center":
+    case "google-ccai":
+      return { baseUrl: connector.resourceDomainUrl, tokenUrl: connector.tokenUrl };
+    case "salesforce":
+      return {
+        baseUrl: connector.resourceDomainUrl,
+        tokenUrl: connector.tokenUrl ?? `${trimSlash(connector.authServerUrl)}/services/oauth2/token`,
+      };
+    case "google":
+      // Without an override the token URL is the key's token_uri, known only once the secret is resolved.
+      return { baseUrl: connector.resourceDomainUrl, tokenUrl: connector.tokenUrl };
+    case "webex-experience-management":
+      return {
+        baseUrl: connector.resourceDomainUrl,
+        tokenUrl: connector.tokenUrl ?? `${trimSlash(connector.resourceDomainUrl)}/api/LoginToken`,
+      };
+    case "genesys":
+      return {
+        baseUrl: connector.resourceDomainUrl ?? `https://api.${connector.environment}`,
+        tokenUrl: connector.tokenUrl ?? `https://login.${connector.environment}/oauth/token`,
+      };
+  }
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, "");
+}
