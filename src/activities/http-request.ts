@@ -92,7 +92,9 @@ function compileTarget(def: HttpRequestDefinition, ctx: Parameters<typeof compil
       );
     // Without a resolver connectors are unknowable at compile time; the run halts with connector-not-found.
     const resolver = ctx.services.connectors;
-    if (def.connector !== undefined && resolver && resolver.resolve(def.connector) === undefined)
+    const defined = (name: string) =>
+      resolver?.defines ? resolver.defines(name) : resolver?.resolve(name) !== undefined;
+    if (def.connector !== undefined && resolver && !defined(def.connector))
       ctx.problem(["connector"], `connector "${def.connector}" is not defined`);
     return ctx.template(["requestPath"], def.requestPath ?? "");
   }

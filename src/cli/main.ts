@@ -3,7 +3,9 @@ import { FlowrunError, ValidationError } from "../engine/errors.js";
 import { JsonSourceError } from "../engine/json-source.js";
 import { registerConnectorsCommand } from "./connectors-command.js";
 import { type CliIo, EXIT, processIo, UsageError } from "./io.js";
+import { registerRecordCommand } from "./record-command.js";
 import { registerRunCommand } from "./run-command.js";
+import { registerTestCommand } from "./test-command.js";
 import { registerValidateCommand } from "./validate-command.js";
 
 /** What every command registration receives. */
@@ -21,6 +23,8 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ writeOut: (text) => ctx.io.stdout(text), writeErr: (text) => ctx.io.stderr(text) });
   registerRunCommand(program, ctx);
+  registerTestCommand(program, ctx);
+  registerRecordCommand(program, ctx);
   registerValidateCommand(program, ctx);
   registerConnectorsCommand(program, ctx);
   for (const command of program.commands) {

@@ -1,93 +1,120 @@
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import { createEngine } from "../engine/engine.js";
-import { FlowrunError } from "../engine/errors.js";
+import { createEngine, type Engine } from "../engine/engine.js";
 import { scriptedHandlers } from "../engine/host.js";
 import { readJsonFile } from "../engine/json-source.js";
-import type { RunResult } from "../engine/result.js";
-import { EXIT, UsageError } from "./io.js";
+import { replayEngineFactory } from "../replay/engine-factory.js";
+import { ReplaySession } from "../replay/replay-agent.js";
+import { loadTestFile, type TestCase } from "../replay/test-file.js";
+import { UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
-import { collectList, collectPairs, positiveInteger } from "./options.js";
 import { paint } from "./paint.js";
+import {
+  addRunOptions,
+  engineOptionsFrom,
+  exitCodeFor,
+  openConnectors,
+  type RunCliOptions,
+  runWithInputs,
+} from "./run-options.js";
 import { formatTrace } from "./trace-format.js";
 
-interface RunCommandOptions {
-  var?: Record<string, string>;
-  contact?: Record<string, string>;
-  menuInput?: string[];
-  json?: boolean;
-  deadlineMs?: string;
-  maxSteps?: string;
-  allowLoopbackHttp?: boolean;
-  ca?: string;
+interface RunCommandOptions extends RunCliOptions {
+  replay?: string;
+  case?: string;
 }
 
-/** Reads the PEM file of `--ca`; a missing file is a usage error. */
-async function readCa(cwd: string, file: string | undefined): Promise<string | undefined> {
-  if (file === undefined) return undefined;
-  try {
-    return await readFile(path.resolve(cwd, file), "utf8");
-  } catch (error) {
-    throw new UsageError(`--ca ${file}: ${(error as Error).message}`);
+interface ReplayedCase {
+  testCase: TestCase;
+  session: ReplaySession;
+}
+
+/** The engine for `flowrun run`: live, or replaying one recorded case. */
+async function engineFor(
+  ctx: CliContext,
+  options: RunCommandOptions,
+): Promise<{ engine: Engine; replayed?: ReplayedCase }> {
+  if (options.replay !== undefined || options.case !== undefined) {
+    if (!options.replay || !options.case) throw new UsageError("--replay and --case go together");
+    const testFile = await loadTestFile(path.resolve(ctx.io.cwd, options.replay), options.replay);
+    const testCase = testFile.cases.find((c) => c.name === options.case);
+    if (!testCase) {
+      throw new UsageError(
+        `${options.replay} has no case ${JSON.stringify(options.case)}; its cases: ${testFile.cases.map((c) => JSON.stringify(c.name)).join(", ")}`,
+      );
+    }
+    const session = new ReplaySession(testCase.exchanges);
+    const connectorsPath = options.connectors
+      ? path.resolve(ctx.io.cwd, options.connectors)
+      : testFile.connectorsPath;
+    const engine = await replayEngineFactory(ctx.io.env)({
+      dispatcher: session.dispatcher,
+      connectorsPath,
+      connectorStatus: testCase.connectorStatus,
+    });
+    return { engine, replayed: { testCase, session } };
   }
-}
-
-export function exitCodeFor(result: RunResult): number {
-  if (result.status === "completed") return EXIT.ok;
-  if (result.status === "halted") return EXIT.halted;
-  return EXIT.failed;
+  const engineOptions = await engineOptionsFrom(ctx, options);
+  if (options.connectors) {
+    const { registry, baseDir } = await openConnectors(
+      ctx,
+      options.connectors,
+      options.allowLoopbackHttp ?? false,
+    );
+    return {
+      engine: createEngine({
+        ...engineOptions,
+        connectors: registry,
+        secrets: { ...engineOptions.secrets, baseDir },
+      }),
+    };
+  }
+  return { engine: createEngine(engineOptions) };
 }
 
 export function registerRunCommand(program: Command, ctx: CliContext): void {
-  program
-    .command("run")
-    .description("run a flow once and print a readable trace (or the JSON result)")
-    .argument("<flow>", "flow file (*.flow.json)")
-    .option("--var <name=value>", "set a flow variable (repeatable)", collectPairs("--var"))
-    .option(
-      "--contact <key=value>",
-      "set a contact field: ani, dnis, id, channel, ... (repeatable)",
-      collectPairs("--contact"),
-    )
-    .option(
-      "--menu-input <digits>",
-      "answer the next menu with these digits (repeatable, in order)",
-      collectList,
-    )
-    .option("--json", "print the run result as JSON")
-    .option("--deadline-ms <ms>", "abort the run after this many milliseconds")
-    .option("--max-steps <n>", "maximum activities per run (default 1000)")
-    .option("--allow-loopback-http", "accept plain http:// URLs for loopback hosts (local test servers)")
-    .option("--ca <file>", "trust this CA certificate (PEM) for HTTPS, in addition to the usual roots")
+  addRunOptions(
+    program
+      .command("run")
+      .description("run a flow once and print a readable trace (or the JSON result)")
+      .argument("<flow>", "flow file (*.flow.json)"),
+  )
+    .option("--replay <testfile>", "answer HTTP requests from a recorded case instead of the network")
+    .option("--case <name>", "the case of --replay to use")
     .action(async (file: string, options: RunCommandOptions) => {
-      const flowPath = path.resolve(ctx.io.cwd, file);
-      const engine = createEngine({
-        maxSteps: positiveInteger("--max-steps", options.maxSteps),
-        allowLoopbackHttp: options.allowLoopbackHttp ?? false,
-        ca: await readCa(ctx.io.cwd, options.ca),
-      });
+      const { engine, replayed } = await engineFor(ctx, options);
       try {
-        const flow = engine.compile(await readJsonFile(flowPath, file), { source: file });
-        // A run rejects only for invalid inputs (an undeclared or unconvertible --var): a usage error.
-        const result = await flow
-          .run({
-            variables: options.var,
-            contact: options.contact,
-            handlers: scriptedHandlers(options.menuInput ?? []),
-            deadlineMs: positiveInteger("--deadline-ms", options.deadlineMs),
-          })
-          .catch((error: unknown) => {
-            throw error instanceof FlowrunError ? new UsageError(error.message) : error;
-          });
-        ctx.io.stdout(
-          options.json
-            ? `${JSON.stringify(result, null, 2)}\n`
-            : formatTrace(flow.name, result, paint(ctx.io.color)),
+        const flow = engine.compile(await readJsonFile(path.resolve(ctx.io.cwd, file), file), {
+          source: file,
+        });
+        const recorded = replayed?.testCase;
+        const result = await runWithInputs(
+          flow,
+          {
+            variables: { ...recorded?.variables, ...options.var },
+            contact: { ...recorded?.contact, ...options.contact },
+            handlers: scriptedHandlers(options.menuInput ?? recorded?.menuInputs ?? []),
+          },
+          options.deadlineMs,
         );
+        const colors = paint(ctx.io.color);
+        ctx.io.stdout(
+          options.json ? `${JSON.stringify(result, null, 2)}\n` : formatTrace(flow.name, result, colors),
+        );
+        if (replayed) {
+          for (const problem of replayed.session.unmatched) ctx.io.stderr(`${colors.red(problem)}\n`);
+          for (const exchange of replayed.session.unused) {
+            ctx.io.stderr(
+              colors.yellow(
+                `recorded exchange never used: ${exchange.request.method} ${exchange.request.url}\n`,
+              ),
+            );
+          }
+        }
         ctx.exit(exitCodeFor(result));
       } finally {
         await engine.close();
+        await replayed?.session.close();
       }
     });
 }

@@ -18,7 +18,9 @@ export type ConnectorErrorCode =
   | "connectivity-failed"
   | "secret-unresolved"
   | "concurrent-change"
-  | "connectors-file";
+  | "connectors-file"
+  | "connector-incomplete"
+  | "invalid-secret";
 
 export class ConnectorError extends FlowrunError {
   override readonly code: ConnectorErrorCode;

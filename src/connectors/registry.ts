@@ -16,7 +16,14 @@ import {
 import { type CcaiConfig, type Connector, type ConnectorsFile, connectorSchema } from "./schema.js";
 import { connectorUrlProblems, type UrlRuleOptions } from "./url-rules.js";
 
-export type ConnectorChangeKind = "created" | "edited" | "deactivated" | "reactivated" | "deleted";
+export type ConnectorChangeKind =
+  | "created"
+  | "edited"
+  | "deactivated"
+  | "reactivated"
+  | "deleted"
+  /** The token endpoint rotated the stored refresh token; not an admin edit, tokens stay valid. */
+  | "refresh-token-rotated";
 
 export interface ConnectorChange {
   readonly kind: ConnectorChangeKind;
@@ -245,6 +252,22 @@ export class ConnectorRegistry {
         { kind: "deleted", connector: current },
       );
       return current;
+    });
+  }
+
+  /**
+   * Stores a refresh token the token endpoint rotated (RFC 6749 section 6), so that the next process uses it.
+   * Not an admin edit: no role, allowed while active. Only a refresh token stored in the file itself can be
+   * rewritten; one that comes from `{ env }` or `{ file }` is left alone and false is returned.
+   */
+  rotateRefreshToken(id: string, refreshToken: string): Promise<boolean> {
+    return this.serialize(async () => {
+      const current = this.connectors.find((connector) => connector.id === id);
+      if (!current || !("refreshToken" in current) || typeof current.refreshToken !== "string") return false;
+      if (current.refreshToken === refreshToken) return true;
+      const next = freeze({ ...structuredClone(current), refreshToken } as Connector);
+      await this.commit(this.replace(next), this.ccai, { kind: "refresh-token-rotated", connector: next });
+      return true;
     });
   }
 

@@ -55,4 +55,10 @@ export interface ConnectorHandle {
 export interface ConnectorResolver {
   /** The connector named `nameOrId` (names case-insensitive) as it is now; undefined when unknown or deleted. */
   resolve(nameOrId: string): ConnectorHandle | undefined;
+  /**
+   * Whether the connectors file defines `nameOrId`, for the compile-time check; default `resolve() !== undefined`.
+   * Differs from `resolve` where a run sees a connector as deleted that the file still has (replay's
+   * `connectorStatus`).
+   */
+  defines?(nameOrId: string): boolean;
 }

@@ -1,6 +1,9 @@
 import type { Dispatcher } from "undici";
 import { builtinActivities } from "../activities/index.js";
+import { ConnectorRegistry } from "../connectors/registry.js";
+import { type RegistryResolver, registryResolver } from "../connectors/registry-resolver.js";
 import type { ConnectorResolver } from "../connectors/seam.js";
+import { TokenCache } from "../connectors/token-cache.js";
 import { createHttpAgent, DEFAULT_MAX_RESPONSE_BYTES } from "../http/transport.js";
 import type { ActivityDefinition } from "./activity.js";
 import { compileFlow, type FlowPlan } from "./compiler.js";
@@ -20,8 +23,15 @@ export interface EngineOptions {
    * by the engine and closed by `close()`. Pass a MockAgent for replay and tests; the engine does not close it.
    */
   dispatcher?: Dispatcher;
-  /** Resolves the connectors that http-request activities name. Without one, such an activity halts the run. */
-  connectors?: ConnectorResolver;
+  /**
+   * The connectors http-request activities name: a ConnectorRegistry (the engine follows its changes, reads
+   * secrets and caches tokens) or any ConnectorResolver. Without one, such an activity halts the run.
+   */
+  connectors?: ConnectorRegistry | ConnectorResolver;
+  /** Where `{ env }` and `{ file }` secrets of a registry's connectors are read. Default: process.env, cwd. */
+  secrets?: { env?: Readonly<Record<string, string | undefined>>; baseDir?: string };
+  /** Told about things worth a warning, such as a failed background token refresh. Default: none. */
+  onWarning?: (message: string) => void;
   /** Accept plain `http://` base and request URLs for loopback hosts (127.0.0.0/8, ::1, localhost). */
   allowLoopbackHttp?: boolean;
   /** Extra trusted CA certificate(s), PEM, for the engine's own Agent (ignored with `dispatcher`). */
@@ -62,6 +72,17 @@ export function createEngine(options: EngineOptions = {}): Engine {
   )
     throw new FlowrunError("invalid-option", "maxResponseBytes must be a positive whole number of bytes");
   const ownAgent = options.dispatcher ? undefined : createHttpAgent({ ca: options.ca });
+  // One token cache per engine; a registry is followed so that deactivation and edits drop tokens at once.
+  const tokenCache = new TokenCache();
+  const followed: RegistryResolver | undefined =
+    options.connectors instanceof ConnectorRegistry
+      ? registryResolver(options.connectors, {
+          tokenCache,
+          env: options.secrets?.env,
+          baseDir: options.secrets?.baseDir,
+          onWarning: options.onWarning,
+        })
+      : undefined;
   const services: EngineServices = {
     maxSteps: options.maxSteps ?? 1000,
     http: {
@@ -69,7 +90,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
       allowLoopbackHttp: options.allowLoopbackHttp ?? false,
     },
-    connectors: options.connectors,
+    connectors: followed ?? (options.connectors as ConnectorResolver | undefined),
   };
   const defaultHandlers = options.handlers ?? {};
 
@@ -94,6 +115,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       }
     },
     async close() {
+      followed?.close();
       await ownAgent?.close();
     },
   };

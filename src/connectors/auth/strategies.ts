@@ -35,7 +35,7 @@ export type AuthSettings =
   /** RFC 7523 section 2.1 (Salesforce, Google service accounts). */
   | { kind: "jwt-bearer"; tokenUrl: string; claims: AssertionClaims; privateKey: string }
   /** Webex Experience Management LoginToken. */
-  | { kind: "wxm-login"; baseUrl: string; username: string; apiKey: string };
+  | { kind: "wxm-login"; tokenUrl: string; username: string; apiKey: string };
 
 export type TokenAuthSettings = Exclude<AuthSettings, { kind: "basic" }>;
 
@@ -67,7 +67,7 @@ async function buildTokenRequest(settings: TokenAuthSettings, owner: string): Pr
       return jwtBearerRequest(settings.tokenUrl, await signAssertion(settings.claims, key));
     }
     case "wxm-login":
-      return wxmLoginRequest(settings.baseUrl, settings);
+      return wxmLoginRequest(settings.tokenUrl, settings);
   }
 }
 

@@ -1,0 +1,155 @@
+import { randomBytes } from "node:crypto";
+import { readFile, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { Command } from "commander";
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import { resolveSecret, secretFields } from "../connectors/secrets.js";
+import { createEngine } from "../engine/engine.js";
+import { scriptedHandlers } from "../engine/host.js";
+import { parseJsonText, readJsonFile } from "../engine/json-source.js";
+import { createHttpAgent } from "../http/transport.js";
+import { recordingInterceptor, redactValue } from "../replay/recorder.js";
+import type { Exchange, TestCase, TestFile } from "../replay/test-file.js";
+import { testFileSchema } from "../replay/test-file.js";
+import { UsageError } from "./io.js";
+import type { CliContext } from "./main.js";
+import { paint } from "./paint.js";
+import {
+  addRunOptions,
+  engineOptionsFrom,
+  exitCodeFor,
+  openConnectors,
+  type RunCliOptions,
+  runWithInputs,
+} from "./run-options.js";
+import { formatTrace } from "./trace-format.js";
+
+interface RecordOptions extends RunCliOptions {
+  case: string;
+  out: string;
+}
+
+/** Every secret value the connectors resolve to, and the base64 form a Basic header would carry. */
+function knownSecrets(
+  registry: ConnectorRegistry | undefined,
+  baseDir: string,
+  env: NodeJS.ProcessEnv,
+): string[] {
+  const values: string[] = [];
+  for (const connector of registry?.toDocument().connectors ?? []) {
+    for (const field of secretFields(connector)) {
+      try {
+        values.push(resolveSecret(connector, field.field, field.value, { env, baseDir }));
+      } catch {
+        // An unresolvable secret cannot be sent either, so it cannot leak.
+      }
+    }
+  }
+  const forms = values.flatMap((value) => [value, Buffer.from(value).toString("base64")]);
+  // Longest first, so that a secret containing another is replaced whole.
+  return [...new Set(forms)].sort((a, b) => b.length - a.length);
+}
+
+async function readExisting(file: string): Promise<TestFile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  const parsed = testFileSchema.safeParse(parseJsonText(text, file));
+  if (!parsed.success)
+    throw new UsageError(`${file} exists but is not a flowrun test file; choose another --out`);
+  return parsed.data;
+}
+
+/** Writes next to the target and renames, so an interrupted write never leaves half a test file. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const temp = `${file}.${randomBytes(4).toString("hex")}.tmp`;
+  await writeFile(temp, text, { mode: 0o644 });
+  await rename(temp, file);
+}
+
+const relative = (from: string, to: string) => {
+  const link = path.relative(path.dirname(from), to).split(path.sep).join("/");
+  return link.startsWith(".") ? link : `./${link}`;
+};
+
+export function registerRecordCommand(program: Command, ctx: CliContext): void {
+  addRunOptions(
+    program
+      .command("record")
+      .description(
+        "run a flow against live endpoints and save the case with its HTTP exchanges, secrets redacted",
+      )
+      .argument("<flow>", "flow file (*.flow.json)")
+      .requiredOption("--case <name>", "name of the case (an existing case of that name is replaced)")
+      .requiredOption("--out <testfile>", "test file to write (*.test.json); created or appended to"),
+  ).action(async (file: string, options: RecordOptions) => {
+    const flowPath = path.resolve(ctx.io.cwd, file);
+    const outPath = path.resolve(ctx.io.cwd, options.out);
+    const engineOptions = await engineOptionsFrom(ctx, options);
+    const opened = options.connectors
+      ? await openConnectors(ctx, options.connectors, options.allowLoopbackHttp ?? false)
+      : undefined;
+    const secrets = knownSecrets(opened?.registry, opened?.baseDir ?? ctx.io.cwd, ctx.io.env);
+    const exchanges: Exchange[] = [];
+    const agent = createHttpAgent({ ca: engineOptions.ca });
+    const engine = createEngine({
+      ...engineOptions,
+      dispatcher: agent.compose(recordingInterceptor(secrets, (exchange) => exchanges.push(exchange))),
+      connectors: opened?.registry,
+      secrets: { ...engineOptions.secrets, baseDir: opened?.baseDir },
+    });
+    try {
+      const flow = engine.compile(await readJsonFile(flowPath, file), { source: file });
+      const menuInputs = options.menuInput ?? [];
+      const result = await runWithInputs(
+        flow,
+        { variables: options.var, contact: options.contact, handlers: scriptedHandlers(menuInputs) },
+        options.deadlineMs,
+      );
+      const recordedCase: TestCase = {
+        name: options.case,
+        ...(options.contact ? { contact: options.contact } : {}),
+        ...(options.var ? { variables: options.var } : {}),
+        ...(menuInputs.length > 0 ? { menuInputs } : {}),
+        exchanges,
+        expect: redactValue(
+          {
+            status: result.status,
+            reason: result.reason,
+            endedAt: result.endedAt,
+            path: result.path,
+            variables: result.variables,
+            actions: result.actions.map(({ activity: _activity, ...action }) => action),
+          },
+          secrets,
+        ) as TestCase["expect"],
+      };
+      const existing = await readExisting(outPath);
+      const testFile: TestFile = existing ?? {
+        flow: relative(outPath, flowPath),
+        ...(options.connectors
+          ? { connectors: relative(outPath, path.resolve(ctx.io.cwd, options.connectors)) }
+          : {}),
+        cases: [],
+      };
+      testFile.cases = [...testFile.cases.filter((c) => c.name !== options.case), recordedCase];
+      await writeAtomically(outPath, `${JSON.stringify(testFile, null, 2)}\n`);
+      ctx.io.stdout(
+        options.json
+          ? `${JSON.stringify(result, null, 2)}\n`
+          : formatTrace(flow.name, result, paint(ctx.io.color)),
+      );
+      ctx.io.stdout(
+        `recorded case ${JSON.stringify(options.case)} with ${exchanges.length} exchange(s) into ${options.out}\n`,
+      );
+      ctx.exit(exitCodeFor(result));
+    } finally {
+      await engine.close();
+      await agent.close();
+    }
+  });
+}

@@ -1,0 +1,143 @@
+import { describeError } from "../engine/errors.js";
+import { compileJsonPath } from "../engine/json-paths.js";
+import { connectorAuth } from "./connector-auth.js";
+import { connectorHandle } from "./connector-handle.js";
+import { AuthError } from "./errors.js";
+import type { ConnectorRegistry } from "./registry.js";
+import { allowedMethods } from "./request-rules.js";
+import { type Connector, DEFAULTS } from "./schema.js";
+import type { ConnectorHandle, ConnectorResolver, ConnectorStatus } from "./seam.js";
+import { resolveSecret, secretFields } from "./secrets.js";
+import type { TokenCache } from "./token-cache.js";
+import { connectorEndpoints } from "./url-rules.js";
+
+export interface RegistryResolverOptions {
+  readonly tokenCache: TokenCache;
+  /** Environment for `{ env }` secrets. Default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Folder `{ file }` secrets are relative to (the connectors file's). Default the working directory. */
+  readonly baseDir?: string;
+  /** Per connector name or id, the status runs see instead of the file's (replay's `connectorStatus`). */
+  readonly statusOverrides?: Readonly<Record<string, ConnectorStatus | "deleted">>;
+  /** A value for a secret that cannot be resolved (replay has no real secrets); undefined keeps the error. */
+  readonly secretFallback?: (connector: Connector, field: string) => string | undefined;
+  /** Told about things worth a warning (a rotated refresh token that cannot be stored). */
+  readonly onWarning?: (message: string) => void;
+}
+
+export interface RegistryResolver extends ConnectorResolver {
+  /** Stops following the registry's changes. */
+  close(): void;
+}
+
+/**
+ * Connectors from a registry as the http-request activity sees them. A handle is built once per version of a
+ * connector (the registry replaces a connector object on every change) and its secrets are read at the first
+ * request, so an unresolvable secret fails that request with kind `auth` instead of the flow's compilation.
+ * Deactivating, editing or deleting a connector drops its cached tokens at once.
+ */
+export function registryResolver(
+  registry: ConnectorRegistry,
+  options: RegistryResolverOptions,
+): RegistryResolver {
+  const handles = new WeakMap<Connector, ConnectorHandle>();
+  const overrides = new Map(
+    Object.entries(options.statusOverrides ?? {}).map(([key, status]) => [key.toLowerCase(), status]),
+  );
+  const unsubscribe = registry.on("change", ({ kind, connector }) => {
+    if (kind !== "refresh-token-rotated") options.tokenCache.dropConnector(connector.id);
+  });
+
+  const overrideFor = (connector: Connector) =>
+    overrides.get(connector.id.toLowerCase()) ?? overrides.get(connector.name.toLowerCase());
+
+  const secretReader = (connector: Connector) => {
+    const fields = new Map(secretFields(connector).map((field) => [field.field, field.value]));
+    return (field: string): string => {
+      const value = fields.get(field);
+      try {
+        if (value === undefined) throw new AuthError(`connector "${connector.name}" has no ${field}`);
+        return resolveSecret(connector, field, value, {
+          env: options.env ?? process.env,
+          baseDir: options.baseDir ?? process.cwd(),
+        });
+      } catch (error) {
+        const fallback = options.secretFallback?.(connector, field);
+        if (fallback !== undefined) return fallback;
+        throw error;
+      }
+    };
+  };
+
+  const build = (connector: Connector, status: ConnectorStatus): ConnectorHandle => {
+    const statuses: readonly number[] = connector.tokenExpiredStatuses ?? DEFAULTS.tokenExpiredStatuses;
+    const expiredWhen =
+      connector.tokenExpiredWhen === undefined ? undefined : compileJsonPath(connector.tokenExpiredWhen);
+    let inner: ConnectorHandle | undefined;
+    const innerHandle = (): ConnectorHandle => {
+      if (inner) return inner;
+      let auth: ReturnType<typeof connectorAuth>;
+      try {
+        auth = connectorAuth(connector, secretReader(connector));
+      } catch (error) {
+        throw error instanceof AuthError ? error : new AuthError(describeError(error), { cause: error });
+      }
+      inner = connectorHandle(
+        {
+          id: connector.id,
+          name: connector.name,
+          type: connector.type,
+          status,
+          baseUrl: connectorEndpoints(connector).baseUrl,
+          allowedMethods: allowedMethods(connector),
+          ...auth,
+          tokenExpiredStatuses: statuses,
+          tokenExpiredWhen: expiredWhen,
+          onRefreshTokenRotated: async (refreshToken) => {
+            const stored = await registry.rotateRefreshToken(connector.id, refreshToken).catch(() => false);
+            if (!stored) {
+              options.onWarning?.(
+                `connector "${connector.name}": the token endpoint rotated the refresh token, but it comes from an environment variable or a file and cannot be stored; this process keeps using the new one`,
+              );
+            }
+          },
+          onBackgroundError: (error) =>
+            options.onWarning?.(
+              `connector "${connector.name}": background token refresh failed: ${describeError(error)}`,
+            ),
+        },
+        options.tokenCache,
+      );
+      return inner;
+    };
+    return {
+      id: connector.id,
+      name: connector.name,
+      type: connector.type,
+      status,
+      baseUrl: connectorEndpoints(connector).baseUrl,
+      allowedMethods: allowedMethods(connector),
+      tokenExpired: (response) => innerHandle().tokenExpired(response),
+      authorize: async (request) => innerHandle().authorize(request),
+    };
+  };
+
+  return {
+    resolve(nameOrId) {
+      const connector = registry.resolve(nameOrId) as Connector | undefined;
+      if (!connector) return undefined;
+      const override = overrideFor(connector);
+      if (override === "deleted") return undefined;
+      const status = override ?? connector.status;
+      if (status !== connector.status) return build(connector, status);
+      let handle = handles.get(connector);
+      if (!handle) {
+        handle = build(connector, status);
+        handles.set(connector, handle);
+      }
+      return handle;
+    },
+    defines: (nameOrId) => registry.resolve(nameOrId) !== undefined,
+    close: unsubscribe,
+  };
+}
