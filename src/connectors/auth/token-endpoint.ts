@@ -70,6 +70,10 @@ async function postOnce(
 export async function requestToken(tokenRequest: TokenRequest, call: TokenEndpointCall): Promise<TokenSet> {
   const endpoint = endpointName(tokenRequest.url);
   const remaining = () => call.deadline - performance.now();
+  const backoff = { minTimeout: 100, factor: 2, maxTimeout: 2000 };
+  // p-retry's delay before the next attempt (randomize is off): minTimeout * factor^retriesConsumed, capped.
+  const nextDelay = (retriesConsumed: number) =>
+    Math.min(backoff.maxTimeout, backoff.minTimeout * backoff.factor ** retriesConsumed);
   return pRetry(
     async () => {
       try {
@@ -83,13 +87,14 @@ export async function requestToken(tokenRequest: TokenRequest, call: TokenEndpoi
     },
     {
       retries: 4,
-      minTimeout: 100,
-      factor: 2,
-      maxTimeout: 2000,
+      ...backoff,
       signal: call.signal,
       unref: true,
-      // Waiting for a retry that cannot finish before the deadline only delays the failure.
-      shouldRetry: ({ error }) => error instanceof AuthError && error.retryable && remaining() > 100,
+      // Waiting for a retry that cannot finish before the deadline only delays the failure. The backoff delay
+      // counts too: otherwise the deadline's signal fires during the wait and the caller gets a bare
+      // TimeoutError instead of what the server answered.
+      shouldRetry: ({ error, retriesConsumed }) =>
+        error instanceof AuthError && error.retryable && remaining() > nextDelay(retriesConsumed) + 100,
     },
   );
 }
