@@ -26,7 +26,9 @@ export type Answer =
   /** Never answers (the socket stays open until the server closes). */
   | { readonly hang: true }
   /** Destroys the connection without an HTTP answer. */
-  | { readonly destroy: true };
+  | { readonly destroy: true }
+  /** Sends the status line, headers and the start of a JSON body, then destroys the connection. */
+  | { readonly truncated: string };
 
 /** Computes the answer from the request; may check it (a thrown error becomes a 400 invalid_request). */
 export type Responder = (request: RecordedRequest) => Answer | Promise<Answer>;
@@ -91,6 +93,11 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
     if ("hang" in answer) return;
     if ("destroy" in answer) {
       response.socket?.destroy();
+      return;
+    }
+    if ("truncated" in answer) {
+      response.writeHead(200, { "content-type": "application/json", "content-length": "4096" });
+      response.write(answer.truncated, () => response.socket?.destroy());
       return;
     }
     const body = answer.body ?? (answer.json === undefined ? "" : JSON.stringify(answer.json));

@@ -59,7 +59,19 @@ async function postOnce(
     throw new AuthError(`could not reach ${endpoint} (${code})`, { retryable: true, cause: error });
   }
   const contentType = String(response.headers["content-type"] ?? "");
-  const body = await readCapped(response.body, endpoint);
+  let body: string;
+  try {
+    body = await readCapped(response.body, endpoint);
+  } catch (error) {
+    // A connection lost while the answer is read is a network error like one lost before it: retryable and
+    // reported as kind `auth`, not a bare undici SocketError that p-retry would give up on.
+    if (error instanceof AuthError || call.signal.aborted) throw error;
+    const code = (error as { code?: string }).code ?? (error as Error).name;
+    throw new AuthError(`lost the connection to ${endpoint} while reading its answer (${code})`, {
+      retryable: true,
+      cause: error,
+    });
+  }
   return { status: response.statusCode, contentType, body };
 }
 

@@ -83,6 +83,26 @@ describe("requestToken retries (p-retry)", () => {
     expect(server.requests).toHaveLength(2);
   });
 
+  it("a connection lost in the middle of the answer is a network error: retried", async () => {
+    server = await startTokenServer({
+      script: [{ truncated: '{"access_token": "half' }, tokenAnswer({ access_token: "whole" })],
+    });
+    const token = await requestToken(ccRequest(server.url()), callWithin(agent));
+    expect(token.accessToken).toBe("whole");
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("a connection lost in the middle of every answer ends in a retryable AuthError", async () => {
+    server = await startTokenServer({ fallback: { truncated: '{"access_token": "half' } });
+    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent, 15_000)));
+    expect(error).toBeInstanceOf(AuthError);
+    expect(error).toMatchObject({ code: "auth", retryable: true });
+    expect((error as AuthError).message).toContain(
+      `lost the connection to token endpoint ${server.origin}/oauth/token while reading its answer`,
+    );
+    expect(server.requests).toHaveLength(5);
+  });
+
   it("invalid_client is final: exactly 1 request, AuthError with the error and its description", async () => {
     server = await startTokenServer({
       fallback: oauthError("invalid_client", "Client authentication failed (unknown client)", 401),
