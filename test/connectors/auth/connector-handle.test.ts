@@ -1,5 +1,5 @@
 import { Agent } from "undici";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type AuthSettings, fingerprint } from "../../../src/connectors/auth/strategies.js";
 import { connectorHandle } from "../../../src/connectors/connector-handle.js";
 import { AuthError } from "../../../src/connectors/errors.js";
@@ -159,6 +159,35 @@ describe("connectorHandle: bearer tokens", () => {
     const authorization = await second;
     expect(authorization).toMatchObject({ headers: { authorization: "Bearer shared" }, tokenFetched: true });
     expect(server.requests).toHaveLength(1);
+  });
+});
+
+describe("connectorHandle: background refresh", () => {
+  it("a failed proactive refresh reaches onBackgroundError and the valid token is still served", async () => {
+    let now = Date.UTC(2025, 0, 1);
+    const backgroundErrors: unknown[] = [];
+    server = await startTokenServer({
+      script: [tokenAnswer({ access_token: "first" }), oauthError("invalid_client", "secret rotated")],
+      fallback: tokenAnswer({ access_token: "second" }),
+    });
+    const handle = connectorHandle(
+      profileFor(clientCredentials(server.url()), {
+        onBackgroundError: (error) => backgroundErrors.push(error),
+      }),
+      new TokenCache({ now: () => now }),
+    );
+    await handle.authorize(callWithin(agent));
+    now += 3400_000; // in the last 10 % of the 3540 s lifetime
+    expect((await handle.authorize(callWithin(agent))).headers.authorization).toBe("Bearer first");
+    await vi.waitFor(() => expect(backgroundErrors).toHaveLength(1));
+    expect(backgroundErrors[0]).toBeInstanceOf(AuthError);
+    expect(backgroundErrors[0]).toMatchObject({ oauthError: "invalid_client" });
+    // The next use tries again in the background and then serves the new token.
+    expect((await handle.authorize(callWithin(agent))).headers.authorization).toBe("Bearer first");
+    await vi.waitFor(async () =>
+      expect((await handle.authorize(callWithin(agent))).headers.authorization).toBe("Bearer second"),
+    );
+    expect(server.requests).toHaveLength(3);
   });
 });
 

@@ -200,6 +200,26 @@ describe("requestToken: endpoints that do not answer", () => {
     expect(server.requests).toHaveLength(1);
   });
 
+  it("an abort during the backoff wait stops the retries", async () => {
+    const controller = new AbortController();
+    server = await startTokenServer({
+      fallback: () => {
+        // Abort right after the first failure is answered, while p-retry waits before the next attempt.
+        setImmediate(() => controller.abort(new Error("run cancelled")));
+        return { status: 503, body: "busy" };
+      },
+    });
+    const error = await failure(
+      requestToken(ccRequest(server.url()), {
+        dispatcher: agent,
+        signal: controller.signal,
+        deadline: performance.now() + 60_000,
+      }),
+    );
+    expect((error as Error).message).toBe("run cancelled");
+    expect(server.requests).toHaveLength(1);
+  });
+
   it("connection refused: retried, then an AuthError saying it could not reach the endpoint", async () => {
     const port = await closedPort();
     const error = await failure(
