@@ -79,16 +79,18 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
         key,
         connectorId: profile.id,
         defaultLifetimeSeconds: profile.defaultLifetimeSeconds,
-        fetch: (background) =>
-          fetchToken(
-            background
-              ? {
-                  dispatcher: request.dispatcher,
-                  signal: AbortSignal.timeout(BACKGROUND_REFRESH_MS),
-                  deadline: performance.now() + BACKGROUND_REFRESH_MS,
-                }
-              : request,
-          ),
+        fetch: (background) => {
+          // The fetch is shared by every caller waiting for this token (single flight), so it must not be tied
+          // to the signal of the caller that happened to start it: that caller's run being cancelled would fail
+          // all the other waiters with its reason. It keeps that caller's deadline as its own time limit; each
+          // caller's signal only ends its own wait (TokenLookup.signal).
+          const deadline = background ? performance.now() + BACKGROUND_REFRESH_MS : request.deadline;
+          return fetchToken({
+            dispatcher: request.dispatcher,
+            signal: AbortSignal.timeout(Math.max(0, Math.ceil(deadline - performance.now()))),
+            deadline,
+          });
+        },
         signal: request.signal,
         onBackgroundError: profile.onBackgroundError,
       });

@@ -83,6 +83,9 @@ export class TokenCache {
       }
       return { token: cached.token, fetched: false };
     }
+    // A caller that has already given up starts no fetch: nobody would await it, so its failure would be an
+    // unhandled rejection (abortable() rejects at once without attaching handlers to the fetch).
+    lookup.signal.throwIfAborted();
     const pending = this.#inFlight.get(lookup.key) ?? this.#start(lookup, false);
     const entry = await abortable(pending, lookup.signal);
     return { token: entry.token, fetched: true };

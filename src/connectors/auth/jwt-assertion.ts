@@ -19,11 +19,20 @@ const keys = new WeakMap<object, KeyObject>();
 
 /** Reads a PEM private key (PKCS#8 or PKCS#1) once; the message never quotes the key. */
 export function readPrivateKey(pem: string, owner: string): KeyObject {
+  let key: KeyObject;
   try {
-    return createPrivateKey({ key: pem, format: "pem" });
+    key = createPrivateKey({ key: pem, format: "pem" });
   } catch {
     throw new AuthError(`${owner}: the private key is not a readable PEM RSA private key`);
   }
+  // createPrivateKey also reads EC/Ed25519 keys; RS256 cannot use them, and jose would fail later at signing
+  // time with a JOSENotSupported error instead of an AuthError that names the connector.
+  if (key.asymmetricKeyType !== "rsa") {
+    throw new AuthError(
+      `${owner}: the private key is not a readable PEM RSA private key (it is ${key.asymmetricKeyType ?? "not asymmetric"})`,
+    );
+  }
+  return key;
 }
 
 /**

@@ -59,7 +59,19 @@ async function postOnce(
     throw new AuthError(`could not reach ${endpoint} (${code})`, { retryable: true, cause: error });
   }
   const contentType = String(response.headers["content-type"] ?? "");
-  const body = await readCapped(response.body, endpoint);
+  let body: string;
+  try {
+    body = await readCapped(response.body, endpoint);
+  } catch (error) {
+    // A connection lost while the answer is read is a network error like one lost before it: retryable and
+    // reported as kind `auth`, not a bare undici SocketError that p-retry would give up on.
+    if (error instanceof AuthError || call.signal.aborted) throw error;
+    const code = (error as { code?: string }).code ?? (error as Error).name;
+    throw new AuthError(`lost the connection to ${endpoint} while reading its answer (${code})`, {
+      retryable: true,
+      cause: error,
+    });
+  }
   return { status: response.statusCode, contentType, body };
 }
 
@@ -70,6 +82,10 @@ async function postOnce(
 export async function requestToken(tokenRequest: TokenRequest, call: TokenEndpointCall): Promise<TokenSet> {
   const endpoint = endpointName(tokenRequest.url);
   const remaining = () => call.deadline - performance.now();
+  const backoff = { minTimeout: 100, factor: 2, maxTimeout: 2000 };
+  // p-retry's delay before the next attempt (randomize is off): minTimeout * factor^retriesConsumed, capped.
+  const nextDelay = (retriesConsumed: number) =>
+    Math.min(backoff.maxTimeout, backoff.minTimeout * backoff.factor ** retriesConsumed);
   return pRetry(
     async () => {
       try {
@@ -83,13 +99,14 @@ export async function requestToken(tokenRequest: TokenRequest, call: TokenEndpoi
     },
     {
       retries: 4,
-      minTimeout: 100,
-      factor: 2,
-      maxTimeout: 2000,
+      ...backoff,
       signal: call.signal,
       unref: true,
-      // Waiting for a retry that cannot finish before the deadline only delays the failure.
-      shouldRetry: ({ error }) => error instanceof AuthError && error.retryable && remaining() > 100,
+      // Waiting for a retry that cannot finish before the deadline only delays the failure. The backoff delay
+      // counts too: otherwise the deadline's signal fires during the wait and the caller gets a bare
+      // TimeoutError instead of what the server answered.
+      shouldRetry: ({ error, retriesConsumed }) =>
+        error instanceof AuthError && error.retryable && remaining() > nextDelay(retriesConsumed) + 100,
     },
   );
 }

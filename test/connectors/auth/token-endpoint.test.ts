@@ -1,0 +1,237 @@
+import { Agent } from "undici";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { requestToken } from "../../../src/connectors/auth/token-endpoint.js";
+import { clientCredentialsRequest, type TokenRequest } from "../../../src/connectors/auth/token-request.js";
+import { AuthError } from "../../../src/connectors/errors.js";
+import { callWithin } from "../../helpers/auth.js";
+import {
+  closedPort,
+  oauthError,
+  startTokenServer,
+  type TokenServer,
+  tokenAnswer,
+} from "../../helpers/token-server.js";
+
+let agent: Agent;
+let server: TokenServer | undefined;
+
+beforeAll(() => {
+  agent = new Agent();
+});
+afterAll(async () => {
+  await agent.close();
+});
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+function ccRequest(tokenUrl: string): TokenRequest {
+  return clientCredentialsRequest(
+    tokenUrl,
+    { clientId: "flows", clientSecret: "s", clientAuth: "basic" },
+    "read",
+  );
+}
+
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the token request to fail");
+}
+
+describe("requestToken retries (p-retry)", () => {
+  it("500, 500, 200 -> the token, after exactly 3 requests", async () => {
+    server = await startTokenServer({
+      script: [
+        { status: 500, body: "oops" },
+        { status: 500, json: { error: "server_error" } },
+        tokenAnswer({ access_token: "third-time" }),
+      ],
+    });
+    const token = await requestToken(ccRequest(server.url()), callWithin(agent));
+    expect(token.accessToken).toBe("third-time");
+    expect(server.requests).toHaveLength(3);
+    // Every attempt is the same complete request.
+    for (const request of server.requests) {
+      expect(request.form).toEqual({ grant_type: "client_credentials", scope: "read" });
+      expect(request.headers.authorization).toMatch(/^Basic /);
+    }
+  });
+
+  it("429 then 200 -> the token after 2 requests", async () => {
+    server = await startTokenServer({
+      script: [
+        { status: 429, headers: { "retry-after": "0" }, body: "" },
+        tokenAnswer({ access_token: "ok" }),
+      ],
+    });
+    const token = await requestToken(ccRequest(server.url()), callWithin(agent));
+    expect(token.accessToken).toBe("ok");
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("a connection closed without an answer is retried", async () => {
+    server = await startTokenServer({
+      script: [{ destroy: true }, tokenAnswer({ access_token: "after-reset" })],
+    });
+    const token = await requestToken(ccRequest(server.url()), callWithin(agent));
+    expect(token.accessToken).toBe("after-reset");
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("a connection lost in the middle of the answer is a network error: retried", async () => {
+    server = await startTokenServer({
+      script: [{ truncated: '{"access_token": "half' }, tokenAnswer({ access_token: "whole" })],
+    });
+    const token = await requestToken(ccRequest(server.url()), callWithin(agent));
+    expect(token.accessToken).toBe("whole");
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("a connection lost in the middle of every answer ends in a retryable AuthError", async () => {
+    server = await startTokenServer({ fallback: { truncated: '{"access_token": "half' } });
+    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent, 15_000)));
+    expect(error).toBeInstanceOf(AuthError);
+    expect(error).toMatchObject({ code: "auth", retryable: true });
+    expect((error as AuthError).message).toContain(
+      `lost the connection to token endpoint ${server.origin}/oauth/token while reading its answer`,
+    );
+    expect(server.requests).toHaveLength(5);
+  });
+
+  it("invalid_client is final: exactly 1 request, AuthError with the error and its description", async () => {
+    server = await startTokenServer({
+      fallback: oauthError("invalid_client", "Client authentication failed (unknown client)", 401),
+    });
+    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
+    expect(error).toBeInstanceOf(AuthError);
+    const authError = error as AuthError;
+    expect(authError.code).toBe("auth");
+    expect(authError.oauthError).toBe("invalid_client");
+    expect(authError.retryable).toBe(false);
+    expect(authError.message).toContain(`token endpoint ${server.origin}/oauth/token`);
+    expect(authError.message).toContain("invalid_client");
+    expect(authError.message).toContain("Client authentication failed (unknown client)");
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("invalid_grant is final", async () => {
+    server = await startTokenServer({ fallback: oauthError("invalid_grant", "refresh token revoked") });
+    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
+    expect(error).toMatchObject({ code: "auth", oauthError: "invalid_grant" });
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("an HTML 200 (a login page) is final, not retried", async () => {
+    server = await startTokenServer({
+      fallback: { body: "<html><form>Sign in</form></html>", contentType: "text/html" },
+    });
+    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
+    expect(error).toMatchObject({ code: "auth", message: expect.stringContaining("text/html, not JSON") });
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("a redirect is not followed and not retried", async () => {
+    server = await startTokenServer({
+      fallback: { status: 302, headers: { location: "/login" }, body: "" },
+    });
+    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
+    expect(error).toMatchObject({ code: "auth", message: expect.stringContaining("redirect (HTTP 302)") });
+    expect(server.requests).toHaveLength(1);
+    expect(server.requests[0]!.path).toBe("/oauth/token");
+  });
+
+  it("an oversized answer is rejected", async () => {
+    server = await startTokenServer({
+      fallback: { json: { access_token: "x".repeat(70 * 1024), token_type: "bearer" } },
+    });
+    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
+    expect(error).toMatchObject({ code: "auth", message: expect.stringContaining("more than 65536 bytes") });
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("500 for ever: gives up with the retryable AuthError once the deadline leaves no room", async () => {
+    server = await startTokenServer({ fallback: { status: 503, body: "maintenance" } });
+    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent, 250)));
+    expect(error).toBeInstanceOf(AuthError);
+    expect(error).toMatchObject({
+      retryable: true,
+      message: expect.stringContaining("HTTP 503: maintenance"),
+    });
+    // The deadline stops the retries before p-retry's 5 attempts.
+    expect(server.requests.length).toBeGreaterThanOrEqual(1);
+    expect(server.requests.length).toBeLessThan(5);
+  });
+
+  it("500 for ever with a long deadline: 5 attempts (4 retries), then the last error", async () => {
+    server = await startTokenServer({ fallback: { status: 500, body: "down" } });
+    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent, 15_000)));
+    expect(error).toMatchObject({ code: "auth", retryable: true });
+    expect(server.requests).toHaveLength(5);
+  });
+});
+
+describe("requestToken: endpoints that do not answer", () => {
+  it("a server that never answers: the AbortSignal ends the wait (no hang, no retry)", async () => {
+    server = await startTokenServer({ fallback: { hang: true } });
+    const controller = new AbortController();
+    const pending = requestToken(ccRequest(server.url()), {
+      dispatcher: agent,
+      signal: controller.signal,
+      deadline: performance.now() + 60_000,
+    });
+    // Abort once the server has the request in hand.
+    while (server.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort(new Error("activity deadline"));
+    const error = await failure(pending);
+    expect(error).not.toBeInstanceOf(AuthError);
+    expect((error as Error).message).toBe("activity deadline");
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("a server that never answers: a short timeout signal rejects with a TimeoutError", async () => {
+    server = await startTokenServer({ fallback: { hang: true } });
+    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent, 200)));
+    expect((error as Error).name).toBe("TimeoutError");
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("an abort during the backoff wait stops the retries", async () => {
+    const controller = new AbortController();
+    server = await startTokenServer({
+      fallback: () => {
+        // Abort right after the first failure is answered, while p-retry waits before the next attempt.
+        setImmediate(() => controller.abort(new Error("run cancelled")));
+        return { status: 503, body: "busy" };
+      },
+    });
+    const error = await failure(
+      requestToken(ccRequest(server.url()), {
+        dispatcher: agent,
+        signal: controller.signal,
+        deadline: performance.now() + 60_000,
+      }),
+    );
+    expect((error as Error).message).toBe("run cancelled");
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("connection refused: retried, then an AuthError saying it could not reach the endpoint", async () => {
+    const port = await closedPort();
+    const error = await failure(
+      requestToken(ccRequest(`http://127.0.0.1:${port}/oauth/token`), callWithin(agent, 15_000)),
+    );
+    expect(error).toBeInstanceOf(AuthError);
+    const authError = error as AuthError;
+    expect(authError.code).toBe("auth");
+    expect(authError.retryable).toBe(true);
+    expect(authError.message).toContain(
+      `could not reach token endpoint http://127.0.0.1:${port}/oauth/token`,
+    );
+    expect(authError.message).toContain("ECONNREFUSED");
+  });
+});
