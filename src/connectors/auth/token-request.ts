@@ -95,10 +95,9 @@ export function jwtBearerRequest(tokenUrl: string, assertion: string): TokenRequ
  * is the account's API key, as the admin guide (seed 003) describes the connector.
  */
 export function wxmLoginRequest(
-  baseUrl: string,
+  url: string,
   credentials: { username: string; apiKey: string },
 ): TokenRequest {
-  const url = new URL("api/LoginToken", baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`).toString();
   const params = new URLSearchParams({
     grant_type: "password",
     username: credentials.username,

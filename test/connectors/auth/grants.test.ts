@@ -212,7 +212,7 @@ describe("Webex Experience Management LoginToken", () => {
       profileFor(
         {
           kind: "wxm-login",
-          baseUrl: server.origin,
+          tokenUrl: `${server.origin}/api/LoginToken`,
           username: "ops@example.com",
           apiKey: "key with spaces&=",
         },
@@ -231,10 +231,10 @@ describe("Webex Experience Management LoginToken", () => {
     expect(request.headers.authorization).toBeUndefined();
   });
 
-  it("keeps a base path: {base}/tenant + api/LoginToken", async () => {
+  it("posts to the token URL it is given, base path included", async () => {
     server = await startTokenServer({ fallback: { json: { access_token: "wxm" } } });
     await obtainToken(
-      { kind: "wxm-login", baseUrl: `${server.origin}/tenant`, username: "u", apiKey: "k" },
+      { kind: "wxm-login", tokenUrl: `${server.origin}/tenant/api/LoginToken`, username: "u", apiKey: "k" },
       callWithin(agent),
       'connector "WXM"',
     );
@@ -245,7 +245,7 @@ describe("Webex Experience Management LoginToken", () => {
     server = await startTokenServer({ fallback: { json: { access_token: "wxm", token_type: "mac" } } });
     await expect(
       obtainToken(
-        { kind: "wxm-login", baseUrl: server.origin, username: "u", apiKey: "k" },
+        { kind: "wxm-login", tokenUrl: `${server.origin}/api/LoginToken`, username: "u", apiKey: "k" },
         callWithin(agent),
         'connector "WXM"',
       ),

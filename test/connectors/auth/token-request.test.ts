@@ -6,6 +6,7 @@ import {
   refreshTokenRequest,
   wxmLoginRequest,
 } from "../../../src/connectors/auth/token-request.js";
+import { connectorEndpoints } from "../../../src/connectors/url-rules.js";
 import { decodeClientBasic } from "../../helpers/token-server.js";
 
 const FORM_HEADERS = { "content-type": "application/x-www-form-urlencoded", accept: "application/json" };
@@ -60,8 +61,19 @@ describe("token request builders", () => {
     ["https://api.getcloudcherry.com", "https://api.getcloudcherry.com/api/LoginToken"],
     ["https://api.getcloudcherry.com/", "https://api.getcloudcherry.com/api/LoginToken"],
     ["https://x.example.com/tenant", "https://x.example.com/tenant/api/LoginToken"],
-  ])("wxm LoginToken URL from %s", (base, url) => {
-    const request = wxmLoginRequest(base, { username: "u", apiKey: "k" });
+  ])("wxm LoginToken URL from base %s", (base, url) => {
+    const connector = {
+      id: "w",
+      name: "WXM",
+      status: "active",
+      type: "webex-experience-management",
+      username: "u",
+      apiKey: "k",
+      resourceDomainUrl: base,
+    } as const;
+    const tokenUrl = connectorEndpoints(connector).tokenUrl!;
+    expect(tokenUrl).toBe(url);
+    const request = wxmLoginRequest(tokenUrl, { username: "u", apiKey: "k" });
     expect(request.url).toBe(url);
     expect(request.body).toBe("grant_type=password&username=u&password=k");
     expect(request.headers).toEqual(FORM_HEADERS);
