@@ -5,9 +5,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { JSONPath } from "jsonpath-plus";
 import { Agent, request } from "undici";
-import { connectorHandle } from "../dist/connectors/connector-handle.js";
-import { TokenCache } from "../dist/connectors/token-cache.js";
 import { createEngine } from "../dist/index.js";
+import { crmResolver, lookupFlow } from "./contenders.js";
 import { gc, median, percentile, startServer, throughput } from "./harness.js";
 
 const CONCURRENCY = 64;
@@ -15,64 +14,6 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const STAMPEDE = 1000;
 const IN_FLIGHT = 10_000;
-
-const lookupFlow = {
-  name: "bench-lookup",
-  variables: {
-    accountId: { type: "string" },
-    isVip: { type: "boolean", default: false },
-    balance: { type: "decimal", default: 0 },
-    tier: { type: "string" },
-  },
-  start: "lookup",
-  activities: {
-    lookup: {
-      type: "http-request",
-      connector: "CRM",
-      requestPath: "/api/accounts",
-      method: "GET",
-      queryParameters: { phone: "{{ contact.ani }}" },
-      parseSettings: [
-        { outputVariable: "accountId", pathExpression: "$.accounts[0].id", required: true },
-        { outputVariable: "isVip", pathExpression: "$.accounts[0].vip" },
-        { outputVariable: "balance", pathExpression: "$.accounts[0].balance" },
-      ],
-      next: { success: "route" },
-    },
-    route: { type: "condition", expression: "isVip and balance > 100", next: { true: "gold", false: "end" } },
-    gold: {
-      type: "set-variable",
-      assignments: [{ variable: "tier", value: "gold" }],
-      next: { default: "end" },
-    },
-    end: { type: "end-flow" },
-  },
-};
-
-/** A resolver with one OAuth client-credentials connector pointing at the bench server, sharing one token cache. */
-function crmResolver(origin, cache = new TokenCache()) {
-  const handle = connectorHandle(
-    {
-      id: "crm-1",
-      name: "CRM",
-      type: "custom",
-      status: "active",
-      baseUrl: origin,
-      allowedMethods: undefined,
-      auth: {
-        kind: "client-credentials",
-        tokenUrl: `${origin}/oauth/token`,
-        client: { clientId: "bench", clientSecret: "bench-secret", clientAuth: "basic" },
-      },
-      tokenExpiredStatuses: [401],
-      tokenExpiredWhen: undefined,
-      defaultLifetimeSeconds: 3600,
-      baseUrlFromToken: false,
-    },
-    cache,
-  );
-  return { resolve: (name) => (name === "CRM" || name === "crm-1" ? handle : undefined) };
-}
 
 async function httpThroughput(server) {
   const url = `${server.origin}/api/accounts?phone=%2B15551234567`;

@@ -8,6 +8,7 @@ const ACCOUNT = JSON.stringify({
 });
 let tokenRequests = 0;
 let apiRequests = 0;
+let connections = 0;
 
 const server = http.createServer((request, response) => {
   const url = request.url ?? "/";
@@ -28,7 +29,7 @@ const server = http.createServer((request, response) => {
   }
   if (url.startsWith("/stats")) {
     response.writeHead(200, { "content-type": "application/json" });
-    response.end(JSON.stringify({ tokenRequests, apiRequests }));
+    response.end(JSON.stringify({ tokenRequests, apiRequests, connections }));
     return;
   }
   if (url.startsWith("/reset")) {
@@ -47,6 +48,9 @@ const server = http.createServer((request, response) => {
   };
   if (url.startsWith("/slow/")) setTimeout(answer, SLOW_MS);
   else answer();
+});
+server.on("connection", () => {
+  connections++;
 });
 server.keepAliveTimeout = 60_000;
 server.headersTimeout = 65_000;

@@ -1,4 +1,4 @@
-import { Context, Liquid, isTruthy as liquidIsTruthy, TokenKind, toValueSync, Value } from "liquidjs";
+import { Context, Liquid, isTruthy as liquidIsTruthy, Output, TokenKind, toValueSync, Value } from "liquidjs";
 import { describeError, FlowrunError } from "./errors.js";
 import { compileFastEvaluator } from "./fast-expressions.js";
 
@@ -80,11 +80,13 @@ export function compileTemplate(source: string): CompiledTemplate {
       `invalid template ${JSON.stringify(source)}: ${describeError(error).split("\n")[0]}`,
     );
   }
+  const direct = directRenderer(parsed);
   return {
     source,
     isConstant: false,
     render(scope) {
       try {
+        if (direct) return direct(scope);
         return liquid.renderSync(parsed, scope.context) as string;
       } catch (error) {
         throw runtimeFailure("template", source, error);
@@ -109,22 +111,56 @@ export function compileExpression(source: string): CompiledExpression {
   }
   const shapeProblem = checkOperands(value);
   if (shapeProblem) throw new TemplateError(`invalid expression ${JSON.stringify(source)}: ${shapeProblem}`);
-  const fast = compileFastEvaluator(value);
-  const filters = value.filters;
+  const evaluateValue = valueEvaluator(value);
   return {
     source,
     evaluate(scope) {
       try {
-        if (fast) {
-          let result = fast(scope.values, scope.context);
-          for (const filter of filters) result = toValueSync(filter.render(result, scope.context));
-          return result;
-        }
-        return toValueSync(value.value(scope.context, false));
+        return evaluateValue(scope);
       } catch (error) {
         throw runtimeFailure("expression", source, error);
       }
     },
+  };
+}
+
+/** Evaluates a parsed Liquid value: the direct evaluator where it applies, then the value's filters. */
+function valueEvaluator(value: Value): (scope: Scope) => unknown {
+  const fast = compileFastEvaluator(value);
+  if (!fast) return (scope) => toValueSync(value.value(scope.context, false));
+  const filters = value.filters;
+  if (filters.length === 0) return (scope) => fast(scope.values, scope.context);
+  return (scope) => {
+    let result = fast(scope.values, scope.context);
+    for (const filter of filters) result = toValueSync(filter.render(result, scope.context));
+    return result;
+  };
+}
+
+/** Liquid's text form of an output value. */
+function outputText(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value === null || value === undefined) return "";
+  if (Array.isArray(value)) return value.map(outputText).join("");
+  return String(value);
+}
+
+/**
+ * Templates made only of text and `{{ value | filters }}` outputs (nearly every flow template) are rendered by
+ * joining the parts directly; tags (`{% if %}`) leave the template to Liquid's renderer.
+ */
+function directRenderer(parsed: ParsedTemplate): ((scope: Scope) => string) | undefined {
+  const parts: (string | ((scope: Scope) => unknown))[] = [];
+  for (const template of parsed) {
+    if (template instanceof Output) parts.push(valueEvaluator(template.value));
+    else if ((template as { token?: { kind?: number } }).token?.kind === TokenKind.HTML)
+      parts.push((template as unknown as { str: string }).str);
+    else return undefined;
+  }
+  return (scope) => {
+    let text = "";
+    for (const part of parts) text += typeof part === "string" ? part : outputText(part(scope));
+    return text;
   };
 }
 

@@ -8,6 +8,10 @@ export const REDACTED = "[REDACTED]";
 const SECRET_NAME =
   /token|secret|passw(?:or)?d|pwd|api[-_]?key|key$|^key[-_.]|authorization|cookie|credential|signature|session|assertion/i;
 
+/** Unanchored superset of SECRET_NAME: no match anywhere in a query string means no secret-looking name in it. */
+const MAYBE_SECRET_QUERY =
+  /token|secret|passw|pwd|key|authorization|cookie|credential|signature|session|assertion/i;
+
 export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);
 }
@@ -30,6 +34,8 @@ export function redactHeaders(
 
 /** A URL as it may be shown: secret-looking query parameters and any user info replaced by `[REDACTED]`. */
 export function redactUrl(url: URL): string {
+  // Most URLs carry nothing secret-looking anywhere in their query: they skip the copy and re-encoding below.
+  if (!url.username && !url.password && !MAYBE_SECRET_QUERY.test(url.search)) return url.href;
   const shown = new URL(url.href);
   if (shown.username) shown.username = REDACTED;
   if (shown.password) shown.password = REDACTED;

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { Context, Liquid, toValueSync, Value } from "liquidjs";
 import { describe, expect, it } from "vitest";
+import { compileTemplate, Scope } from "../../src/engine/expressions.js";
 import { compileFastEvaluator } from "../../src/engine/fast-expressions.js";
 
 const liquid = new Liquid({ ownPropertyOnly: true, strictFilters: true });
@@ -79,4 +80,33 @@ describe("fast expression evaluator", () => {
       }
     },
   );
+});
+
+describe("direct template rendering", () => {
+  const templates = [
+    "Hello {{ a }}",
+    "{{ a }}-{{ b }}",
+    "{{ a.b }} and {{ list }}",
+    "{{ a | upcase }} / {{ b | plus: 1 }}",
+    "{{ list | join: ',' }}",
+    "plain {{ c }} text",
+  ];
+  it.each(templates)("%s renders as Liquid renders it", (source) => {
+    const compiled = compileTemplate(source);
+    fc.assert(
+      fc.property(scope, (values) => {
+        const runScope = new Scope();
+        Object.assign(runScope.values, values);
+        let expected: string | Error;
+        try {
+          expected = liquid.parseAndRenderSync(source, values);
+        } catch (error) {
+          expected = error as Error;
+        }
+        if (expected instanceof Error) expect(() => compiled.render(runScope)).toThrow();
+        else expect(compiled.render(runScope)).toBe(expected);
+      }),
+      { numRuns: 200 },
+    );
+  });
 });
