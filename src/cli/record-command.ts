@@ -29,7 +29,7 @@ interface RecordOptions extends RunCliOptions {
   out: string;
 }
 
-/** Every secret value the connectors resolve to, and the base64 form a Basic header would carry. */
+/** Every secret value the connectors resolve to (the recorder also removes their base64 and URL-encoded forms). */
 function knownSecrets(
   registry: ConnectorRegistry | undefined,
   baseDir: string,
@@ -45,9 +45,7 @@ function knownSecrets(
       }
     }
   }
-  const forms = values.flatMap((value) => [value, Buffer.from(value).toString("base64")]);
-  // Longest first, so that a secret containing another is replaced whole.
-  return [...new Set(forms)].sort((a, b) => b.length - a.length);
+  return values;
 }
 
 async function readExisting(file: string): Promise<TestFile | undefined> {

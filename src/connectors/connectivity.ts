@@ -1,7 +1,8 @@
 import { type Dispatcher, request } from "undici";
 import { describeError } from "../engine/errors.js";
+import { scrubSecrets } from "../http/redact.js";
 import type { Connector } from "./schema.js";
-import { redactSecrets, resolveSecret, type SecretContext } from "./secrets.js";
+import { resolveSecret, type SecretContext } from "./secrets.js";
 import { urlProblem } from "./url-rules.js";
 
 /**
@@ -57,12 +58,12 @@ export function createBasicAuthValidator(options: BasicValidatorOptions): Connec
       const body = (await response.body.text()).slice(0, 300).trim();
       if (response.statusCode >= 200 && response.statusCode < 300)
         return { status: "ok", message: `GET ${validationUrl} answered ${response.statusCode}` };
-      const detail = body ? `: ${redactSecrets(body, secrets)}` : "";
+      const detail = body ? `: ${scrubSecrets(body, secrets)}` : "";
       return { status: "failed", message: `GET ${validationUrl} answered ${response.statusCode}${detail}` };
     } catch (error) {
       return {
         status: "failed",
-        message: `GET ${validationUrl} failed: ${redactSecrets(describeError(error), secrets)}`,
+        message: `GET ${validationUrl} failed: ${scrubSecrets(describeError(error), secrets)}`,
       };
     }
   };

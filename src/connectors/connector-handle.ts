@@ -1,23 +1,17 @@
 import type { CompiledJsonPath } from "../engine/json-paths.js";
 import { type AuthSettings, basicAuthorization, fingerprint, obtainToken } from "./auth/strategies.js";
 import type { TokenSet } from "./auth/token-set.js";
-import type {
-  Authorization,
-  AuthorizeRequest,
-  ConnectorHandle,
-  ConnectorStatus,
-  HttpMethod,
-} from "./seam.js";
+import type { Authorization, AuthorizeRequest, ConnectorHandle } from "./seam.js";
 import type { TokenCache } from "./token-cache.js";
 
+/** What identifies a connector to the activity, shared by profiles and handles. */
+export type ConnectorIdentity = Pick<
+  ConnectorHandle,
+  "id" | "name" | "type" | "status" | "baseUrl" | "allowedMethods"
+>;
+
 /** Everything the engine needs to authorise requests for one connector, secrets resolved. */
-export interface ConnectorProfile {
-  readonly id: string;
-  readonly name: string;
-  readonly type: string;
-  readonly status: ConnectorStatus;
-  readonly baseUrl: string | undefined;
-  readonly allowedMethods: readonly HttpMethod[] | undefined;
+export interface ConnectorProfile extends ConnectorIdentity {
   readonly auth: AuthSettings;
   /** Statuses that mean "token expired" (default [401]). */
   readonly tokenExpiredStatuses: readonly number[];

@@ -1,10 +1,10 @@
 import { describeError } from "../engine/errors.js";
 import { compileJsonPath } from "../engine/json-paths.js";
 import { connectorAuth } from "./connector-auth.js";
-import { connectorHandle } from "./connector-handle.js";
+import { type ConnectorIdentity, connectorHandle } from "./connector-handle.js";
 import { AuthError } from "./errors.js";
 import type { ConnectorRegistry } from "./registry.js";
-import { allowedMethods } from "./request-rules.js";
+import { allowedMethods, tokenExpiryCheck } from "./request-rules.js";
 import { type Connector, DEFAULTS } from "./schema.js";
 import type { ConnectorHandle, ConnectorResolver, ConnectorStatus } from "./seam.js";
 import { resolveSecret, secretFields } from "./secrets.js";
@@ -73,6 +73,14 @@ export function registryResolver(
     const statuses: readonly number[] = connector.tokenExpiredStatuses ?? DEFAULTS.tokenExpiredStatuses;
     const expiredWhen =
       connector.tokenExpiredWhen === undefined ? undefined : compileJsonPath(connector.tokenExpiredWhen);
+    const identity: ConnectorIdentity = {
+      id: connector.id,
+      name: connector.name,
+      type: connector.type,
+      status,
+      baseUrl: connectorEndpoints(connector).baseUrl,
+      allowedMethods: allowedMethods(connector),
+    };
     let inner: ConnectorHandle | undefined;
     const innerHandle = (): ConnectorHandle => {
       if (inner) return inner;
@@ -84,12 +92,7 @@ export function registryResolver(
       }
       inner = connectorHandle(
         {
-          id: connector.id,
-          name: connector.name,
-          type: connector.type,
-          status,
-          baseUrl: connectorEndpoints(connector).baseUrl,
-          allowedMethods: allowedMethods(connector),
+          ...identity,
           ...auth,
           tokenExpiredStatuses: statuses,
           tokenExpiredWhen: expiredWhen,
@@ -111,13 +114,8 @@ export function registryResolver(
       return inner;
     };
     return {
-      id: connector.id,
-      name: connector.name,
-      type: connector.type,
-      status,
-      baseUrl: connectorEndpoints(connector).baseUrl,
-      allowedMethods: allowedMethods(connector),
-      tokenExpired: (response) => innerHandle().tokenExpired(response),
+      ...identity,
+      tokenExpired: tokenExpiryCheck(statuses, expiredWhen),
       authorize: async (request) => innerHandle().authorize(request),
     };
   };

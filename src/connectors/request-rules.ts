@@ -1,4 +1,4 @@
-import { compileJsonPath } from "../engine/json-paths.js";
+import { type CompiledJsonPath, compileJsonPath } from "../engine/json-paths.js";
 import { type Connector, DEFAULTS } from "./schema.js";
 import type { HttpMethod } from "./seam.js";
 
@@ -12,14 +12,32 @@ export function allowedMethods(connector: Connector): readonly HttpMethod[] | un
   return undefined;
 }
 
-/** Whether a response means the access token expired (`tokenExpiredStatuses`, default [401], or `tokenExpiredWhen` selecting a truthy value). */
-export function isTokenExpired(connector: Connector, response: { status: number; json: unknown }): boolean {
+export type TokenExpiryCheck = (response: { status: number; json: unknown }) => boolean;
+
+/**
+ * Whether a response means the access token expired: its status is one of `statuses`, or `when` (a JSON path on
+ * the body, for APIs that report expiry in a 200) selects a truthy value.
+ */
+export function tokenExpiryCheck(
+  statuses: readonly number[],
+  when: CompiledJsonPath | undefined,
+): TokenExpiryCheck {
+  return ({ status, json }) => {
+    if (statuses.includes(status)) return true;
+    if (!when || json === undefined || json === null) return false;
+    return when.select(json).some((value) => value !== false && value !== null && value !== undefined);
+  };
+}
+
+/** The connector's rule (`tokenExpiredStatuses`, default [401]; `tokenExpiredWhen`), compiled once. */
+export function connectorTokenExpiry(connector: Connector): TokenExpiryCheck {
   const statuses: readonly number[] = connector.tokenExpiredStatuses ?? DEFAULTS.tokenExpiredStatuses;
-  if (statuses.includes(response.status)) return true;
-  if (connector.tokenExpiredWhen === undefined || response.json === undefined || response.json === null)
-    return false;
-  // Same meaning as the connector handle: the path selects a truthy value.
-  return compileJsonPath(connector.tokenExpiredWhen)
-    .select(response.json)
-    .some((value) => value !== false && value !== null && value !== undefined);
+  const when =
+    connector.tokenExpiredWhen === undefined ? undefined : compileJsonPath(connector.tokenExpiredWhen);
+  return tokenExpiryCheck(statuses, when);
+}
+
+/** Whether a response means the connector's access token expired. */
+export function isTokenExpired(connector: Connector, response: { status: number; json: unknown }): boolean {
+  return connectorTokenExpiry(connector)(response);
 }

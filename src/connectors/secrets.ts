@@ -114,23 +114,6 @@ export function insecureSecretWarnings(
     }));
 }
 
-/**
- * Replaces every occurrence of the given secrets (and their base64 forms, as in a Basic header) in a text that
- * came from elsewhere, such as a server's answer, before it is shown.
- */
-export function redactSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  const forms = new Set<string>();
-  for (const secret of secrets) {
-    if (secret.length < 4) continue;
-    forms.add(secret);
-    forms.add(Buffer.from(secret).toString("base64"));
-    forms.add(encodeURIComponent(secret));
-  }
-  for (const form of [...forms].sort((a, b) => b.length - a.length)) out = out.split(form).join("[REDACTED]");
-  return out;
-}
-
 function valueAt(root: unknown, fieldPath: readonly string[]): unknown {
   let current: unknown = root;
   for (const key of fieldPath) {

@@ -60,13 +60,22 @@ export function encodeQuery(params: URLSearchParams): string {
 }
 
 /**
- * Removes known secret values from a message (an error text from a server or a library may echo a header).
- * Values shorter than 4 characters are left alone: replacing them would mangle ordinary words.
+ * Removes known secret values from a text that came from elsewhere (a server's answer or a library's error may
+ * echo a header), also in their base64 form (a Basic header) and URL-encoded form (a query or form body).
+ * Longer forms go first so that a secret containing another is replaced whole. Values shorter than 4 characters
+ * are left alone: replacing them would mangle ordinary words.
  */
-export function scrubSecrets(message: string, secrets: Iterable<string>): string {
-  let scrubbed = message;
+export function scrubSecrets(text: string, secrets: Iterable<string>): string {
+  const forms = new Set<string>();
   for (const secret of secrets) {
-    if (secret.length >= 4) scrubbed = scrubbed.replaceAll(secret, REDACTED);
+    if (secret.length < 4) continue;
+    forms.add(secret);
+    forms.add(Buffer.from(secret).toString("base64"));
+    forms.add(encodeURIComponent(secret));
+  }
+  let scrubbed = text;
+  for (const form of [...forms].sort((a, b) => b.length - a.length)) {
+    if (scrubbed.includes(form)) scrubbed = scrubbed.replaceAll(form, REDACTED);
   }
   return scrubbed;
 }

@@ -7,10 +7,10 @@ import {
   insecureSecretWarnings,
   maskConnector,
   maskSecret,
-  redactSecrets,
   resolveSecret,
   secretFields,
 } from "../../src/connectors/secrets.js";
+import { scrubSecrets } from "../../src/http/redact.js";
 import { connectorInput, tempDir } from "./builders.js";
 
 const crm = { name: "CRM" };
@@ -109,7 +109,7 @@ describe("masking and warnings", () => {
 
   it("redacts secrets and their base64 form from foreign text", () => {
     const text = `denied for user:pa55word (${Buffer.from("user:pa55word").toString("base64")})`;
-    const redacted = redactSecrets(text, ["pa55word", "user:pa55word"]);
+    const redacted = scrubSecrets(text, ["pa55word", "user:pa55word"]);
     expect(redacted).not.toContain("pa55word");
     expect(redacted).not.toContain(Buffer.from("user:pa55word").toString("base64"));
   });
