@@ -44,9 +44,20 @@ export function registryResolver(
   const overrides = new Map(
     Object.entries(options.statusOverrides ?? {}).map(([key, status]) => [key.toLowerCase(), status]),
   );
+  /**
+   * Refresh tokens the token endpoint rotated but the registry could not store (the field is `{ env }` or
+   * `{ file }`, or the save failed), by connector id, with the stored field they replace. Handles are rebuilt on
+   * every change of the connector (deactivate, reactivate), and without this a rebuilt handle would read the
+   * environment's refresh token again, which the server has already replaced (RFC 6749 section 6): the connector
+   * would fail with invalid_grant until the process restarts. An admin edit of the field itself wins.
+   */
+  const rotated = new Map<string, { source: string; refreshToken: string }>();
   const unsubscribe = registry.on("change", ({ kind, connector }) => {
     if (kind !== "refresh-token-rotated") options.tokenCache.dropConnector(connector.id);
+    if (kind === "deleted") rotated.delete(connector.id);
   });
+  const refreshTokenSource = (connector: Connector): string =>
+    JSON.stringify((connector as { refreshToken?: unknown }).refreshToken ?? null);
 
   const overrideFor = (connector: Connector) =>
     overrides.get(connector.id.toLowerCase()) ?? overrides.get(connector.name.toLowerCase());
@@ -55,6 +66,10 @@ export function registryResolver(
     const fields = new Map(secretFields(connector).map((field) => [field.field, field.value]));
     return (field: string): string => {
       const value = fields.get(field);
+      if (field === "refreshToken") {
+        const remembered = rotated.get(connector.id);
+        if (remembered?.source === refreshTokenSource(connector)) return remembered.refreshToken;
+      }
       try {
         if (value === undefined) throw new AuthError(`connector "${connector.name}" has no ${field}`);
         return resolveSecret(connector, field, value, {
@@ -94,12 +109,25 @@ export function registryResolver(
           tokenExpiredStatuses: statuses,
           tokenExpiredWhen: expiredWhen,
           onRefreshTokenRotated: async (refreshToken) => {
-            const stored = await registry.rotateRefreshToken(connector.id, refreshToken).catch(() => false);
-            if (!stored) {
-              options.onWarning?.(
-                `connector "${connector.name}": the token endpoint rotated the refresh token, but it comes from an environment variable or a file and cannot be stored; this process keeps using the new one`,
-              );
+            let failure: unknown;
+            const stored = await registry
+              .rotateRefreshToken(connector.id, refreshToken)
+              .catch((error: unknown) => {
+                failure = error;
+                return false;
+              });
+            if (stored) {
+              rotated.delete(connector.id);
+              return;
             }
+            // The current connector object: a rebuilt handle compares its refresh token field with this source.
+            const current = (registry.resolve(connector.id) as Connector | undefined) ?? connector;
+            rotated.set(connector.id, { source: refreshTokenSource(current), refreshToken });
+            options.onWarning?.(
+              failure === undefined
+                ? `connector "${connector.name}": the token endpoint rotated the refresh token, but it comes from an environment variable or a file and cannot be stored; this process keeps using the new one`
+                : `connector "${connector.name}": the token endpoint rotated the refresh token, but saving it failed (${describeError(failure)}); this process keeps using the new one`,
+            );
           },
           onBackgroundError: (error) =>
             options.onWarning?.(
