@@ -9,7 +9,7 @@ import { type Connector, DEFAULTS } from "./schema.js";
 import type { ConnectorHandle, ConnectorResolver, ConnectorStatus } from "./seam.js";
 import { resolveSecret, secretFields } from "./secrets.js";
 import type { TokenCache } from "./token-cache.js";
-import { connectorEndpoints } from "./url-rules.js";
+import { connectorEndpoints, urlProblem } from "./url-rules.js";
 
 export interface RegistryResolverOptions {
   readonly tokenCache: TokenCache;
@@ -21,6 +21,8 @@ export interface RegistryResolverOptions {
   readonly statusOverrides?: Readonly<Record<string, ConnectorStatus | "deleted">>;
   /** A value for a secret that cannot be resolved (replay has no real secrets); undefined keeps the error. */
   readonly secretFallback?: (connector: Connector, field: string) => string | undefined;
+  /** Accept plain `http://` token URLs on loopback hosts (the engine's `allowLoopbackHttp`). Default false. */
+  readonly allowLoopbackHttp?: boolean;
   /** Told about things worth a warning (a rotated refresh token that cannot be stored). */
   readonly onWarning?: (message: string) => void;
 }
@@ -96,6 +98,13 @@ export function registryResolver(
         auth = connectorAuth(connector, secretReader(connector));
       } catch (error) {
         throw error instanceof AuthError ? error : new AuthError(describeError(error), { cause: error });
+      }
+      // The registry checks the token URLs a connector configures, but a Google key's token_uri comes from a
+      // secret and was never checked: without this, a key naming http://any-host would have its signed assertion
+      // sent in clear text. Every token URL gets the https rule (SPEC 3) before anything is sent.
+      if (auth.auth.kind !== "basic") {
+        const problem = urlProblem(auth.auth.tokenUrl, { allowLoopbackHttp: options.allowLoopbackHttp });
+        if (problem) throw new AuthError(`connector "${connector.name}": the token URL ${problem}`);
       }
       inner = connectorHandle(
         {

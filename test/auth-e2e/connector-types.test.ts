@@ -332,6 +332,51 @@ describe("google", () => {
   });
 });
 
+describe("google: the key's token_uri gets the https rule (regression)", () => {
+  const googleWith = (tokenUri: string): [ConnectorInput, Record<string, string>] => [
+    {
+      id: "c-google",
+      name: "Google TTS",
+      type: "google",
+      serviceAccountKey: { env: "GOOGLE_KEY" },
+      resourceDomainUrl: api.url,
+    } as ConnectorInput,
+    {
+      GOOGLE_KEY: JSON.stringify({
+        client_email: "tts@project.iam.gserviceaccount.com",
+        private_key: rsaKeyPair().privateKey,
+        token_uri: tokenUri,
+      }),
+    },
+  ];
+
+  it("a plain http:// token_uri on a non-loopback host fails with kind auth before anything is sent", async () => {
+    tokens = await startTokenServer();
+    const result = await runThrough(...googleWith("http://oauth2.example.test/token"));
+    expect(outputsOf(result).error?.kind).toBe("auth");
+    expect(outputsOf(result).error?.message).toContain("must start with https://");
+    expect(api.received).toHaveLength(0);
+  });
+
+  it("a loopback http:// token_uri is refused when the engine does not allow loopback http", async () => {
+    tokens = await startTokenServer();
+    const [connector, env] = googleWith(tokens.url("/token"));
+    const registry = memoryRegistry(connectorsDoc(connector));
+    const engine = engineFor(registry, { secrets: { env }, allowLoopbackHttp: false });
+    try {
+      const result = await engine
+        .compile(oneCallFlow({ connector: "Google TTS", requestPath: "/v1/voices" }))
+        .run();
+      expect(outputsOf(result).error?.kind).toBe("auth");
+      expect(outputsOf(result).error?.message).toContain("allowLoopbackHttp");
+      expect(tokens.requests).toHaveLength(0);
+      expect(api.received).toHaveLength(0);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
 describe("google-ccai", () => {
   it("refresh-token grant with the client in the body", async () => {
     tokens = await startTokenServer({
