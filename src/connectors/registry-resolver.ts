@@ -9,7 +9,7 @@ import { type Connector, DEFAULTS } from "./schema.js";
 import type { ConnectorHandle, ConnectorResolver, ConnectorStatus } from "./seam.js";
 import { resolveSecret, secretFields } from "./secrets.js";
 import type { TokenCache } from "./token-cache.js";
-import { connectorEndpoints } from "./url-rules.js";
+import { connectorEndpoints, urlProblem } from "./url-rules.js";
 
 export interface RegistryResolverOptions {
   readonly tokenCache: TokenCache;
@@ -21,6 +21,8 @@ export interface RegistryResolverOptions {
   readonly statusOverrides?: Readonly<Record<string, ConnectorStatus | "deleted">>;
   /** A value for a secret that cannot be resolved (replay has no real secrets); undefined keeps the error. */
   readonly secretFallback?: (connector: Connector, field: string) => string | undefined;
+  /** Accept plain `http://` token URLs on loopback hosts (the engine's `allowLoopbackHttp`). Default false. */
+  readonly allowLoopbackHttp?: boolean;
   /** Told about things worth a warning (a rotated refresh token that cannot be stored). */
   readonly onWarning?: (message: string) => void;
 }
@@ -44,9 +46,20 @@ export function registryResolver(
   const overrides = new Map(
     Object.entries(options.statusOverrides ?? {}).map(([key, status]) => [key.toLowerCase(), status]),
   );
+  /**
+   * Refresh tokens the token endpoint rotated but the registry could not store (the field is `{ env }` or
+   * `{ file }`, or the save failed), by connector id, with the stored field they replace. Handles are rebuilt on
+   * every change of the connector (deactivate, reactivate), and without this a rebuilt handle would read the
+   * environment's refresh token again, which the server has already replaced (RFC 6749 section 6): the connector
+   * would fail with invalid_grant until the process restarts. An admin edit of the field itself wins.
+   */
+  const rotated = new Map<string, { source: string; refreshToken: string }>();
   const unsubscribe = registry.on("change", ({ kind, connector }) => {
     if (kind !== "refresh-token-rotated") options.tokenCache.dropConnector(connector.id);
+    if (kind === "deleted") rotated.delete(connector.id);
   });
+  const refreshTokenSource = (connector: Connector): string =>
+    JSON.stringify((connector as { refreshToken?: unknown }).refreshToken ?? null);
 
   const overrideFor = (connector: Connector) =>
     overrides.get(connector.id.toLowerCase()) ?? overrides.get(connector.name.toLowerCase());
@@ -55,6 +68,10 @@ export function registryResolver(
     const fields = new Map(secretFields(connector).map((field) => [field.field, field.value]));
     return (field: string): string => {
       const value = fields.get(field);
+      if (field === "refreshToken") {
+        const remembered = rotated.get(connector.id);
+        if (remembered?.source === refreshTokenSource(connector)) return remembered.refreshToken;
+      }
       try {
         if (value === undefined) throw new AuthError(`connector "${connector.name}" has no ${field}`);
         return resolveSecret(connector, field, value, {
@@ -90,6 +107,13 @@ export function registryResolver(
       } catch (error) {
         throw error instanceof AuthError ? error : new AuthError(describeError(error), { cause: error });
       }
+      // The registry checks the token URLs a connector configures, but a Google key's token_uri comes from a
+      // secret and was never checked: without this, a key naming http://any-host would have its signed assertion
+      // sent in clear text. Every token URL gets the https rule (SPEC 3) before anything is sent.
+      if (auth.auth.kind !== "basic") {
+        const problem = urlProblem(auth.auth.tokenUrl, { allowLoopbackHttp: options.allowLoopbackHttp });
+        if (problem) throw new AuthError(`connector "${connector.name}": the token URL ${problem}`);
+      }
       inner = connectorHandle(
         {
           ...identity,
@@ -97,12 +121,25 @@ export function registryResolver(
           tokenExpiredStatuses: statuses,
           tokenExpiredWhen: expiredWhen,
           onRefreshTokenRotated: async (refreshToken) => {
-            const stored = await registry.rotateRefreshToken(connector.id, refreshToken).catch(() => false);
-            if (!stored) {
-              options.onWarning?.(
-                `connector "${connector.name}": the token endpoint rotated the refresh token, but it comes from an environment variable or a file and cannot be stored; this process keeps using the new one`,
-              );
+            let failure: unknown;
+            const stored = await registry
+              .rotateRefreshToken(connector.id, refreshToken)
+              .catch((error: unknown) => {
+                failure = error;
+                return false;
+              });
+            if (stored) {
+              rotated.delete(connector.id);
+              return;
             }
+            // The current connector object: a rebuilt handle compares its refresh token field with this source.
+            const current = (registry.resolve(connector.id) as Connector | undefined) ?? connector;
+            rotated.set(connector.id, { source: refreshTokenSource(current), refreshToken });
+            options.onWarning?.(
+              failure === undefined
+                ? `connector "${connector.name}": the token endpoint rotated the refresh token, but it comes from an environment variable or a file and cannot be stored; this process keeps using the new one`
+                : `connector "${connector.name}": the token endpoint rotated the refresh token, but saving it failed (${describeError(failure)}); this process keeps using the new one`,
+            );
           },
           onBackgroundError: (error) =>
             options.onWarning?.(

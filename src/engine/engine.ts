@@ -81,6 +81,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
           env: options.secrets?.env,
           baseDir: options.secrets?.baseDir,
           onWarning: options.onWarning,
+          allowLoopbackHttp: options.allowLoopbackHttp,
         })
       : undefined;
   const services: EngineServices = {

@@ -67,6 +67,7 @@ export function replayEngineFactory(
       baseDir,
       statusOverrides: connectorStatus,
       secretFallback: replaySecret,
+      allowLoopbackHttp: true,
     });
     return createEngine({ dispatcher, connectors, allowLoopbackHttp: true });
   };

@@ -1,0 +1,159 @@
+import { MemoryConnectorStore } from "../../src/connectors/file-store.js";
+import { ConnectorRegistry } from "../../src/connectors/registry.js";
+import type { ConnectorInput, ConnectorsFile } from "../../src/connectors/schema.js";
+import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
+import type { RunResult } from "../../src/engine/result.js";
+import type { Handler, ReceivedRequest } from "../helpers/servers.js";
+
+/**
+ * End-to-end harness: connectors documents, registries, engines that follow them, and flows with one or two
+ * http-request activities whose outputs are copied into variables so tests can read them.
+ */
+
+/** A connectors document from connector inputs (defaults such as `status` filled in by the registry's parse). */
+export function connectorsDoc(...connectors: ConnectorInput[]): ConnectorsFile {
+  return { connectors: connectors as ConnectorsFile["connectors"] };
+}
+
+/** A registry over an in-memory store, loopback http allowed, acting as `full-admin`. */
+export function memoryRegistry(document: ConnectorsFile): ConnectorRegistry {
+  return new ConnectorRegistry(document, {
+    allowLoopbackHttp: true,
+    role: "full-admin",
+    store: new MemoryConnectorStore(document),
+  });
+}
+
+/** An engine following `registry`; close it in the test. */
+export function engineFor(registry: ConnectorRegistry, options: Partial<EngineOptions> = {}): Engine {
+  return createEngine({ connectors: registry, allowLoopbackHttp: true, secrets: { env: {} }, ...options });
+}
+
+/** One http-request activity `call`; every outcome goes to `capture` (outputs into `out`), then `end`. */
+export function oneCallFlow(activity: Record<string, unknown>): Record<string, unknown> {
+  return {
+    name: "e2e-one-call",
+    variables: { out: { type: "json" } },
+    start: "call",
+    activities: {
+      call: {
+        type: "http-request",
+        ...activity,
+        next: { success: "capture", error: "capture", timeout: "capture" },
+      },
+      capture: {
+        type: "set-variable",
+        assignments: [{ variable: "out", value: "{{ call }}" }],
+        next: { default: "end" },
+      },
+      end: { type: "end-flow" },
+    },
+  };
+}
+
+/**
+ * Two http-request activities `first` and `second` in a row. `first`'s outputs go to `firstOut`; `second`'s success
+ * and error outcomes lead to different activities (`onSuccess`, `onError`), so a test can see which was taken.
+ */
+export function twoCallFlow(
+  first: Record<string, unknown>,
+  second: Record<string, unknown>,
+): Record<string, unknown> {
+  return {
+    name: "e2e-two-calls",
+    variables: { firstOut: { type: "json" }, secondOut: { type: "json" } },
+    start: "first",
+    activities: {
+      first: {
+        type: "http-request",
+        ...first,
+        next: { success: "keepFirst", error: "keepFirst", timeout: "keepFirst" },
+      },
+      keepFirst: {
+        type: "set-variable",
+        assignments: [{ variable: "firstOut", value: "{{ first }}" }],
+        next: { default: "second" },
+      },
+      second: {
+        type: "http-request",
+        ...second,
+        next: { success: "onSuccess", error: "onError", timeout: "onError" },
+      },
+      onSuccess: {
+        type: "set-variable",
+        assignments: [{ variable: "secondOut", value: "{{ second }}" }],
+        next: { default: "end" },
+      },
+      onError: { type: "play-message", prompt: "sorry", next: { default: "end" } },
+      end: { type: "end-flow" },
+    },
+  };
+}
+
+export interface CallOutputs {
+  statusCode: number | null;
+  body: string | null;
+  json: unknown;
+  error?: { kind: string; message: string };
+}
+
+export function outputsOf(result: RunResult, variable = "out"): CallOutputs {
+  return result.variables[variable] as CallOutputs;
+}
+
+/** The `http` trace detail of an activity. */
+export function httpTrace(
+  result: RunResult,
+  activity = "call",
+): { tokenFetched?: boolean; attempts: number } {
+  const entry = result.trace.find((candidate) => candidate.activity === activity);
+  if (!entry) throw new Error(`no trace entry for ${activity}`);
+  return entry.http as { tokenFetched?: boolean; attempts: number };
+}
+
+/** The bearer token of a request the API received (undefined when it had none). */
+export function bearerOf(request: ReceivedRequest): string | undefined {
+  const header = request.headers.authorization;
+  return header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
+}
+
+/** An API handler answering 200 JSON `{ ok: true, path }`. */
+export const apiOk: Handler = (request, response) => {
+  response.setHeader("content-type", "application/json");
+  response.end(JSON.stringify({ ok: true, path: request.url }));
+};
+
+/** Answers `status` with a JSON body. */
+export function answer(response: Parameters<Handler>[1], status: number, body: unknown): void {
+  response.statusCode = status;
+  response.setHeader("content-type", "application/json");
+  response.end(JSON.stringify(body));
+}
+
+/**
+ * Every way a secret could show up in a serialised result: the value itself, its base64 (Basic headers, tokens
+ * re-encoded), its base64url and its URL-encoding. Returns the forms found in `text`.
+ */
+export function leakedSecrets(text: string, secrets: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const secret of secrets) {
+    const forms = new Set([
+      secret,
+      Buffer.from(secret, "utf8").toString("base64"),
+      Buffer.from(secret, "utf8").toString("base64url"),
+      encodeURIComponent(secret),
+    ]);
+    for (const form of forms) if (text.includes(form)) found.push(form);
+  }
+  return found;
+}
+
+/** Resolves when `predicate` holds, polling; rejects after `limitMs` (a bound, never an assertion on timing). */
+export async function eventually(predicate: () => boolean, limitMs = 5000): Promise<void> {
+  // performance.now, not Date.now: some tests move Date.now to age cached tokens.
+  const until = performance.now() + limitMs;
+  while (!predicate()) {
+    if (performance.now() > until) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
