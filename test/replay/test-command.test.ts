@@ -3,14 +3,7 @@ import path from "node:path";
 import { XMLParser } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
 import { cli } from "../helpers/cli.js";
-import {
-  copyFixture,
-  envWithoutSecrets,
-  fixtureConnectors,
-  readJson,
-  tempDir,
-  writeJson,
-} from "./helpers.js";
+import { copyFixture, envWithoutSecrets, readJson, tempDir, writeJson } from "./helpers.js";
 
 const env = envWithoutSecrets();
 
