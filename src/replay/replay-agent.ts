@@ -2,6 +2,9 @@ import { MockAgent } from "undici";
 import { closestRecorded, describeUnmatched, matches, type ObservedRequest } from "./exchange-matcher.js";
 import type { Exchange, RecordedResponse } from "./test-file.js";
 
+/** The answer to a request no recorded exchange matches: a status nothing retries (see ReplaySession). */
+export const UNMATCHED_STATUS = 404;
+
 function bodyText(body: unknown): string | undefined {
   if (body === undefined || body === null) return undefined;
   if (typeof body === "string") return body;
@@ -44,8 +47,9 @@ function replyFor(response: RecordedResponse) {
 /**
  * The recorded exchanges of one case as an undici MockAgent, to be handed to the engine as its dispatcher: the
  * engine's whole request path (token requests included) runs unchanged and no network is touched. Each recorded
- * exchange answers one matching request; a request that matches none is answered 599 and reported with the
- * closest recorded one.
+ * exchange answers one matching request; a request that matches none is answered 404 and reported with the
+ * closest recorded one. Not a 5xx: token requests retry 5xx answers, which would report the same unmatched
+ * request five times and spend seconds in backoff before the case fails.
  */
 export class ReplaySession {
   readonly dispatcher: MockAgent;
@@ -87,7 +91,7 @@ export class ReplaySession {
       describeUnmatched(observed, closest, alreadyUsed ? " (its recorded exchange was already used)" : ""),
     );
     return {
-      statusCode: 599,
+      statusCode: UNMATCHED_STATUS,
       data: "flowrun replay: no recorded exchange matches this request",
       responseOptions: { headers: { "content-type": "text/plain" } },
     };

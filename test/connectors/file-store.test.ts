@@ -21,14 +21,16 @@ async function fileWithOneConnector(): Promise<{ dir: string; file: string; text
 }
 
 describe("loading", () => {
-  it("loads the fixture with one connector of each of the nine shapes", async () => {
+  it("loads the fixture with one connector of each of the nine shapes (Genesys with both grants)", async () => {
     const store = new ConnectorFileStore(fixture);
     const { document, warnings } = await store.load();
     expect(warnings).toEqual([]);
     const shapes = document.connectors.map((c) =>
       c.type === "custom"
         ? `custom/${c.auth.type}${c.auth.type === "oauth2" ? `/${c.auth.grantType}` : ""}`
-        : c.type,
+        : c.type === "genesys"
+          ? `genesys/${c.grant}`
+          : c.type,
     );
     expect(shapes).toEqual([
       "custom/basic",
@@ -39,7 +41,8 @@ describe("loading", () => {
       "google",
       "google-ccai",
       "webex-experience-management",
-      "genesys",
+      "genesys/client_credentials",
+      "genesys/authorization_code",
     ]);
     expect(document.ccaiConfigs).toEqual([{ name: "Virtual Agent", connector: "Google CCAI" }]);
   });
