@@ -1,9 +1,9 @@
 import { createPublicKey } from "node:crypto";
 import { jwtVerify } from "jose";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { ConnectorInput } from "../../src/connectors/schema.js";
 import { rsaKeyPair } from "../helpers/auth.js";
-import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
+import { startHttpServer } from "../helpers/servers.js";
 import {
   decodeClientBasic,
   type RecordedRequest,
@@ -22,20 +22,13 @@ import {
   memoryRegistry,
   oneCallFlow,
   outputsOf,
+  useApiServer,
 } from "./harness.js";
 
 /** Each connector type authorises a flow's request end to end (SPEC 4), against loopback servers that check. */
 
-let api: LoopbackServer;
+const api = useApiServer();
 let tokens: TokenServer;
-beforeAll(async () => {
-  api = await startHttpServer(apiOk);
-});
-afterAll(closeAllServers);
-beforeEach(async () => {
-  api.received.length = 0;
-  api.handle(apiOk);
-});
 afterEach(async () => {
   await tokens?.close();
 });

@@ -1,9 +1,16 @@
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { MemoryConnectorStore } from "../../src/connectors/file-store.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorInput, ConnectorsFile } from "../../src/connectors/schema.js";
 import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
 import type { RunResult } from "../../src/engine/result.js";
-import type { Handler, ReceivedRequest } from "../helpers/servers.js";
+import {
+  closeAllServers,
+  type Handler,
+  type LoopbackServer,
+  type ReceivedRequest,
+  startHttpServer,
+} from "../helpers/servers.js";
 
 /**
  * End-to-end harness: connectors documents, registries, engines that follow them, and flows with one or two
@@ -156,4 +163,21 @@ export async function eventually(predicate: () => boolean, limitMs = 5000): Prom
     if (performance.now() > until) throw new Error("condition not met in time");
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/**
+ * The API server of a test file: started once, its recordings cleared and its handler reset to `apiOk` before
+ * each test, closed after the file. The returned handle always refers to that one server.
+ */
+export function useApiServer(): LoopbackServer {
+  let current: LoopbackServer | undefined;
+  beforeAll(async () => {
+    current = await startHttpServer(apiOk);
+  });
+  afterAll(closeAllServers);
+  beforeEach(() => {
+    current!.received.length = 0;
+    current!.handle(apiOk);
+  });
+  return new Proxy({} as LoopbackServer, { get: (_target, key) => Reflect.get(current!, key) });
 }

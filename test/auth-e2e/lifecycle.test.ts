@@ -1,8 +1,7 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorInput } from "../../src/connectors/schema.js";
 import type { Engine } from "../../src/engine/engine.js";
-import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 import {
   decodeClientBasic,
   startTokenServer,
@@ -19,21 +18,16 @@ import {
   oneCallFlow,
   outputsOf,
   twoCallFlow,
+  useApiServer,
 } from "./harness.js";
 
 /** Admin changes while flows run: edits never serve an old token, deactivation halts (SPEC 5, 6). */
 
-let api: LoopbackServer;
+const api = useApiServer();
 let tokens: TokenServer;
 let registry: ConnectorRegistry;
 let engine: Engine;
-beforeAll(async () => {
-  api = await startHttpServer(apiOk);
-});
-afterAll(closeAllServers);
 beforeEach(async () => {
-  api.received.length = 0;
-  api.handle(apiOk);
   tokens = await startTokenServer({
     fallback: (request) => {
       const { secret } = decodeClientBasic(request.headers.authorization);

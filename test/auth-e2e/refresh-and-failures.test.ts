@@ -1,6 +1,5 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ConnectorInput } from "../../src/connectors/schema.js";
-import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 import { oauthError, startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
 import {
   answer,
@@ -13,21 +12,16 @@ import {
   memoryRegistry,
   oneCallFlow,
   outputsOf,
+  useApiServer,
 } from "./harness.js";
 
 /** SPEC 5 reactive refresh and token endpoint failures, through the engine. */
 
 const CLIENT_SECRET = "cl1ent-S3cret-never-shown";
 
-let api: LoopbackServer;
+const api = useApiServer();
 let tokens: TokenServer;
-beforeAll(async () => {
-  api = await startHttpServer(apiOk);
-});
-afterAll(closeAllServers);
 beforeEach(async () => {
-  api.received.length = 0;
-  api.handle(apiOk);
   tokens = await startTokenServer({
     fallback: () => tokenAnswer({ access_token: `token-${tokens.requests.length}` }),
   });

@@ -1,33 +1,27 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConnectorFileStore } from "../../src/connectors/file-store.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorInput } from "../../src/connectors/schema.js";
-import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 import { oauthError, startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
 import {
-  apiOk,
   bearerOf,
   connectorsDoc,
   engineFor,
   memoryRegistry,
   oneCallFlow,
   outputsOf,
+  useApiServer,
 } from "./harness.js";
 
 /** A refresh token the token endpoint rotates is persisted (plain string in the file) and used from then on. */
 
-let api: LoopbackServer;
+const api = useApiServer();
 let tokens: TokenServer;
 let dir: string;
-beforeAll(async () => {
-  api = await startHttpServer(apiOk);
-});
-afterAll(closeAllServers);
 beforeEach(() => {
-  api.received.length = 0;
   dir = mkdtempSync(path.join(tmpdir(), "flowrun-rotation-"));
 });
 afterEach(async () => {

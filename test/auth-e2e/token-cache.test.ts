@@ -1,9 +1,7 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ConnectorInput } from "../../src/connectors/schema.js";
-import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 import { startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
 import {
-  apiOk,
   bearerOf,
   connectorsDoc,
   engineFor,
@@ -12,20 +10,13 @@ import {
   memoryRegistry,
   oneCallFlow,
   outputsOf,
+  useApiServer,
 } from "./harness.js";
 
 /** SPEC 5 through the engine: single flight, expiry, proactive refresh. Token requests are counted at the server. */
 
-let api: LoopbackServer;
+const api = useApiServer();
 let tokens: TokenServer;
-beforeAll(async () => {
-  api = await startHttpServer(apiOk);
-});
-afterAll(closeAllServers);
-beforeEach(() => {
-  api.received.length = 0;
-  api.handle(apiOk);
-});
 afterEach(async () => {
   vi.restoreAllMocks();
   await tokens?.close();
