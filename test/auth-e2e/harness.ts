@@ -4,6 +4,7 @@ import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorInput, ConnectorsFile } from "../../src/connectors/schema.js";
 import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
 import type { RunResult } from "../../src/engine/result.js";
+import { httpFlow } from "../helpers/http-flows.js";
 import {
   closeAllServers,
   type Handler,
@@ -37,25 +38,9 @@ export function engineFor(registry: ConnectorRegistry, options: Partial<EngineOp
 }
 
 /** One http-request activity `call`; every outcome goes to `capture` (outputs into `out`), then `end`. */
+/** A flow around one http-request activity `call` whose outputs land in the json variable `out`. */
 export function oneCallFlow(activity: Record<string, unknown>): Record<string, unknown> {
-  return {
-    name: "e2e-one-call",
-    variables: { out: { type: "json" } },
-    start: "call",
-    activities: {
-      call: {
-        type: "http-request",
-        ...activity,
-        next: { success: "capture", error: "capture", timeout: "capture" },
-      },
-      capture: {
-        type: "set-variable",
-        assignments: [{ variable: "out", value: "{{ call }}" }],
-        next: { default: "end" },
-      },
-      end: { type: "end-flow" },
-    },
-  };
+  return httpFlow(activity);
 }
 
 /**
