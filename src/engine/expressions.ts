@@ -1,4 +1,13 @@
-import { Context, Liquid, isTruthy as liquidIsTruthy, Output, TokenKind, toValueSync, Value } from "liquidjs";
+import {
+  Context,
+  Drop,
+  Liquid,
+  isTruthy as liquidIsTruthy,
+  Output,
+  TokenKind,
+  toValueSync,
+  Value,
+} from "liquidjs";
 import { describeError, FlowrunError } from "./errors.js";
 import { compileFastEvaluator } from "./fast-expressions.js";
 
@@ -32,16 +41,15 @@ export class TemplateError extends FlowrunError {
  */
 export class Scope {
   readonly values: Record<string, unknown> = Object.create(null);
-  readonly #context: Context;
-  constructor() {
-    this.#context = new Context(
+  #context: Context | undefined;
+  /** Created on first use: runs whose expressions all take the direct path never need one. */
+  get context(): Context {
+    this.#context ??= new Context(
       this.values,
       liquid.options,
       { sync: true, ownPropertyOnly: true },
       { liquid },
     );
-  }
-  get context(): Context {
     return this.#context;
   }
 }
@@ -129,9 +137,9 @@ function valueEvaluator(value: Value): (scope: Scope) => unknown {
   const fast = compileFastEvaluator(value);
   if (!fast) return (scope) => toValueSync(value.value(scope.context, false));
   const filters = value.filters;
-  if (filters.length === 0) return (scope) => fast(scope.values, scope.context);
+  if (filters.length === 0) return (scope) => fast(scope.values);
   return (scope) => {
-    let result = fast(scope.values, scope.context);
+    let result = fast(scope.values);
     for (const filter of filters) result = toValueSync(filter.render(result, scope.context));
     return result;
   };
@@ -201,5 +209,8 @@ export function compileValueTemplate(source: string): CompiledExpression {
 
 /** Liquid truthiness: only `false`, `nil` (null/undefined) are false; `0` and `""` are true. */
 export function isTruthy(value: unknown, scope: Scope): boolean {
-  return liquidIsTruthy(value, scope.context);
+  // Plain data needs no context; Liquid's drops (`empty`, `blank`) do.
+  if (value === null || value === undefined || value === false) return false;
+  if (value instanceof Drop) return liquidIsTruthy(value, scope.context);
+  return true;
 }

@@ -1,4 +1,4 @@
-import { type Context, isTruthy, TokenKind, type Value } from "liquidjs";
+import { TokenKind, type Value } from "liquidjs";
 
 /**
  * A direct evaluator for the common shape of flow expressions (`balance > 100 and isVip`, `contact.ani`,
@@ -7,7 +7,10 @@ import { type Context, isTruthy, TokenKind, type Value } from "liquidjs";
  * machinery, which dominates the interpreter's time otherwise. Anything else (ranges, `nil`/`empty`/`blank`,
  * dynamic `[x]` lookups, `size`/`first`/`last`) returns undefined and Liquid evaluates it.
  */
-export type FastEvaluator = (values: Record<string, unknown>, context: Context) => unknown;
+export type FastEvaluator = (values: Record<string, unknown>) => unknown;
+
+/** Liquid truthiness for plain data (the direct path never sees Liquid's drops): only false and nil are false. */
+const truthy = (value: unknown) => value !== false && value !== null && value !== undefined;
 
 interface TokenLike {
   kind: number;
@@ -67,29 +70,29 @@ function liquidEquals(left: unknown, right: unknown): boolean {
 function binary(operator: string, left: FastEvaluator, right: FastEvaluator): FastEvaluator | undefined {
   switch (operator) {
     case "==":
-      return (v, c) => liquidEquals(left(v, c), right(v, c));
+      return (v) => liquidEquals(left(v), right(v));
     case "!=":
-      return (v, c) => !liquidEquals(left(v, c), right(v, c));
+      return (v) => !liquidEquals(left(v), right(v));
     case "<":
-      return (v, c) => (left(v, c) as number) < (right(v, c) as number);
+      return (v) => (left(v) as number) < (right(v) as number);
     case ">":
-      return (v, c) => (left(v, c) as number) > (right(v, c) as number);
+      return (v) => (left(v) as number) > (right(v) as number);
     case "<=":
-      return (v, c) => (left(v, c) as number) <= (right(v, c) as number);
+      return (v) => (left(v) as number) <= (right(v) as number);
     case ">=":
-      return (v, c) => (left(v, c) as number) >= (right(v, c) as number);
+      return (v) => (left(v) as number) >= (right(v) as number);
     case "contains":
-      return (v, c) => {
-        const haystack = left(v, c);
-        const needle = right(v, c);
+      return (v) => {
+        const haystack = left(v);
+        const needle = right(v);
         if (Array.isArray(haystack)) return haystack.some((item) => liquidEquals(item, needle));
         if (typeof haystack === "string") return haystack.indexOf(String(needle)) > -1;
         return false;
       };
     case "and":
-      return (v, c) => isTruthy(left(v, c), c) && isTruthy(right(v, c), c);
+      return (v) => truthy(left(v)) && truthy(right(v));
     case "or":
-      return (v, c) => isTruthy(left(v, c), c) || isTruthy(right(v, c), c);
+      return (v) => truthy(left(v)) || truthy(right(v));
     default:
       return undefined;
   }
@@ -104,7 +107,7 @@ export function compileFastEvaluator(value: Value): FastEvaluator | undefined {
       if (operator === "not") {
         const operand = stack.pop();
         if (!operand) return undefined;
-        stack.push((v, c) => !isTruthy(operand(v, c), c));
+        stack.push((v) => !truthy(operand(v)));
         continue;
       }
       const right = stack.pop();

@@ -1,7 +1,7 @@
 import fc from "fast-check";
-import { Context, Liquid, toValueSync, Value } from "liquidjs";
+import { Context, Liquid, isTruthy as liquidIsTruthy, toValueSync, Value } from "liquidjs";
 import { describe, expect, it } from "vitest";
-import { compileTemplate, Scope } from "../../src/engine/expressions.js";
+import { compileTemplate, isTruthy, Scope } from "../../src/engine/expressions.js";
 import { compileFastEvaluator } from "../../src/engine/fast-expressions.js";
 
 const liquid = new Liquid({ ownPropertyOnly: true, strictFilters: true });
@@ -60,8 +60,7 @@ describe("fast expression evaluator", () => {
     expect(fast, "expected a fast path").toBeDefined();
     fc.assert(
       fc.property(scope, (values) => {
-        const context = new Context(values, liquid.options, { sync: true });
-        expect(fast!(values, context)).toEqual(liquidValue(expression, values));
+        expect(fast!(values)).toEqual(liquidValue(expression, values));
       }),
       { numRuns: 300 },
     );
@@ -74,7 +73,7 @@ describe("fast expression evaluator", () => {
       const fast = compileFastEvaluator(parsed);
       if (expression.includes("|")) {
         // Filters are applied by Liquid after the fast part; the fast part itself is a plain variable.
-        expect(fast?.({ a: "x" }, new Context({ a: "x" }, liquid.options, { sync: true }))).toBe("x");
+        expect(fast?.({ a: "x" })).toBe("x");
       } else {
         expect(fast).toBeUndefined();
       }
@@ -108,5 +107,28 @@ describe("direct template rendering", () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe("condition truthiness", () => {
+  it.each([
+    [null, false],
+    [undefined, false],
+    [false, false],
+    [0, true],
+    ["", true],
+    [[], true],
+    [{}, true],
+  ])("%j is %s as Liquid says", (value, expected) => {
+    const runScope = new Scope();
+    expect(isTruthy(value, runScope)).toBe(expected);
+    expect(liquidIsTruthy(value, new Context({}, liquid.options, { sync: true }))).toBe(expected);
+  });
+
+  it("Liquid's empty drop is judged by Liquid", () => {
+    const empty = new Value("empty", liquid);
+    const runScope = new Scope();
+    const value = toValueSync(empty.value(runScope.context, false));
+    expect(isTruthy(value, runScope)).toBe(liquidIsTruthy(value, runScope.context));
   });
 });
