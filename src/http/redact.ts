@@ -54,13 +54,35 @@ export function encodeQuery(params: URLSearchParams): string {
 }
 
 /**
- * Removes known secret values from a message (an error text from a server or a library may echo a header).
+ * The ways a secret is spelled where a server may echo it: as is, URL-encoded (query, form body), base64 (Basic
+ * credentials), and JSON-escaped (a PEM key's newlines inside a JSON string).
+ */
+export function secretForms(secret: string): string[] {
+  const forms = new Set([
+    secret,
+    encodeURIComponent(secret),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    Buffer.from(secret, "utf8").toString("base64"),
+    Buffer.from(secret, "utf8").toString("base64url"),
+    JSON.stringify(secret).slice(1, -1),
+  ]);
+  return [...forms];
+}
+
+/**
+ * Removes known secret values from a message (an error text from a server or a library may echo a header), in
+ * every form `secretForms` lists, longest first so that a secret containing another is replaced whole.
  * Values shorter than 4 characters are left alone: replacing them would mangle ordinary words.
  */
 export function scrubSecrets(message: string, secrets: Iterable<string>): string {
-  let scrubbed = message;
+  const forms = new Set<string>();
   for (const secret of secrets) {
-    if (secret.length >= 4) scrubbed = scrubbed.replaceAll(secret, REDACTED);
+    if (secret.length < 4) continue;
+    for (const form of secretForms(secret)) if (form.length >= 4) forms.add(form);
+  }
+  let scrubbed = message;
+  for (const form of [...forms].sort((a, b) => b.length - a.length)) {
+    if (scrubbed.includes(form)) scrubbed = scrubbed.replaceAll(form, REDACTED);
   }
   return scrubbed;
 }
