@@ -27,6 +27,7 @@ process.on("unhandledRejection", () => {
 });
 process.on("uncaughtException", (error) => {
   uncaughtExceptions++;
+  process.exitCode = 1;
   process.stderr.write(`uncaught exception: ${error?.stack ?? error}\n`);
 });
 
@@ -170,7 +171,7 @@ try {
     latencyMs: {
       p50: Number(percentile(latencies, 50).toFixed(1)),
       p99: Number(percentile(latencies, 99).toFixed(1)),
-      max: Number(Math.max(...latencies).toFixed(1)),
+      max: Number(latencies.reduce((a, b) => Math.max(a, b), 0).toFixed(1)),
     },
     heapMiB: {
       before: Number(heapBefore.toFixed(1)),
