@@ -1,8 +1,12 @@
 // The benchmark's API and token server, in its own process so it never shares the engine's event loop.
-// Routes: /api/accounts (JSON), /slow/accounts (answers after SLOW_MS), /oauth/token (counts grants), /stats.
+// Routes: /api/accounts (JSON), /slow/accounts (answers after SLOW_MS), /flaky/accounts (like /api/, but 1 % of
+// requests fail with a 500 or a destroyed connection and 1 % answer after FLAKY_SLOW_MS), /oauth/token (counts
+// grants), /stats.
 import http from "node:http";
 
 const SLOW_MS = Number(process.env.SLOW_MS ?? 1000);
+const FLAKY_SLOW_MS = Number(process.env.FLAKY_SLOW_MS ?? 1000);
+const flaky = { errors: 0, destroyed: 0, slow: 0 };
 const ACCOUNT = JSON.stringify({
   accounts: [{ id: "A-17", vip: true, balance: 250.5, name: "Ada Lovelace" }],
 });
@@ -29,12 +33,15 @@ const server = http.createServer((request, response) => {
   }
   if (url.startsWith("/stats")) {
     response.writeHead(200, { "content-type": "application/json" });
-    response.end(JSON.stringify({ tokenRequests, apiRequests, connections }));
+    response.end(JSON.stringify({ tokenRequests, apiRequests, connections, flaky }));
     return;
   }
   if (url.startsWith("/reset")) {
     tokenRequests = 0;
     apiRequests = 0;
+    flaky.errors = 0;
+    flaky.destroyed = 0;
+    flaky.slow = 0;
     response.end("{}");
     return;
   }
@@ -47,7 +54,20 @@ const server = http.createServer((request, response) => {
     response.end(ACCOUNT);
   };
   if (url.startsWith("/slow/")) setTimeout(answer, SLOW_MS);
-  else answer();
+  else if (url.startsWith("/flaky/")) {
+    const dice = Math.random() * 100;
+    if (dice < 0.5) {
+      flaky.errors++;
+      response.writeHead(500, { "content-type": "application/json" });
+      response.end('{"error":"flaky"}');
+    } else if (dice < 1) {
+      flaky.destroyed++;
+      request.socket.destroy();
+    } else if (dice < 2) {
+      flaky.slow++;
+      setTimeout(answer, FLAKY_SLOW_MS);
+    } else answer();
+  } else answer();
 });
 server.on("connection", () => {
   connections++;

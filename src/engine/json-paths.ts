@@ -90,7 +90,16 @@ export function compileJsonPath(source: string): CompiledJsonPath {
     definite,
     select(document) {
       if (document === null || typeof document !== "object") return [];
-      return JSONPath({ path, json: document as object, wrap: true, eval: "safe" }) as unknown[];
+      // ignoreEvalErrors: a filter such as `?(@.a)` throws on a null or primitive element ("Cannot read properties
+      // of null"); that element simply does not match, instead of the whole run failing with an internal error
+      // (found by the hardening property tests).
+      return JSONPath({
+        path,
+        json: document as object,
+        wrap: true,
+        eval: "safe",
+        ignoreEvalErrors: true,
+      }) as unknown[];
     },
   };
 }

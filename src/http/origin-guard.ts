@@ -136,4 +136,11 @@ export function joinToBase(base: URL, path: string): URL {
 export function checkHeaderValue(name: string, value: string): void {
   if (/[\r\n\0]/.test(value))
     throw new InvalidRequestError(`header ${name} contains CR, LF or NUL after rendering`);
+  // undici refuses other control characters and anything above U+00FF with a thrown error that surfaced as kind
+  // `network` (found by the hardening property tests); it is the rendered value that is invalid, and nothing is
+  // sent, so it is `invalid-request` like CR/LF.
+  if (/[^\t\x20-\x7e\x80-\xff]/.test(value))
+    throw new InvalidRequestError(
+      `header ${name} contains a control character or a character outside ISO-8859-1 after rendering`,
+    );
 }

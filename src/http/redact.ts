@@ -8,10 +8,6 @@ export const REDACTED = "[REDACTED]";
 const SECRET_NAME =
   /token|secret|passw(?:or)?d|pwd|api[-_]?key|key$|^key[-_.]|authorization|cookie|credential|signature|session|assertion/i;
 
-/** Unanchored superset of SECRET_NAME: no match anywhere in a query string means no secret-looking name in it. */
-const MAYBE_SECRET_QUERY =
-  /token|secret|passw|pwd|key|authorization|cookie|credential|signature|session|assertion/i;
-
 export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);
 }
@@ -34,8 +30,6 @@ export function redactHeaders(
 
 /** A URL as it may be shown: secret-looking query parameters and any user info replaced by `[REDACTED]`. */
 export function redactUrl(url: URL): string {
-  // Most URLs carry nothing secret-looking anywhere in their query: they skip the copy and re-encoding below.
-  if (!url.username && !url.password && !MAYBE_SECRET_QUERY.test(url.search)) return url.href;
   const shown = new URL(url.href);
   if (shown.username) shown.username = REDACTED;
   if (shown.password) shown.password = REDACTED;
@@ -60,20 +54,33 @@ export function encodeQuery(params: URLSearchParams): string {
 }
 
 /**
- * Removes known secret values from a text that came from elsewhere (a server's answer or a library's error may
- * echo a header), also in their base64 form (a Basic header) and URL-encoded form (a query or form body).
- * Longer forms go first so that a secret containing another is replaced whole. Values shorter than 4 characters
- * are left alone: replacing them would mangle ordinary words.
+ * The ways a secret is spelled where a server may echo it: as is, URL-encoded (query, form body), base64 (Basic
+ * credentials), and JSON-escaped (a PEM key's newlines inside a JSON string).
  */
-export function scrubSecrets(text: string, secrets: Iterable<string>): string {
+export function secretForms(secret: string): string[] {
+  const forms = new Set([
+    secret,
+    encodeURIComponent(secret),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    Buffer.from(secret, "utf8").toString("base64"),
+    Buffer.from(secret, "utf8").toString("base64url"),
+    JSON.stringify(secret).slice(1, -1),
+  ]);
+  return [...forms];
+}
+
+/**
+ * Removes known secret values from a message (an error text from a server or a library may echo a header), in
+ * every form `secretForms` lists, longest first so that a secret containing another is replaced whole.
+ * Values shorter than 4 characters are left alone: replacing them would mangle ordinary words.
+ */
+export function scrubSecrets(message: string, secrets: Iterable<string>): string {
   const forms = new Set<string>();
   for (const secret of secrets) {
     if (secret.length < 4) continue;
-    forms.add(secret);
-    forms.add(Buffer.from(secret).toString("base64"));
-    forms.add(encodeURIComponent(secret));
+    for (const form of secretForms(secret)) if (form.length >= 4) forms.add(form);
   }
-  let scrubbed = text;
+  let scrubbed = message;
   for (const form of [...forms].sort((a, b) => b.length - a.length)) {
     if (scrubbed.includes(form)) scrubbed = scrubbed.replaceAll(form, REDACTED);
   }

@@ -66,12 +66,28 @@ function requestHeaders(headers: Dispatcher.DispatchOptions["headers"]): Record<
   return flat;
 }
 
+/** String values under secret-looking names anywhere in a JSON value (a token answer's access_token). */
+function secretFieldValues(value: unknown, into: string[], name?: string): string[] {
+  if (typeof value === "string") {
+    if (name !== undefined && isSecretField(name)) into.push(value);
+  } else if (Array.isArray(value)) {
+    for (const item of value) secretFieldValues(item, into);
+  } else if (value !== null && typeof value === "object") {
+    for (const [key, item] of Object.entries(value)) secretFieldValues(item, into, key);
+  }
+  return into;
+}
+
 /**
  * A dispatcher interceptor that records each exchange (request and response) as it passes, redacted: request
  * headers are not recorded at all (they carry credentials), bodies and queries are redacted by name and by value.
+ * Credentials seen on the way (the values of secret-named request headers such as Authorization, and of
+ * secret-named fields of JSON answers such as access_token) are appended to `knownSecrets`, so that an API
+ * echoing its bearer token in a body is redacted too (found by the secret-leak audit), in later exchanges and in
+ * whatever the caller redacts with the same list afterwards.
  */
 export function recordingInterceptor(
-  knownSecrets: readonly string[],
+  knownSecrets: string[],
   onExchange: (exchange: Exchange) => void,
 ): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) => (options, handler) => {
@@ -103,6 +119,17 @@ export function recordingInterceptor(
       },
       onResponseEnd: (controller, trailers) => {
         const body = Buffer.concat(chunks).toString("utf8");
+        const learnt: string[] = [];
+        for (const [name, value] of Object.entries(observed.headers)) {
+          if (!isSecretName(name)) continue;
+          learnt.push(value);
+          const credential = value.split(" ").slice(1).join(" ");
+          if (credential) learnt.push(credential);
+        }
+        secretFieldValues(responseBody(body, headers["content-type"] ?? ""), learnt);
+        for (const secret of learnt)
+          if (secret.length >= 4 && !knownSecrets.includes(secret)) knownSecrets.push(secret);
+        knownSecrets.sort((a, b) => b.length - a.length);
         const request: Exchange["request"] = {
           method: observed.method as Exchange["request"]["method"],
           url: redactUrl(observed.url, knownSecrets),

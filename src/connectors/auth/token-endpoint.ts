@@ -1,5 +1,6 @@
 import pRetry, { AbortError } from "p-retry";
 import { type Dispatcher, request } from "undici";
+import { isSecretName, scrubSecrets } from "../../http/redact.js";
 import { AuthError } from "../errors.js";
 import type { TokenRequest } from "./token-request.js";
 import { processTokenResponse, type TokenEndpointAnswer } from "./token-response.js";
@@ -36,6 +37,62 @@ async function readCapped(body: Dispatcher.ResponseData["body"], endpoint: strin
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * The credentials a token request carries: its Authorization header (whole, the base64 credential, and the client
+ * id/secret pair inside a Basic one) and the values of secret-named form fields (client_secret, password,
+ * refresh_token, assertion). An endpoint that refuses a client may echo them in `error_description` or an HTML
+ * page; the secret-leak audit (test/hardening/secret-leaks.test.ts) found exactly that reaching error messages.
+ */
+export function tokenRequestSecrets(tokenRequest: TokenRequest): string[] {
+  const secrets: string[] = [];
+  const formDecode = (text: string) => {
+    try {
+      return decodeURIComponent(text.replace(/\+/g, " "));
+    } catch {
+      return text;
+    }
+  };
+  for (const [name, value] of Object.entries(tokenRequest.headers)) {
+    if (!isSecretName(name)) continue;
+    secrets.push(value);
+    const credential = value.split(" ").slice(1).join(" ");
+    if (credential) secrets.push(credential);
+    if (/^basic /i.test(value)) {
+      const pair = Buffer.from(credential, "base64").toString("utf8");
+      const colon = pair.indexOf(":");
+      if (colon >= 0) secrets.push(pair.slice(colon + 1), formDecode(pair.slice(colon + 1)));
+    }
+  }
+  for (const [name, value] of new URLSearchParams(tokenRequest.body))
+    if (isSecretName(name) && name !== "grant_type") secrets.push(value);
+  return secrets;
+}
+
+/**
+ * The error a refused answer produced, with the request's credentials removed from its message. The answer is
+ * checked again with its body scrubbed first, because the message quotes a shortened body and a secret cut in half
+ * by the shortening would escape a scrub of the message alone. (The successful path keeps the body as sent: a
+ * token answer may legitimately repeat the refresh token.)
+ */
+function refusalWithoutSecrets(
+  error: unknown,
+  answer: TokenEndpointAnswer,
+  rules: Parameters<typeof processTokenResponse>[1],
+  secrets: readonly string[],
+): unknown {
+  if (!(error instanceof AuthError)) return error;
+  let message = error.message;
+  try {
+    processTokenResponse({ ...answer, body: scrubSecrets(answer.body, secrets) }, rules);
+  } catch (scrubbed) {
+    if (scrubbed instanceof AuthError) message = scrubbed.message;
+  }
+  return new AuthError(scrubSecrets(message, secrets), {
+    oauthError: error.oauthError,
+    retryable: error.retryable,
+  });
 }
 
 /** One POST to the token endpoint, through the engine's dispatcher, redirects not followed. */
@@ -90,7 +147,12 @@ export async function requestToken(tokenRequest: TokenRequest, call: TokenEndpoi
     async () => {
       try {
         const answer = await postOnce(tokenRequest, call, endpoint);
-        return processTokenResponse(answer, { endpoint, requireTokenType: call.requireTokenType ?? true });
+        const rules = { endpoint, requireTokenType: call.requireTokenType ?? true };
+        try {
+          return processTokenResponse(answer, rules);
+        } catch (error) {
+          throw refusalWithoutSecrets(error, answer, rules, tokenRequestSecrets(tokenRequest));
+        }
       } catch (error) {
         // p-retry rethrows an AbortError's original error without retrying.
         if (error instanceof AuthError && !error.retryable) throw new AbortError(error);
