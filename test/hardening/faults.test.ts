@@ -155,6 +155,23 @@ const parseOne = [{ outputVariable: "value", pathExpression: "$.value" }];
 const declareValue = { value: { type: "string" } };
 
 describe("fault injection", () => {
+  it("control: a healthy keep-alive answer succeeds, and closing the engine closes its pooled connection", async () => {
+    // Without engine.close() this case fails in afterEach: the server still sees the pooled connection.
+    const server = await raw((socket) => {
+      socket.write(
+        'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{"value":"v"}',
+      );
+    });
+    const { outputs, outcome } = await call(
+      engineFor(),
+      direct(server.origin, { parseSettings: parseOne }),
+      declareValue,
+    );
+    expect(outcome).toBe("success");
+    expect(outputs.statusCode).toBe(200);
+    expect(server.connections()).toBe(1);
+  });
+
   it("connection reset in the middle of the body: network", async () => {
     const server = await raw((socket) => {
       socket.write(

@@ -25,6 +25,9 @@ const connectorsFixture = JSON.parse(
   readFileSync(path.join(root, "fixtures/connectors.json"), "utf8"),
 ) as Json;
 
+/** numRuns scaled by HARDENING_RUNS (e.g. 10 for a long local soak); 1 in `npm test`. */
+const runs = (count: number) => Math.max(1, Math.round(count * Number(process.env.HARDENING_RUNS ?? 1)));
+
 function expectProblems(problems: readonly { path: string; message: string }[]): void {
   expect(problems.length).toBeGreaterThan(0);
   for (const problem of problems) {
@@ -62,7 +65,7 @@ describe("mutated flows", () => {
           }
         },
       ),
-      { numRuns: 400 },
+      { numRuns: runs(400) },
     );
   });
 
@@ -76,7 +79,7 @@ describe("mutated flows", () => {
           expectProblems(error.problems);
         }
       }),
-      { numRuns: 100 },
+      { numRuns: runs(100) },
     );
   });
 });
@@ -103,7 +106,7 @@ describe("mutated connectors documents", () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 });
@@ -197,7 +200,7 @@ describe("hostile template values in an http-request", () => {
             });
           },
         ),
-        { numRuns: 150 },
+        { numRuns: runs(150) },
       );
     } finally {
       await engine.close();
@@ -289,7 +292,7 @@ describe("random JSON response bodies through parse settings", () => {
             else expect(outputs.error?.kind).toBe("parse");
           },
         ),
-        { numRuns: 200 },
+        { numRuns: runs(200) },
       );
     } finally {
       await engine.close();
