@@ -9,6 +9,7 @@ import { ConnectorError } from "../../src/connectors/errors.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import { isTokenExpired } from "../../src/connectors/request-rules.js";
 import { parseConnectorsDocument } from "../../src/connectors/rules.js";
+import type { ConnectorsFile } from "../../src/connectors/schema.js";
 import { createEngine } from "../../src/engine/engine.js";
 import { ValidationError } from "../../src/engine/errors.js";
 import { type HttpOutputs, httpFlow } from "../helpers/http-flows.js";
@@ -38,10 +39,9 @@ function expectProblems(problems: readonly { path: string; message: string }[]):
 }
 
 describe("mutated flows", () => {
+  // Every connector the fixture flows name, from the fixtures' own connectors file.
   const engine = createEngine({
-    connectors: new TestConnectorResolver([
-      testConnector({ name: "CRM", baseUrl: "https://crm.example.com" }),
-    ]),
+    connectors: new ConnectorRegistry(connectorsFixture as unknown as ConnectorsFile),
   });
   afterAll(() => engine.close());
 
