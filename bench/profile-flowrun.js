@@ -5,7 +5,11 @@ import { startServer, throughput } from "./harness.js";
 
 const server = await startServer();
 try {
-  const engine = createEngine({ connectors: crmResolver(server.origin), allowLoopbackHttp: true });
+  const engine = createEngine({
+    connectors: crmResolver(server.origin),
+    allowLoopbackHttp: true,
+    connectionsPerOrigin: 64,
+  });
   const flow = engine.compile(lookupFlow);
   const contact = { ani: "+15551234567" };
   const task = async () => {

@@ -148,7 +148,10 @@ export const httpRequest = defineActivity({
     const target = compiled.target.render(ctx.scope);
     const query = renderQuery(compiled.query, ctx.scope);
     try {
-      checkTarget(compiled.authenticated, target, ctx.services.http.allowLoopbackHttp);
+      // A constant target passed this check at compile time (or the flow did not compile).
+      if (!compiled.target.isConstant) {
+        checkTarget(compiled.authenticated, target, ctx.services.http.allowLoopbackHttp);
+      }
       const headers = renderHeaders(compiled.headers, ctx.scope);
       return { compiled, target, query, headers, body: renderBody(compiled.body, ctx.scope) };
     } catch (error) {

@@ -34,6 +34,8 @@ export interface EngineOptions {
   onWarning?: (message: string) => void;
   /** Accept plain `http://` base and request URLs for loopback hosts (127.0.0.0/8, ::1, localhost). */
   allowLoopbackHttp?: boolean;
+  /** Pooled keep-alive connections per origin for the engine's own Agent (ignored with `dispatcher`). Default 128. */
+  connectionsPerOrigin?: number;
   /** Extra trusted CA certificate(s), PEM, for the engine's own Agent (ignored with `dispatcher`). */
   ca?: string | Buffer;
   /** Response body cap in bytes; a larger body fails with `response-too-large`. Default 1 MiB. */
@@ -71,7 +73,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
     !(Number.isSafeInteger(options.maxResponseBytes) && options.maxResponseBytes > 0)
   )
     throw new FlowrunError("invalid-option", "maxResponseBytes must be a positive whole number of bytes");
-  const ownAgent = options.dispatcher ? undefined : createHttpAgent({ ca: options.ca });
+  const ownAgent = options.dispatcher
+    ? undefined
+    : createHttpAgent({ ca: options.ca, connectionsPerOrigin: options.connectionsPerOrigin });
   // One token cache per engine; a registry is followed so that deactivation and edits drop tokens at once.
   const tokenCache = new TokenCache();
   const followed: RegistryResolver | undefined =

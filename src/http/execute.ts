@@ -68,7 +68,8 @@ class HttpActivityError extends FlowrunError {
 
 /** The body parsed as JSON, or undefined when it is empty or not JSON. */
 function parseJsonBody(text: string): unknown {
-  if (text.trim() === "") return undefined;
+  // Whitespace-only text fails JSON.parse below, so only the empty string needs a check of its own.
+  if (text.length === 0) return undefined;
   try {
     return JSON.parse(text);
   } catch {
@@ -79,6 +80,33 @@ function parseJsonBody(text: string): unknown {
 function isAbortLike(error: unknown): boolean {
   const name = (error as { name?: unknown } | null)?.name;
   return name === "AbortError" || name === "TimeoutError";
+}
+
+/** Joined and checked URLs by base, path and loopback rule: the checks are pure, and most paths are constant. */
+const joinedUrls = new Map<string, string>();
+const JOINED_URLS_KEPT = 1024;
+
+/** The connector's base URL joined with a rendered `requestPath`, every origin rule checked (SPEC 3). */
+function checkedJoin(
+  connectorName: string,
+  base: string,
+  target: string,
+  allowLoopbackHttp: boolean,
+): string {
+  const key = `${allowLoopbackHttp ? 1 : 0}\u0000${base}\u0000${target}`;
+  const known = joinedUrls.get(key);
+  if (known !== undefined) return known;
+  let baseUrl: URL;
+  try {
+    baseUrl = new URL(base);
+  } catch {
+    throw new InvalidRequestError(`connector "${connectorName}" has an invalid base URL`);
+  }
+  checkSendableUrl(baseUrl, allowLoopbackHttp, `the base URL of connector "${connectorName}"`);
+  const joined = joinToBase(baseUrl, target).href;
+  if (joinedUrls.size >= JOINED_URLS_KEPT) joinedUrls.clear();
+  joinedUrls.set(key, joined);
+  return joined;
 }
 
 /** Performs a resolved http-request: connector checks, authorisation, attempts, retries, parse settings. */
@@ -186,22 +214,13 @@ export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunC
   };
 
   const buildUrl = (authorization: Authorization | undefined): URL => {
-    let url: URL;
-    if (connector) {
-      const base = authorization?.baseUrl ?? connector.baseUrl;
-      if (base === undefined) throw new InvalidRequestError(`connector "${connector.name}" has no base URL`);
-      let baseUrl: URL;
-      try {
-        baseUrl = new URL(base);
-      } catch {
-        throw new InvalidRequestError(`connector "${connector.name}" has an invalid base URL`);
-      }
-      checkSendableUrl(baseUrl, allowLoopbackHttp, `the base URL of connector "${connector.name}"`);
-      url = joinToBase(baseUrl, request.target);
-    } else {
-      url = parseAbsoluteUrl(request.target, allowLoopbackHttp);
-    }
-    return appendQuery(url, request.query);
+    if (!connector) return appendQuery(parseAbsoluteUrl(request.target, allowLoopbackHttp), request.query);
+    const base = authorization?.baseUrl ?? connector.baseUrl;
+    if (base === undefined) throw new InvalidRequestError(`connector "${connector.name}" has no base URL`);
+    return appendQuery(
+      new URL(checkedJoin(connector.name, base, request.target, allowLoopbackHttp)),
+      request.query,
+    );
   };
 
   const buildHeaders = (authorization: Authorization | undefined): Record<string, string> => {

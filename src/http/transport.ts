@@ -18,11 +18,16 @@ export interface HttpServices {
  * The engine's keep-alive connection pools. With `ca`, the custom CA is trusted in addition to Node's bundled
  * roots (Node 20 cannot list NODE_EXTRA_CA_CERTS, so those are not added when `ca` is given).
  */
-export function createHttpAgent(options: { ca?: string | Buffer } = {}): Agent {
+/** Connections kept per origin when the engine is not told otherwise. */
+export const DEFAULT_CONNECTIONS_PER_ORIGIN = 128;
+
+export function createHttpAgent(
+  options: { ca?: string | Buffer; connectionsPerOrigin?: number } = {},
+): Agent {
   return new Agent({
     keepAliveTimeout: 10_000,
     keepAliveMaxTimeout: 60_000,
-    connections: 128,
+    connections: options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN,
     connect: options.ca === undefined ? undefined : { ca: [...rootCertificates, options.ca.toString()] },
   });
 }
