@@ -37,26 +37,29 @@ export const lookupFlow = {
 };
 
 /** A resolver with one OAuth client-credentials connector pointing at the bench server, sharing one token cache. */
-export function crmResolver(origin, cache = new TokenCache()) {
-  const handle = connectorHandle(
-    {
-      id: "crm-1",
-      name: "CRM",
-      type: "custom",
-      status: "active",
-      baseUrl: origin,
-      allowedMethods: undefined,
-      auth: {
-        kind: "client-credentials",
-        tokenUrl: `${origin}/oauth/token`,
-        client: { clientId: "bench", clientSecret: "bench-secret", clientAuth: "basic" },
-      },
-      tokenExpiredStatuses: [401],
-      tokenExpiredWhen: undefined,
-      defaultLifetimeSeconds: 3600,
-      baseUrlFromToken: false,
+/** A custom OAuth client-credentials connector profile pointing at the bench server. */
+export function oauthProfile(id, name, status, origin) {
+  return {
+    id,
+    name,
+    type: "custom",
+    status,
+    baseUrl: origin,
+    allowedMethods: undefined,
+    auth: {
+      kind: "client-credentials",
+      tokenUrl: `${origin}/oauth/token`,
+      client: { clientId: "bench", clientSecret: "bench-secret", clientAuth: "basic" },
     },
-    cache,
-  );
+    tokenExpiredStatuses: [401],
+    tokenExpiredWhen: undefined,
+    defaultLifetimeSeconds: 3600,
+    baseUrlFromToken: false,
+  };
+}
+
+/** A resolver with one OAuth client-credentials connector ("CRM") pointing at the bench server. */
+export function crmResolver(origin, cache = new TokenCache()) {
+  const handle = connectorHandle(oauthProfile("crm-1", "CRM", "active", origin), cache);
   return { resolve: (name) => (name === "CRM" || name === "crm-1" ? handle : undefined) };
 }

@@ -8,6 +8,7 @@ import os from "node:os";
 import { connectorHandle } from "../dist/connectors/connector-handle.js";
 import { TokenCache } from "../dist/connectors/token-cache.js";
 import { createEngine } from "../dist/index.js";
+import { oauthProfile } from "./contenders.js";
 import { percentile, startServer } from "./harness.js";
 
 const CONCURRENCY = Number(process.env.LOAD_CONCURRENCY ?? 2000);
@@ -72,32 +73,12 @@ function flowFor(connector) {
   };
 }
 
-function profile(id, name, status, origin) {
-  return {
-    id,
-    name,
-    type: "custom",
-    status,
-    baseUrl: origin,
-    allowedMethods: undefined,
-    auth: {
-      kind: "client-credentials",
-      tokenUrl: `${origin}/oauth/token`,
-      client: { clientId: "load", clientSecret: "load-secret", clientAuth: "basic" },
-    },
-    tokenExpiredStatuses: [401],
-    tokenExpiredWhen: undefined,
-    defaultLifetimeSeconds: 3600,
-    baseUrlFromToken: false,
-  };
-}
-
 /** CRM (active, OAuth client credentials) and Old (inactive: runs naming it halt), sharing one token cache. */
 function resolver(origin) {
   const cache = new TokenCache();
   const handles = new Map([
-    ["CRM", connectorHandle(profile("crm-1", "CRM", "active", origin), cache)],
-    ["Old", connectorHandle(profile("old-1", "Old", "inactive", origin), cache)],
+    ["CRM", connectorHandle(oauthProfile("crm-1", "CRM", "active", origin), cache)],
+    ["Old", connectorHandle(oauthProfile("old-1", "Old", "inactive", origin), cache)],
   ]);
   return { resolve: (name) => handles.get(name) };
 }

@@ -7,7 +7,7 @@ import { JSONPath } from "jsonpath-plus";
 import { Agent, request } from "undici";
 import { createEngine } from "../dist/index.js";
 import { crmResolver, lookupFlow } from "./contenders.js";
-import { gc, median, percentile, startServer, throughput } from "./harness.js";
+import { gc, median, startServer, throughput } from "./harness.js";
 
 const CONCURRENCY = 64;
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
@@ -199,7 +199,6 @@ try {
     process.stdout.write(`${name.padEnd(width)}  ${value.padStart(valueWidth)}  ${note}\n`);
   await mkdir(new URL("./results/", import.meta.url), { recursive: true });
   await writeFile(new URL("./results/latest.json", import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
-  void percentile;
 } finally {
   server.stop();
   slowServer.stop();
