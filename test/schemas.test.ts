@@ -7,8 +7,12 @@ import { jsonSchemas, schemaFileText } from "../src/engine/json-schemas.js";
 const schemaFolder = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../schema");
 
 describe("committed JSON Schemas", () => {
-  it("covers the flow and connectors schemas", () => {
-    expect(Object.keys(jsonSchemas()).sort()).toEqual(["connectors.schema.json", "flow.schema.json"]);
+  it("covers the flow, connectors and fixture test schemas", () => {
+    expect(Object.keys(jsonSchemas()).sort()).toEqual([
+      "connectors.schema.json",
+      "flow.schema.json",
+      "test.schema.json",
+    ]);
   });
 
   for (const [name, schema] of Object.entries(jsonSchemas())) {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { builtinActivities } from "../activities/index.js";
 import { connectorsFileSchema } from "../connectors/schema.js";
+import { testFileSchema } from "../replay/test-file.js";
 import { buildFlowSchema } from "./flow-schema.js";
 
 /** The JSON Schemas committed under `schema/`, generated from the zod schemas (`npm run schema`). */
@@ -11,6 +12,7 @@ export function jsonSchemas(): Record<string, unknown> {
       unrepresentable: "any",
     }),
     "connectors.schema.json": z.toJSONSchema(connectorsFileSchema, { io: "input", unrepresentable: "any" }),
+    "test.schema.json": z.toJSONSchema(testFileSchema, { io: "input", unrepresentable: "any" }),
   };
 }
 
