@@ -36,7 +36,6 @@ export const lookupFlow = {
   },
 };
 
-/** A resolver with one OAuth client-credentials connector pointing at the bench server, sharing one token cache. */
 /** A custom OAuth client-credentials connector profile pointing at the bench server. */
 export function oauthProfile(id, name, status, origin) {
   return {

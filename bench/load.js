@@ -8,7 +8,7 @@ import os from "node:os";
 import { connectorHandle } from "../dist/connectors/connector-handle.js";
 import { TokenCache } from "../dist/connectors/token-cache.js";
 import { createEngine } from "../dist/index.js";
-import { oauthProfile } from "./contenders.js";
+import { lookupFlow, oauthProfile } from "./contenders.js";
 import { percentile, startServer } from "./harness.js";
 
 const CONCURRENCY = Number(process.env.LOAD_CONCURRENCY ?? 2000);
@@ -32,45 +32,12 @@ process.on("uncaughtException", (error) => {
   process.stderr.write(`uncaught exception: ${error?.stack ?? error}\n`);
 });
 
+/** The bench's lookup flow against the flaky route; error and timeout stay unlinked: a failed request fails the run. */
 function flowFor(connector) {
-  return {
-    name: `load-${connector}`,
-    variables: {
-      accountId: { type: "string" },
-      isVip: { type: "boolean", default: false },
-      balance: { type: "decimal", default: 0 },
-      tier: { type: "string" },
-    },
-    start: "lookup",
-    activities: {
-      lookup: {
-        type: "http-request",
-        connector,
-        requestPath: "/flaky/accounts",
-        method: "GET",
-        queryParameters: { phone: "{{ contact.ani }}" },
-        timeoutMs: 3000,
-        parseSettings: [
-          { outputVariable: "accountId", pathExpression: "$.accounts[0].id", required: true },
-          { outputVariable: "isVip", pathExpression: "$.accounts[0].vip" },
-          { outputVariable: "balance", pathExpression: "$.accounts[0].balance" },
-        ],
-        // error and timeout are deliberately unlinked: a failed request ends the run `failed`.
-        next: { success: "route" },
-      },
-      route: {
-        type: "condition",
-        expression: "isVip and balance > 100",
-        next: { true: "gold", false: "end" },
-      },
-      gold: {
-        type: "set-variable",
-        assignments: [{ variable: "tier", value: "gold" }],
-        next: { default: "end" },
-      },
-      end: { type: "end-flow" },
-    },
-  };
+  const flow = structuredClone(lookupFlow);
+  flow.name = `load-${connector}`;
+  Object.assign(flow.activities.lookup, { connector, requestPath: "/flaky/accounts", timeoutMs: 3000 });
+  return flow;
 }
 
 /** CRM (active, OAuth client credentials) and Old (inactive: runs naming it halt), sharing one token cache. */
