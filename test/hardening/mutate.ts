@@ -140,8 +140,10 @@ export function mutate(document: Json, mutations: readonly Mutation[]): Json {
         if (Array.isArray(slot.parent)) slot.parent.splice(slot.key as number, 1);
         else delete slot.parent[slot.key as string];
         break;
+      // Generated values are copied in: fast-check reuses them across runs while shrinking, and a later mutation
+      // that inserts into a shared value would make it cyclic.
       case "replace":
-        set(slot, change.value);
+        set(slot, structuredClone(change.value));
         break;
       case "retype":
         set(slot, retyped(current));
@@ -157,10 +159,10 @@ export function mutate(document: Json, mutations: readonly Mutation[]): Json {
           });
         break;
       case "insert":
-        if (Array.isArray(current)) current.push(change.value);
+        if (Array.isArray(current)) current.push(structuredClone(change.value));
         else if (current !== null && typeof current === "object")
           Object.defineProperty(current, change.key, {
-            value: change.value,
+            value: structuredClone(change.value),
             enumerable: true,
             writable: true,
             configurable: true,
