@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Problem } from "../engine/errors.js";
+import { zodProblems } from "../engine/schema-problems.js";
 import { type ConnectivityResult, type ConnectivityValidator, unavailable } from "./connectivity.js";
 import { ConnectorError, ConnectorValidationError } from "./errors.js";
 import type { ConnectorStore } from "./file-store.js";
@@ -11,7 +12,6 @@ import {
   findConnector,
   nameKey,
   parseConnectorsDocument,
-  zodProblems,
 } from "./rules.js";
 import { type CcaiConfig, type Connector, type ConnectorsFile, connectorSchema } from "./schema.js";
 import { connectorUrlProblems, type UrlRuleOptions } from "./url-rules.js";

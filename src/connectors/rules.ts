@@ -1,6 +1,6 @@
-import type { z } from "zod";
 import type { Problem } from "../engine/errors.js";
 import { formatPath, type PathSegment } from "../engine/json-path.js";
+import { zodProblems } from "../engine/schema-problems.js";
 import { ConnectorValidationError } from "./errors.js";
 import { type Connector, type ConnectorsFile, type ConnectorType, connectorsFileSchema } from "./schema.js";
 import { insecureSecretWarnings } from "./secrets.js";
@@ -17,14 +17,6 @@ export const CONNECTOR_LIMITS: Partial<Record<ConnectorType, number>> = {
 /** Names are compared case-insensitively (and Unicode-normalised, so "É" typed two ways is one name). */
 export function nameKey(name: string): string {
   return name.normalize("NFC").trim().toLocaleLowerCase("en-US");
-}
-
-export function zodProblems(error: z.ZodError, prefix: PathSegment[] = []): Problem[] {
-  return error.issues.map((issue) => ({
-    path: formatPath([...prefix, ...(issue.path.filter((s) => typeof s !== "symbol") as PathSegment[])]),
-    message: issue.message,
-    severity: "error" as const,
-  }));
 }
 
 /**

@@ -10,6 +10,7 @@ import {
 } from "./expressions.js";
 import { flowEnvelopeSchema } from "./flow-schema.js";
 import { formatPath, type PathSegment } from "./json-path.js";
+import { zodProblems } from "./schema-problems.js";
 import type { EngineServices } from "./services.js";
 import { coerce } from "./variables.js";
 
@@ -42,20 +43,6 @@ const RESERVED = new Set(["contact", "true", "false", "nil", "null", "empty", "b
 
 const UNUSABLE_TEMPLATE: CompiledTemplate = { source: "", isConstant: true, render: () => "" };
 const UNUSABLE_EXPRESSION: CompiledExpression = { source: "", evaluate: () => null };
-
-function zodProblems(error: z.ZodError, prefix: readonly PathSegment[]): Problem[] {
-  return error.issues.map((issue) => ({
-    path: formatPath([...prefix, ...(issue.path as PathSegment[])]),
-    message: describeIssue(issue),
-    severity: "error",
-  }));
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === "unrecognized_keys")
-    return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
-  return issue.message;
-}
 
 /**
  * Validates a flow document (schema, names, links, templates, expressions, JSON paths) and pre-parses everything

@@ -1,9 +1,9 @@
 import path from "node:path";
 import { z } from "zod";
 import { HTTP_METHODS } from "../connectors/seam.js";
-import { type Problem, ValidationError } from "../engine/errors.js";
-import { formatPath, type PathSegment } from "../engine/json-path.js";
+import { ValidationError } from "../engine/errors.js";
 import { readJsonFile } from "../engine/json-source.js";
+import { zodProblems } from "../engine/schema-problems.js";
 
 /** What every recorded secret is replaced by; in a recorded request it matches any value. */
 export { REDACTED } from "../http/redact.js";
@@ -90,12 +90,7 @@ export interface LoadedTestFile extends TestFile {
 export async function loadTestFile(file: string, displayName = file): Promise<LoadedTestFile> {
   const parsed = testFileSchema.safeParse(await readJsonFile(file, displayName));
   if (!parsed.success) {
-    const problems: Problem[] = parsed.error.issues.map((issue) => ({
-      path: formatPath(issue.path as PathSegment[]),
-      message: issue.message,
-      severity: "error",
-    }));
-    throw new ValidationError(problems, displayName, "invalid-test-file");
+    throw new ValidationError(zodProblems(parsed.error), displayName, "invalid-test-file");
   }
   const dir = path.dirname(file);
   return {
