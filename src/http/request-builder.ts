@@ -133,7 +133,8 @@ function renderJsonNode(node: JsonBodyNode, scope: Scope): unknown {
     case "array":
       return node.items.map((item) => renderJsonNode(item, scope));
     case "object": {
-      const rendered: Record<string, unknown> = {};
+      // No prototype: a key named "__proto__" is then an ordinary field, not a prototype assignment.
+      const rendered: Record<string, unknown> = Object.create(null);
       for (const [key, item] of node.entries) rendered[key] = renderJsonNode(item, scope);
       return rendered;
     }

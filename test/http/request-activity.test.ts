@@ -108,6 +108,15 @@ describe("http-request: sending", () => {
     expect(Object.keys(JSON.parse(received.body))).not.toContain("admin");
   });
 
+  it("sends a JSON body key named __proto__ as an ordinary key", async () => {
+    // JSON.parse gives the flow an own "__proto__" key; assigning it to a plain object would set a prototype
+    // instead and silently drop the field.
+    const body = JSON.parse('{"__proto__": {"tier": "{{ name }}"}, "ok": true}') as Record<string, unknown>;
+    await runHttp(engineOptions(), call({ method: "POST", body }), { variables: { name: "gold" } });
+    const sent = api.received[0]!.body;
+    expect(sent).toBe('{"__proto__":{"tier":"gold"},"ok":true}');
+  });
+
   it("encodes a form body", async () => {
     await runHttp(
       engineOptions(),
