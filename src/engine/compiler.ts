@@ -39,7 +39,8 @@ export interface FlowPlan {
 
 // Names must be valid Liquid identifiers; Liquid's literals cannot be variables.
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-const RESERVED = new Set(["contact", "true", "false", "nil", "null", "empty", "blank"]);
+// "__proto__" too: results hold variables and outputs in plain objects, where it would set a prototype.
+const RESERVED = new Set(["contact", "true", "false", "nil", "null", "empty", "blank", "__proto__"]);
 
 const UNUSABLE_TEMPLATE: CompiledTemplate = { source: "", isConstant: true, render: () => "" };
 const UNUSABLE_EXPRESSION: CompiledExpression = { source: "", evaluate: () => null };
@@ -68,7 +69,14 @@ export function compileFlow(
 
   const variables = new Map<string, VariableDeclaration>();
   const defaults: Record<string, unknown> = Object.create(null);
-  for (const [name, declaration] of Object.entries(isRecord(flow.variables) ? flow.variables : {})) {
+  const parsedVariables = isRecord(flow.variables) ? flow.variables : {};
+  // zod's record output drops a "__proto__" key; the document's own keys show it, so it is reported, not lost.
+  const rawVariables = isRecord(document) && isRecord(document.variables) ? document.variables : {};
+  for (const name of Object.keys(rawVariables)) {
+    if (!Object.hasOwn(parsedVariables, name))
+      report(["variables", name], `"${name}" cannot be a variable name`);
+  }
+  for (const [name, declaration] of Object.entries(parsedVariables)) {
     if (!NAME.test(name) || RESERVED.has(name)) {
       report(
         ["variables", name],

@@ -182,6 +182,14 @@ const cases: { name: string; document: unknown; path: string; message: RegExp }[
     message: /cannot be a variable name/,
   },
   {
+    name: "variable named __proto__",
+    document: JSON.parse(
+      '{"name":"x","start":"e","variables":{"__proto__":{"type":"string"}},"activities":{"e":{"type":"end-flow"}}}',
+    ),
+    path: "$.variables.__proto__",
+    message: /cannot be a variable name/,
+  },
+  {
     name: "unknown variable type",
     document: flow({ e: end }, { variables: { v: { type: "money" } } }),
     path: "$.variables.v.type",
