@@ -9,8 +9,8 @@ import { ADMIN_ROLES, type AdminRole, isAdminRole } from "../connectors/roles.js
 import type { Connector } from "../connectors/schema.js";
 import { insecureSecretWarnings, maskConnector } from "../connectors/secrets.js";
 import { connectorEndpoints } from "../connectors/url-rules.js";
-import type { Problem } from "../engine/errors.js";
-import { parseJsonText } from "../engine/json-source.js";
+import type { Problem } from "../core/errors.js";
+import { parseJsonText } from "../core/json-source.js";
 import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { collectList } from "./options.js";

@@ -1,11 +1,11 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { createEngine, type Engine } from "../engine/engine.js";
+import { readJsonFile } from "../core/json-source.js";
 import { scriptedHandlers } from "../engine/host.js";
-import { readJsonFile } from "../engine/json-source.js";
 import { replayEngineFactory } from "../replay/engine-factory.js";
 import { ReplaySession } from "../replay/replay-agent.js";
 import { loadTestFile, type TestCase } from "../replay/test-file.js";
+import { createEngine, type Engine } from "../runtime/create-engine.js";
 import { UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { paint } from "./paint.js";

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { chmod, open, readFile, rename, unlink } from "node:fs/promises";
 import path from "node:path";
-import type { Problem } from "../engine/errors.js";
-import { parseJsonText } from "../engine/json-source.js";
+import type { Problem } from "../core/errors.js";
+import { parseJsonText } from "../core/json-source.js";
 import { ConnectorError } from "./errors.js";
 import { parseConnectorsDocument } from "./rules.js";
 import type { ConnectorsFile } from "./schema.js";

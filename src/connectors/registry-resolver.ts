@@ -1,12 +1,12 @@
-import { describeError } from "../engine/errors.js";
-import { compileJsonPath } from "../engine/json-paths.js";
+import type { ConnectorHandle, ConnectorResolver, ConnectorStatus } from "../core/connector-seam.js";
+import { describeError } from "../core/errors.js";
+import { compileJsonPath } from "../core/json-paths.js";
 import { connectorAuth } from "./connector-auth.js";
 import { type ConnectorIdentity, connectorHandle } from "./connector-handle.js";
 import { AuthError } from "./errors.js";
 import type { ConnectorRegistry } from "./registry.js";
 import { allowedMethods, tokenExpiryCheck } from "./request-rules.js";
 import { type Connector, DEFAULTS } from "./schema.js";
-import type { ConnectorHandle, ConnectorResolver, ConnectorStatus } from "./seam.js";
 import { resolveSecret, secretFields } from "./secrets.js";
 import type { TokenCache } from "./token-cache.js";
 import { connectorEndpoints, urlProblem } from "./url-rules.js";

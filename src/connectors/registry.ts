@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { Problem } from "../engine/errors.js";
-import { zodProblems } from "../engine/schema-problems.js";
+import type { Problem } from "../core/errors.js";
+import { zodProblems } from "../core/schema-problems.js";
 import { type ConnectivityResult, type ConnectivityValidator, unavailable } from "./connectivity.js";
 import { ConnectorError, ConnectorValidationError } from "./errors.js";
 import type { ConnectorStore } from "./file-store.js";

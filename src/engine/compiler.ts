@@ -1,6 +1,8 @@
 import type { z } from "zod";
+import { describeError, type Problem, ValidationError } from "../core/errors.js";
+import { formatPath, type PathSegment } from "../core/json-path.js";
+import { zodProblems } from "../core/schema-problems.js";
 import type { ActivityDefinition, CompileContext, VariableDeclaration } from "./activity.js";
-import { describeError, type Problem, ValidationError } from "./errors.js";
 import {
   type CompiledExpression,
   type CompiledTemplate,
@@ -9,8 +11,6 @@ import {
   compileValueTemplate,
 } from "./expressions.js";
 import { flowEnvelopeSchema } from "./flow-schema.js";
-import { formatPath, type PathSegment } from "./json-path.js";
-import { zodProblems } from "./schema-problems.js";
 import type { EngineServices } from "./services.js";
 import { coerce } from "./variables.js";
 

@@ -1,6 +1,6 @@
+import { FlowrunError } from "../core/errors.js";
 import type { RunContext, StepResult } from "./activity.js";
 import type { CompiledActivity, FlowPlan } from "./compiler.js";
-import { FlowrunError } from "./errors.js";
 import { Scope } from "./expressions.js";
 import type { CallAction, CallHandlers } from "./host.js";
 import type { RunError, RunReason, RunResult, RunStatus, TraceEntry } from "./result.js";

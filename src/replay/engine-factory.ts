@@ -5,7 +5,7 @@ import { ConnectorRegistry } from "../connectors/registry.js";
 import { registryResolver } from "../connectors/registry-resolver.js";
 import type { Connector, ConnectorsFile } from "../connectors/schema.js";
 import { TokenCache } from "../connectors/token-cache.js";
-import { createEngine } from "../engine/engine.js";
+import { createEngine } from "../runtime/create-engine.js";
 import type { EngineFactory } from "./runner.js";
 
 let replayKey: string | undefined;

@@ -5,7 +5,7 @@ import type {
   ConnectorResolver,
   ConnectorStatus,
   HttpMethod,
-} from "../../src/connectors/seam.js";
+} from "../../src/core/connector-seam.js";
 
 /** A connector for tests: basic auth by default, or any authorisation the test supplies. */
 export interface TestConnectorOptions {

@@ -1,14 +1,14 @@
 import type { Dispatcher } from "undici";
-import type { Authorization, ConnectorHandle, HttpMethod } from "../connectors/seam.js";
-import type { RunContext, StepResult } from "../engine/activity.js";
-import { FlowrunError } from "../engine/errors.js";
-import type { CompiledTemplate } from "../engine/expressions.js";
-import { applyParseSettings, type CompiledParseSetting } from "../engine/parse-settings.js";
-import { checkSendableUrl, InvalidRequestError, joinToBase, parseAbsoluteUrl } from "./origin-guard.js";
-import { isSecretName, redactHeaders, redactUrl, scrubSecrets } from "./redact.js";
-import { appendQuery, type CompiledBody, type ContentType } from "./request-builder.js";
-import { backoffMs, isIdempotent, isRetryableStatus, retryAfterMs, sleep } from "./retry.js";
-import { AttemptError, type HttpResponse, sendAttempt } from "./transport.js";
+import type { Authorization, ConnectorHandle, HttpMethod } from "../../core/connector-seam.js";
+import { FlowrunError } from "../../core/errors.js";
+import { isSecretName, redactHeaders, redactUrl, scrubSecrets } from "../../core/redact.js";
+import { checkSendableUrl, InvalidRequestError, joinToBase, parseAbsoluteUrl } from "../../core/url-rules.js";
+import type { RunContext, StepResult } from "../../engine/activity.js";
+import type { CompiledTemplate } from "../../engine/expressions.js";
+import { applyParseSettings, type CompiledParseSetting } from "../../engine/parse-settings.js";
+import { backoffMs, isIdempotent, isRetryableStatus, retryAfterMs, sleep } from "../../http/retry.js";
+import { AttemptError, type HttpResponse, sendAttempt } from "../../http/sender.js";
+import { appendQuery, type CompiledBody, type ContentType } from "./request-building.js";
 
 /** The `error.kind` values of the http-request activity (SPEC 3). */
 export type HttpErrorKind =

@@ -2,16 +2,16 @@ import type { Dispatcher } from "undici";
 import { builtinActivities } from "../activities/index.js";
 import { ConnectorRegistry } from "../connectors/registry.js";
 import { type RegistryResolver, registryResolver } from "../connectors/registry-resolver.js";
-import type { ConnectorResolver } from "../connectors/seam.js";
 import { TokenCache } from "../connectors/token-cache.js";
-import { createHttpAgent, DEFAULT_MAX_RESPONSE_BYTES } from "../http/transport.js";
-import type { ActivityDefinition } from "./activity.js";
-import { compileFlow, type FlowPlan } from "./compiler.js";
-import { FlowrunError, type Problem, ValidationError } from "./errors.js";
-import type { CallHandlers } from "./host.js";
-import { type RunOptions, runPlan } from "./interpreter.js";
-import type { RunResult } from "./result.js";
-import type { EngineServices } from "./services.js";
+import type { ConnectorResolver } from "../core/connector-seam.js";
+import { FlowrunError, type Problem, ValidationError } from "../core/errors.js";
+import type { ActivityDefinition } from "../engine/activity.js";
+import { compileFlow, type FlowPlan } from "../engine/compiler.js";
+import type { CallHandlers } from "../engine/host.js";
+import { type RunOptions, runPlan } from "../engine/interpreter.js";
+import type { RunResult } from "../engine/result.js";
+import type { EngineServices } from "../engine/services.js";
+import { createHttpAgent, DEFAULT_MAX_RESPONSE_BYTES } from "../http/sender.js";
 
 export interface EngineOptions {
   /** Maximum activities per run before it fails with reason `step-limit`. Default 1000. */
