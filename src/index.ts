@@ -52,10 +52,9 @@ export type {
   ConnectorHandle,
   ConnectorResolver,
   ConnectorStatus,
-  HttpMethod,
 } from "./core/connector-seam.js";
-export { HTTP_METHODS } from "./core/connector-seam.js";
 export { FlowrunError, type Problem, ValidationError } from "./core/errors.js";
+export { HTTP_METHODS, type HttpMethod, type HttpServices } from "./core/http-types.js";
 export { JsonSourceError, readJsonFile } from "./core/json-source.js";
 export { REDACTED } from "./core/redact.js";
 export { InvalidRequestError } from "./core/url-rules.js";
@@ -81,6 +80,6 @@ export type { Contact, RunOptions } from "./engine/interpreter.js";
 export type { RunError, RunReason, RunResult, RunStatus, TraceEntry } from "./engine/result.js";
 export type { EngineServices } from "./engine/services.js";
 export { CoercionError, VARIABLE_TYPES, type VariableType } from "./engine/variables.js";
-export { DEFAULT_MAX_RESPONSE_BYTES, type HttpServices } from "./http/sender.js";
+export { DEFAULT_MAX_RESPONSE_BYTES } from "./http/sender.js";
 export type { CompiledFlow, CompileOptions, Engine, EngineOptions } from "./runtime/create-engine.js";
 export { createEngine } from "./runtime/create-engine.js";

@@ -1,4 +1,4 @@
-import type { HttpMethod } from "../core/connector-seam.js";
+import type { HttpMethod } from "../core/http-types.js";
 import { type CompiledJsonPath, compileJsonPath } from "../core/json-paths.js";
 import { type Connector, DEFAULTS } from "./schema.js";
 

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
-import { HTTP_METHODS } from "../core/connector-seam.js";
 import { ValidationError } from "../core/errors.js";
+import { HTTP_METHODS } from "../core/http-types.js";
 import { readJsonFile } from "../core/json-source.js";
 import { zodProblems } from "../core/schema-problems.js";
 

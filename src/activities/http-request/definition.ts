@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { HTTP_METHODS, type HttpMethod } from "../../core/connector-seam.js";
+import { HTTP_METHODS, type HttpMethod } from "../../core/http-types.js";
 import { checkRequestPath, InvalidRequestError, parseAbsoluteUrl } from "../../core/url-rules.js";
 import { defineActivity } from "../../engine/activity.js";
 import type { CompiledTemplate } from "../../engine/expressions.js";

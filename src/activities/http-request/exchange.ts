@@ -1,6 +1,7 @@
 import type { Dispatcher } from "undici";
-import type { Authorization, ConnectorHandle, HttpMethod } from "../../core/connector-seam.js";
+import type { Authorization, ConnectorHandle } from "../../core/connector-seam.js";
 import { FlowrunError } from "../../core/errors.js";
+import type { HttpMethod } from "../../core/http-types.js";
 import { isSecretName, redactHeaders, redactUrl, scrubSecrets } from "../../core/redact.js";
 import { checkSendableUrl, InvalidRequestError, joinToBase, parseAbsoluteUrl } from "../../core/url-rules.js";
 import type { RunContext, StepResult } from "../../engine/activity.js";
