@@ -18,7 +18,6 @@ import {
   addRunOptions,
   engineOptionsFrom,
   exitCodeFor,
-  openConnectors,
   type RunCliOptions,
   runWithInputs,
 } from "./run-options.js";
@@ -88,17 +87,13 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
     const flowPath = path.resolve(ctx.io.cwd, file);
     const outPath = path.resolve(ctx.io.cwd, options.out);
     const engineOptions = await engineOptionsFrom(ctx, options);
-    const opened = options.connectors
-      ? await openConnectors(ctx, options.connectors, options.allowLoopbackHttp ?? false)
-      : undefined;
-    const secrets = knownSecrets(opened?.registry, opened?.baseDir ?? ctx.io.cwd, ctx.io.env);
+    const registry = engineOptions.connectors as ConnectorRegistry | undefined;
+    const secrets = knownSecrets(registry, registry?.baseDir ?? ctx.io.cwd, ctx.io.env);
     const exchanges: Exchange[] = [];
     const agent = createHttpAgent({ ca: engineOptions.ca });
     const engine = createEngine({
       ...engineOptions,
       dispatcher: agent.compose(recordingInterceptor(secrets, (exchange) => exchanges.push(exchange))),
-      connectors: opened?.registry,
-      secrets: { ...engineOptions.secrets, baseDir: opened?.baseDir },
     });
     try {
       const flow = engine.compile(await readJsonFile(flowPath, file), { source: file });

@@ -13,7 +13,6 @@ import {
   addRunOptions,
   engineOptionsFrom,
   exitCodeFor,
-  openConnectors,
   type RunCliOptions,
   runWithInputs,
 } from "./run-options.js";
@@ -29,47 +28,33 @@ interface ReplayedCase {
   session: ReplaySession;
 }
 
-/** The engine for `flowrun run`: live, or replaying one recorded case. */
+/** The engine for `flowrun run`: live, or replaying one recorded case; the same run options either way. */
 async function engineFor(
   ctx: CliContext,
   options: RunCommandOptions,
 ): Promise<{ engine: Engine; replayed?: ReplayedCase }> {
-  if (options.replay !== undefined || options.case !== undefined) {
-    if (!options.replay || !options.case) throw new UsageError("--replay and --case go together");
-    const testFile = await loadTestFile(path.resolve(ctx.io.cwd, options.replay), options.replay);
-    const testCase = testFile.cases.find((c) => c.name === options.case);
-    if (!testCase) {
-      throw new UsageError(
-        `${options.replay} has no case ${JSON.stringify(options.case)}; its cases: ${testFile.cases.map((c) => JSON.stringify(c.name)).join(", ")}`,
-      );
-    }
-    const session = new ReplaySession(testCase.exchanges);
-    const connectorsPath = options.connectors
-      ? path.resolve(ctx.io.cwd, options.connectors)
-      : testFile.connectorsPath;
-    const engine = await replayEngineFactory(ctx.io.env)({
-      dispatcher: session.dispatcher,
-      connectorsPath,
-      connectorStatus: testCase.connectorStatus,
-    });
-    return { engine, replayed: { testCase, session } };
-  }
-  const engineOptions = await engineOptionsFrom(ctx, options);
-  if (options.connectors) {
-    const { registry, baseDir } = await openConnectors(
-      ctx,
-      options.connectors,
-      options.allowLoopbackHttp ?? false,
+  if (options.replay === undefined && options.case === undefined)
+    return { engine: createEngine(await engineOptionsFrom(ctx, options)) };
+  if (!options.replay || !options.case) throw new UsageError("--replay and --case go together");
+  const testFile = await loadTestFile(path.resolve(ctx.io.cwd, options.replay), options.replay);
+  const testCase = testFile.cases.find((c) => c.name === options.case);
+  if (!testCase) {
+    throw new UsageError(
+      `${options.replay} has no case ${JSON.stringify(options.case)}; its cases: ${testFile.cases.map((c) => JSON.stringify(c.name)).join(", ")}`,
     );
-    return {
-      engine: createEngine({
-        ...engineOptions,
-        connectors: registry,
-        secrets: { ...engineOptions.secrets, baseDir },
-      }),
-    };
   }
-  return { engine: createEngine(engineOptions) };
+  const session = new ReplaySession(testCase.exchanges);
+  const connectorsPath = options.connectors
+    ? path.resolve(ctx.io.cwd, options.connectors)
+    : testFile.connectorsPath;
+  // The replay factory reads the connectors file itself (in memory, recorded statuses, placeholder secrets).
+  const base = await engineOptionsFrom(ctx, options, false);
+  const engine = await replayEngineFactory(base)({
+    dispatcher: session.dispatcher,
+    connectorsPath,
+    connectorStatus: testCase.connectorStatus,
+  });
+  return { engine, replayed: { testCase, session } };
 }
 
 export function registerRunCommand(program: Command, ctx: CliContext): void {

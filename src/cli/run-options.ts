@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { ConnectorFileStore } from "../connectors/file-store.js";
 import { ConnectorRegistry } from "../connectors/registry.js";
-import { FlowrunError } from "../core/errors.js";
+import { FlowrunError, type Problem } from "../core/errors.js";
 import type { RunOptions } from "../engine/interpreter.js";
 import type { RunResult } from "../engine/result.js";
 import type { CompiledFlow, EngineOptions } from "../runtime/create-engine.js";
@@ -55,26 +55,42 @@ export async function readCa(cwd: string, file: string | undefined): Promise<str
   }
 }
 
-/** The connectors file of `--connectors` as a registry the engine follows. */
+/** The connectors file of `--connectors` as a registry the engine follows; its warnings go to stderr. */
 export async function openConnectors(
   ctx: CliContext,
   file: string,
   allowLoopbackHttp: boolean,
-): Promise<{ registry: ConnectorRegistry; baseDir: string }> {
+): Promise<ConnectorRegistry> {
   const store = new ConnectorFileStore(path.resolve(ctx.io.cwd, file), { allowLoopbackHttp });
   const registry = await ConnectorRegistry.open(store, { allowLoopbackHttp });
-  for (const warning of registry.warnings) ctx.io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
-  return { registry, baseDir: path.dirname(store.file) };
+  printWarnings(ctx, registry.warnings);
+  return registry;
 }
 
-/** Engine options from the command line (without the connectors). */
-export async function engineOptionsFrom(ctx: CliContext, options: RunCliOptions): Promise<EngineOptions> {
+export function printWarnings(ctx: CliContext, warnings: readonly Problem[]): void {
+  for (const warning of warnings) ctx.io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
+}
+
+/**
+ * Engine options from the command line, the same for run, record and run --replay: step limit, loopback rule,
+ * CA, secrets' environment, warnings and, with `--connectors` and `withConnectors`, the connectors file.
+ */
+export async function engineOptionsFrom(
+  ctx: CliContext,
+  options: RunCliOptions,
+  withConnectors = true,
+): Promise<EngineOptions> {
+  const allowLoopbackHttp = options.allowLoopbackHttp ?? false;
   return {
     maxSteps: positiveInteger("--max-steps", options.maxSteps),
-    allowLoopbackHttp: options.allowLoopbackHttp ?? false,
+    allowLoopbackHttp,
     ca: await readCa(ctx.io.cwd, options.ca),
     secrets: { env: ctx.io.env },
     onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
+    connectors:
+      withConnectors && options.connectors
+        ? await openConnectors(ctx, options.connectors, allowLoopbackHttp)
+        : undefined,
   };
 }
 

@@ -42,7 +42,10 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
       const colors = paint(ctx.io.color);
       // Pretty output streams each case as it finishes; with --output the pretty lines still go to the terminal.
       const streamCases = reporter === "pretty" || options.output !== undefined;
-      const factory = replayEngineFactory(ctx.io.env);
+      const factory = replayEngineFactory({
+        secrets: { env: ctx.io.env },
+        onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
+      });
       const reports: CaseReport[] = [];
       for (const file of files) {
         const fileReports = await runTestFile(

@@ -66,6 +66,7 @@ export class ConnectorRegistry {
   /** Operations run one at a time so that checks and the save see the same state. */
   private queue: Promise<unknown> = Promise.resolve();
   readonly warnings: readonly Problem[];
+  private loadedFrom: string | undefined;
 
   constructor(document: ConnectorsFile = { connectors: [] }, options: ConnectorRegistryOptions = {}) {
     const { document: checked, warnings } = parseConnectorsDocument(document, "connectors", options);
@@ -83,7 +84,13 @@ export class ConnectorRegistry {
   ): Promise<ConnectorRegistry> {
     const loaded = await store.load();
     const registry = new ConnectorRegistry(loaded.document, { ...options, store });
+    registry.loadedFrom = loaded.baseDir;
     return registry;
+  }
+
+  /** The folder `{ file }` secrets are relative to: the connectors file's, when the registry was opened from one. */
+  get baseDir(): string | undefined {
+    return this.loadedFrom;
   }
 
   // ---- runtime lookups (no role: the engine resolves connectors while routing calls) ----

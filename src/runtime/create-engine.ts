@@ -1,17 +1,19 @@
 import type { Dispatcher } from "undici";
 import { builtinActivities } from "../activities/index.js";
-import { ConnectorRegistry } from "../connectors/registry.js";
-import { type RegistryResolver, registryResolver } from "../connectors/registry-resolver.js";
+import type { ConnectorRegistry } from "../connectors/registry.js";
+import {
+  type RegistryResolver,
+  type RegistryResolverOptions,
+  registryResolver,
+} from "../connectors/registry-resolver.js";
 import { TokenCache } from "../connectors/token-cache.js";
 import type { ConnectorResolver } from "../core/connector-seam.js";
-import { FlowrunError, type Problem, ValidationError } from "../core/errors.js";
-import type { ActivityDefinition } from "../engine/activity.js";
-import { compileFlow, type FlowPlan } from "../engine/compiler.js";
+import { FlowrunError } from "../core/errors.js";
+import { createFlowEngine, type Engine } from "../engine/flow-engine.js";
 import type { CallHandlers } from "../engine/host.js";
-import { type RunOptions, runPlan } from "../engine/interpreter.js";
-import type { RunResult } from "../engine/result.js";
-import type { EngineServices } from "../engine/services.js";
 import { createHttpAgent, DEFAULT_MAX_RESPONSE_BYTES } from "../http/sender.js";
+
+export type { CompiledFlow, CompileOptions, Engine } from "../engine/flow-engine.js";
 
 export interface EngineOptions {
   /** Maximum activities per run before it fails with reason `step-limit`. Default 1000. */
@@ -28,7 +30,10 @@ export interface EngineOptions {
    * secrets and caches tokens) or any ConnectorResolver. Without one, such an activity halts the run.
    */
   connectors?: ConnectorRegistry | ConnectorResolver;
-  /** Where `{ env }` and `{ file }` secrets of a registry's connectors are read. Default: process.env, cwd. */
+  /**
+   * Where `{ env }` and `{ file }` secrets of a registry's connectors are read. Default: process.env and the
+   * folder of the registry's connectors file (the working directory for a registry without a file).
+   */
   secrets?: { env?: Readonly<Record<string, string | undefined>>; baseDir?: string };
   /** Told about things worth a warning, such as a failed background token refresh. Default: none. */
   onWarning?: (message: string) => void;
@@ -42,86 +47,61 @@ export interface EngineOptions {
   maxResponseBytes?: number;
 }
 
-export interface CompileOptions {
-  /** Where the document came from (a file name), for messages. */
-  source?: string;
+/** How replay sees a registry's connectors: recorded statuses, placeholder secrets. Not part of the public API. */
+export type ReplayConnectorRules = Pick<RegistryResolverOptions, "statusOverrides" | "secretFallback">;
+
+/** A registry is told from a plain resolver by what it can do (it announces changes), not by its class. */
+function isRegistry(connectors: ConnectorRegistry | ConnectorResolver): connectors is ConnectorRegistry {
+  return typeof (connectors as Partial<ConnectorRegistry>).on === "function";
 }
 
-export interface CompiledFlow {
-  readonly name: string;
-  readonly description: string | undefined;
-  /** Problems that do not stop the flow from running (unreachable activities). */
-  readonly warnings: readonly Problem[];
-  run(options?: RunOptions): Promise<RunResult>;
-}
-
-export interface Engine {
-  /** Validates and compiles a flow document; throws a ValidationError listing every problem. */
-  compile(document: unknown, options?: CompileOptions): CompiledFlow;
-  /** Every problem in a flow document (errors and warnings), without throwing. */
-  validate(document: unknown, options?: CompileOptions): Problem[];
-  /** Releases pooled connections and timers. */
-  close(): Promise<void>;
-}
-
-export function createEngine(options: EngineOptions = {}): Engine {
-  const registry = new Map<string, ActivityDefinition>(
-    builtinActivities.map((activity) => [activity.type, activity]),
-  );
-  if (
-    options.maxResponseBytes !== undefined &&
-    !(Number.isSafeInteger(options.maxResponseBytes) && options.maxResponseBytes > 0)
-  )
+function checkedMaxResponseBytes(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_RESPONSE_BYTES;
+  if (!(Number.isSafeInteger(value) && value > 0))
     throw new FlowrunError("invalid-option", "maxResponseBytes must be a positive whole number of bytes");
+  return value;
+}
+
+/**
+ * The composition root: the one place where an engine is put together, for embedders (`createEngine`) and for
+ * every command (run, record, test, run --replay). The engine itself sees only a ConnectorResolver.
+ */
+export function assembleEngine(options: EngineOptions, replayRules: ReplayConnectorRules = {}): Engine {
+  const maxResponseBytes = checkedMaxResponseBytes(options.maxResponseBytes);
   const ownAgent = options.dispatcher
     ? undefined
     : createHttpAgent({ ca: options.ca, connectionsPerOrigin: options.connectionsPerOrigin });
   // One token cache per engine; a registry is followed so that deactivation and edits drop tokens at once.
-  const tokenCache = new TokenCache();
   const followed: RegistryResolver | undefined =
-    options.connectors instanceof ConnectorRegistry
+    options.connectors && isRegistry(options.connectors)
       ? registryResolver(options.connectors, {
-          tokenCache,
+          tokenCache: new TokenCache(),
           env: options.secrets?.env,
-          baseDir: options.secrets?.baseDir,
+          baseDir: options.secrets?.baseDir ?? options.connectors.baseDir,
           onWarning: options.onWarning,
           allowLoopbackHttp: options.allowLoopbackHttp,
+          ...replayRules,
         })
       : undefined;
-  const services: EngineServices = {
-    maxSteps: options.maxSteps ?? 1000,
-    http: {
-      dispatcher: options.dispatcher ?? ownAgent!,
-      maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
-      allowLoopbackHttp: options.allowLoopbackHttp ?? false,
+  return createFlowEngine({
+    activities: builtinActivities,
+    services: {
+      maxSteps: options.maxSteps ?? 1000,
+      http: {
+        dispatcher: options.dispatcher ?? ownAgent!,
+        maxResponseBytes,
+        allowLoopbackHttp: options.allowLoopbackHttp ?? false,
+      },
+      connectors: followed ?? (options.connectors as ConnectorResolver | undefined),
     },
-    connectors: followed ?? (options.connectors as ConnectorResolver | undefined),
-  };
-  const defaultHandlers = options.handlers ?? {};
-
-  const compile = (document: unknown, compileOptions: CompileOptions = {}): CompiledFlow => {
-    const plan: FlowPlan = compileFlow(document, registry, services, compileOptions.source);
-    return {
-      name: plan.name,
-      description: plan.description,
-      warnings: plan.warnings,
-      run: (runOptions = {}) => runPlan(plan, services, runOptions.handlers ?? defaultHandlers, runOptions),
-    };
-  };
-
-  return {
-    compile,
-    validate(document, compileOptions) {
-      try {
-        return [...compile(document, compileOptions).warnings];
-      } catch (error) {
-        if (error instanceof ValidationError) return [...error.problems];
-        throw error;
-      }
-    },
+    handlers: options.handlers ?? {},
     async close() {
       followed?.close();
       await ownAgent?.close();
     },
-  };
+  });
+}
+
+export function createEngine(options: EngineOptions = {}): Engine {
+  return assembleEngine(options);
 }
