@@ -49,112 +49,127 @@ export function lineAndColumn(text: string, offset: number): { line: number; col
   return { line, column: offset - lineStart + 1 };
 }
 
+/** Thrown by the scanner with the offset of the first character that cannot belong to a JSON document. */
+class SyntaxAt {
+  constructor(readonly offset: number) {}
+}
+
+/** A recursive-descent JSON recogniser that only tracks where it is; used after JSON.parse failed. */
+class JsonScanner {
+  private i = 0;
+  constructor(private readonly text: string) {}
+
+  /** The offset of the first bad character; the text's length when the text is a JSON document. */
+  scan(): number {
+    try {
+      this.value();
+      this.whitespace();
+      if (this.i < this.text.length) this.fail();
+      return this.text.length;
+    } catch (error) {
+      if (error instanceof SyntaxAt) return Math.min(error.offset, this.text.length);
+      throw error;
+    }
+  }
+
+  private fail(): never {
+    throw new SyntaxAt(this.i);
+  }
+
+  private whitespace(): void {
+    while (this.i < this.text.length && " \t\n\r".includes(this.text[this.i]!)) this.i++;
+  }
+
+  private literal(word: string): void {
+    for (const ch of word) {
+      if (this.text[this.i] !== ch) this.fail();
+      this.i++;
+    }
+  }
+
+  private escape(): void {
+    this.i++;
+    const esc = this.text[this.i];
+    if (esc === "u") {
+      for (let k = 1; k <= 4; k++) {
+        if (!/[0-9a-fA-F]/.test(this.text[this.i + k] ?? "")) {
+          this.i += k;
+          this.fail();
+        }
+      }
+      this.i += 5;
+    } else if (esc !== undefined && '"\\/bfnrt'.includes(esc)) this.i++;
+    else this.fail();
+  }
+
+  private string(): void {
+    this.i++;
+    while (this.i < this.text.length) {
+      const ch = this.text[this.i]!;
+      if (ch === '"') {
+        this.i++;
+        return;
+      }
+      if (ch === "\\") this.escape();
+      else if (ch.charCodeAt(0) < 0x20) this.fail();
+      else this.i++;
+    }
+    this.fail();
+  }
+
+  private number(): void {
+    const match = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(this.text.slice(this.i, this.i + 400));
+    if (!match || match[0] === "" || match[0] === "-") this.fail();
+    this.i += match[0].length;
+  }
+
+  /** Members or elements up to `close`, each read by `member`. */
+  private sequence(close: "}" | "]", member: () => void): void {
+    this.i++;
+    this.whitespace();
+    if (this.text[this.i] === close) {
+      this.i++;
+      return;
+    }
+    for (;;) {
+      member();
+      this.whitespace();
+      if (this.text[this.i] === ",") this.i++;
+      else if (this.text[this.i] === close) {
+        this.i++;
+        return;
+      } else this.fail();
+    }
+  }
+
+  private member(): void {
+    this.whitespace();
+    if (this.text[this.i] !== '"') this.fail();
+    this.string();
+    this.whitespace();
+    if (this.text[this.i] !== ":") this.fail();
+    this.i++;
+    this.value();
+  }
+
+  private value(): void {
+    this.whitespace();
+    const ch = this.text[this.i];
+    if (ch === "{") this.sequence("}", () => this.member());
+    else if (ch === "[") this.sequence("]", () => this.value());
+    else if (ch === '"') this.string();
+    else if (ch === "t") this.literal("true");
+    else if (ch === "f") this.literal("false");
+    else if (ch === "n") this.literal("null");
+    else if (ch === "-" || (ch !== undefined && ch >= "0" && ch <= "9")) this.number();
+    else this.fail();
+  }
+}
+
 /**
  * V8 on Node 20 does not always report where JSON.parse failed, so on failure a small scanner finds the offset
  * of the first character that cannot belong to a JSON document.
  */
 export function findSyntaxErrorOffset(text: string): number {
-  let i = 0;
-  const fail = (): never => {
-    throw i;
-  };
-  const ws = () => {
-    while (i < text.length && " \t\n\r".includes(text[i]!)) i++;
-  };
-  const literal = (word: string) => {
-    for (const ch of word) {
-      if (text[i] !== ch) fail();
-      i++;
-    }
-  };
-  const string = () => {
-    i++;
-    while (i < text.length) {
-      const ch = text[i]!;
-      if (ch === '"') {
-        i++;
-        return;
-      }
-      if (ch === "\\") {
-        i++;
-        const esc = text[i];
-        if (esc === "u") {
-          for (let k = 1; k <= 4; k++) {
-            if (!/[0-9a-fA-F]/.test(text[i + k] ?? "")) {
-              i += k;
-              fail();
-            }
-          }
-          i += 5;
-        } else if (esc !== undefined && '"\\/bfnrt'.includes(esc)) i++;
-        else fail();
-      } else if (ch.charCodeAt(0) < 0x20) fail();
-      else i++;
-    }
-    fail();
-  };
-  const number = () => {
-    const match = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
-    if (!match || match[0] === "" || match[0] === "-") fail();
-    i += match![0].length;
-  };
-  const value = (): void => {
-    ws();
-    const ch = text[i];
-    if (ch === "{") {
-      i++;
-      ws();
-      if (text[i] === "}") {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail();
-        string();
-        ws();
-        if (text[i] !== ":") fail();
-        i++;
-        value();
-        ws();
-        if (text[i] === ",") i++;
-        else if (text[i] === "}") {
-          i++;
-          return;
-        } else fail();
-      }
-    }
-    if (ch === "[") {
-      i++;
-      ws();
-      if (text[i] === "]") {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ",") i++;
-        else if (text[i] === "]") {
-          i++;
-          return;
-        } else fail();
-      }
-    }
-    if (ch === '"') string();
-    else if (ch === "t") literal("true");
-    else if (ch === "f") literal("false");
-    else if (ch === "n") literal("null");
-    else if (ch === "-" || (ch !== undefined && ch >= "0" && ch <= "9")) number();
-    else fail();
-  };
-  try {
-    value();
-    ws();
-    if (i < text.length) fail();
-    return text.length;
-  } catch (offset) {
-    if (typeof offset === "number") return Math.min(offset, text.length);
-    throw offset;
-  }
+  return new JsonScanner(text).scan();
 }

@@ -2,7 +2,7 @@ import { type Problem, ValidationError } from "../core/errors.js";
 import type { ActivityDefinition } from "./activity.js";
 import { compileFlow, type FlowPlan } from "./compiler.js";
 import type { CallHandlers } from "./host.js";
-import { type RunOptions, runPlan } from "./interpreter.js";
+import { type RunOptions, runPlan, TraceTimestamps } from "./interpreter.js";
 import type { RunResult } from "./result.js";
 import type { EngineServices } from "./services.js";
 
@@ -43,13 +43,15 @@ export function createFlowEngine(parts: FlowEngineParts): Engine {
     parts.activities.map((activity) => [activity.type, activity]),
   );
   const { services, handlers } = parts;
+  const timestamps = new TraceTimestamps();
   const compile = (document: unknown, compileOptions: CompileOptions = {}): CompiledFlow => {
     const plan: FlowPlan = compileFlow(document, activities, services, compileOptions.source);
     return {
       name: plan.name,
       description: plan.description,
       warnings: plan.warnings,
-      run: (runOptions = {}) => runPlan(plan, services, runOptions.handlers ?? handlers, runOptions),
+      run: (runOptions = {}) =>
+        runPlan(plan, services, runOptions.handlers ?? handlers, runOptions, timestamps),
     };
   };
   return {

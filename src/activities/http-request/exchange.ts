@@ -110,90 +110,140 @@ function checkedJoin(
   return joined;
 }
 
-/** Performs a resolved http-request: connector checks, authorisation, attempts, retries, parse settings. */
-export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunContext): Promise<StepResult> {
-  const { compiled } = request;
-  const started = performance.now();
-  const method = compiled.method;
-
-  let connector: ConnectorHandle | undefined;
-  if (compiled.authenticated) {
-    const name = compiled.connector ?? "";
-    connector = ctx.services.connectors?.resolve(name);
-    if (!connector) {
-      return {
+/** The halt a missing or inactive connector causes (SPEC 3: routing stops), or the connector to use. */
+function connectorOrHalt(
+  compiled: CompiledHttpRequest,
+  ctx: RunContext,
+): { connector: ConnectorHandle | undefined } | { halt: StepResult } {
+  if (!compiled.authenticated) return { connector: undefined };
+  const name = compiled.connector ?? "";
+  const connector = ctx.services.connectors?.resolve(name);
+  if (!connector) {
+    return {
+      halt: {
         outcome: null,
         halt: {
           reason: "connector-not-found",
           message: `connector "${name}" used by activity "${ctx.activityId}" is not defined; routing stops`,
         },
         details: { connector: name },
-      };
-    }
-    if (connector.status !== "active") {
-      return {
+      },
+    };
+  }
+  if (connector.status !== "active") {
+    return {
+      halt: {
         outcome: null,
         halt: {
           reason: "connector-inactive",
           message: `connector "${connector.name}" used by activity "${ctx.activityId}" is inactive; routing stops`,
         },
         details: { connector: connector.name },
-      };
-    }
+      },
+    };
+  }
+  return { connector };
+}
+
+/** Performs a resolved http-request: connector checks, authorisation, attempts, retries, parse settings. */
+export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunContext): Promise<StepResult> {
+  const found = connectorOrHalt(request.compiled, ctx);
+  if ("halt" in found) return found.halt;
+  return new HttpExchange(request, ctx, found.connector).perform();
+}
+
+/** One http-request activity's exchange: its deadline, the secrets to keep out of messages, the trace. */
+class HttpExchange {
+  private readonly started = performance.now();
+  private readonly compiled: CompiledHttpRequest;
+  private readonly method: HttpMethod;
+  private readonly trace: HttpTraceDetails;
+  private readonly secrets = new Set<string>();
+  private readonly connectorHeaderNames = new Set<string>();
+  private response: HttpResponse | undefined;
+  private json: unknown;
+  private readonly controller = new AbortController();
+  private deadline = 0;
+
+  constructor(
+    private readonly request: ResolvedHttpRequest,
+    private readonly ctx: RunContext,
+    private readonly connector: ConnectorHandle | undefined,
+  ) {
+    this.compiled = request.compiled;
+    this.method = request.compiled.method;
+    this.trace = { method: this.method, url: null, status: null, requestHeaders: {}, attempts: 0 };
+    if (connector) this.trace.tokenFetched = false;
   }
 
-  const trace: HttpTraceDetails = { method, url: null, status: null, requestHeaders: {}, attempts: 0 };
-  if (connector) trace.tokenFetched = false;
-  const secrets = new Set<string>();
-  const connectorHeaderNames = new Set<string>();
-  let response: HttpResponse | undefined;
-  let json: unknown;
+  private outputs(): Record<string, unknown> {
+    return {
+      statusCode: this.response?.status ?? null,
+      headers: this.response?.headers ?? {},
+      body: this.response?.body ?? null,
+      json: this.json ?? null,
+      durationMs: Math.round((performance.now() - this.started) * 1000) / 1000,
+    };
+  }
 
-  const outputs = (): Record<string, unknown> => ({
-    statusCode: response?.status ?? null,
-    headers: response?.headers ?? {},
-    body: response?.body ?? null,
-    json: json ?? null,
-    durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-  });
-  const fail = (kind: HttpErrorKind, message: string): StepResult => {
-    const error = { kind, message: scrubSecrets(message, secrets) };
+  private fail(kind: HttpErrorKind, message: string): StepResult {
+    const error = { kind, message: scrubSecrets(message, this.secrets) };
     return {
       outcome: kind === "timeout" ? "timeout" : "error",
       error,
-      outputs: { ...outputs(), error },
-      details: { http: trace },
+      outputs: { ...this.outputs(), error },
+      details: { http: this.trace },
     };
-  };
-
-  if (request.invalid !== undefined) return fail("invalid-request", request.invalid);
-  if (connector?.allowedMethods && !connector.allowedMethods.includes(method)) {
-    return fail(
-      "method-not-allowed",
-      `connector "${connector.name}" allows only ${connector.allowedMethods.join(", ")}; ${method} was not sent`,
-    );
   }
-  for (const [name, value] of Object.entries(request.headers)) if (isSecretName(name)) secrets.add(value);
-  for (const [name, value] of request.query) if (isSecretName(name)) secrets.add(value);
 
-  // One deadline for the whole activity (token fetch, every attempt, every wait), also ended by a run abort.
-  const deadline = started + compiled.timeoutMs;
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new DOMException("activity deadline passed", "TimeoutError")),
-    compiled.timeoutMs,
-  );
-  const onRunAbort = () => controller.abort(ctx.signal?.reason);
-  ctx.signal?.addEventListener("abort", onRunAbort, { once: true });
-  if (ctx.signal?.aborted) onRunAbort();
-  const signal = controller.signal;
-  const runAborted = () => ctx.signal?.aborted === true;
-  const { dispatcher, maxResponseBytes, allowLoopbackHttp } = ctx.services.http;
+  async perform(): Promise<StepResult> {
+    const { request, connector, method } = this;
+    if (request.invalid !== undefined) return this.fail("invalid-request", request.invalid);
+    if (connector?.allowedMethods && !connector.allowedMethods.includes(method)) {
+      return this.fail(
+        "method-not-allowed",
+        `connector "${connector.name}" allows only ${connector.allowedMethods.join(", ")}; ${method} was not sent`,
+      );
+    }
+    for (const [name, value] of Object.entries(request.headers))
+      if (isSecretName(name)) this.secrets.add(value);
+    for (const [name, value] of request.query) if (isSecretName(name)) this.secrets.add(value);
 
-  const authorize = async (handle: ConnectorHandle): Promise<Authorization> => {
+    // One deadline for the whole activity (token fetch, every attempt, every wait), also ended by a run abort.
+    const runSignal = this.ctx.signal;
+    this.deadline = this.started + this.compiled.timeoutMs;
+    const timer = setTimeout(
+      () => this.controller.abort(new DOMException("activity deadline passed", "TimeoutError")),
+      this.compiled.timeoutMs,
+    );
+    const onRunAbort = () => this.controller.abort(runSignal?.reason);
+    runSignal?.addEventListener("abort", onRunAbort, { once: true });
+    if (runSignal?.aborted) onRunAbort();
+    try {
+      const failed = await this.exchange();
+      if (failed) return failed;
+    } catch (error) {
+      if (error instanceof HttpActivityError) return this.fail(error.code, error.message);
+      if (error instanceof InvalidRequestError) return this.fail("invalid-request", error.message);
+      if (this.controller.signal.aborted || isAbortLike(error))
+        return this.fail(
+          "timeout",
+          `no usable response within the deadline of ${this.compiled.timeoutMs} ms`,
+        );
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      runSignal?.removeEventListener("abort", onRunAbort);
+    }
+    return this.answer(this.response!);
+  }
+
+  private async authorize(handle: ConnectorHandle): Promise<Authorization> {
+    const { dispatcher } = this.ctx.services.http;
+    const signal = this.controller.signal;
     let authorization: Authorization;
     try {
-      authorization = await handle.authorize({ dispatcher, signal, deadline });
+      authorization = await handle.authorize({ dispatcher, signal, deadline: this.deadline });
     } catch (error) {
       if (signal.aborted || isAbortLike(error))
         throw new HttpActivityError(
@@ -203,18 +253,20 @@ export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunC
       const message = error instanceof Error ? error.message : String(error);
       throw new HttpActivityError("auth", `connector "${handle.name}": ${message}`);
     }
-    if (authorization.tokenFetched) trace.tokenFetched = true;
+    if (authorization.tokenFetched) this.trace.tokenFetched = true;
     for (const [name, value] of Object.entries(authorization.headers)) {
-      connectorHeaderNames.add(name.toLowerCase());
-      secrets.add(value);
+      this.connectorHeaderNames.add(name.toLowerCase());
+      this.secrets.add(value);
       // "Basic abc=" / "Bearer xyz": the credential alone is a secret too.
       const credential = value.split(" ").slice(1).join(" ");
-      if (credential) secrets.add(credential);
+      if (credential) this.secrets.add(credential);
     }
     return authorization;
-  };
+  }
 
-  const buildUrl = (authorization: Authorization | undefined): URL => {
+  private buildUrl(authorization: Authorization | undefined): URL {
+    const { request, connector } = this;
+    const { allowLoopbackHttp } = this.ctx.services.http;
     if (!connector) return appendQuery(parseAbsoluteUrl(request.target, allowLoopbackHttp), request.query);
     const base = authorization?.baseUrl ?? connector.baseUrl;
     if (base === undefined) throw new InvalidRequestError(`connector "${connector.name}" has no base URL`);
@@ -222,119 +274,127 @@ export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunC
       new URL(checkedJoin(connector.name, base, request.target, allowLoopbackHttp)),
       request.query,
     );
-  };
+  }
 
-  const buildHeaders = (authorization: Authorization | undefined): Record<string, string> => {
-    const headers: Record<string, string> = { ...request.headers };
-    if (request.body !== undefined) headers["content-type"] = compiled.contentType;
+  private buildHeaders(authorization: Authorization | undefined): Record<string, string> {
+    const headers: Record<string, string> = { ...this.request.headers };
+    if (this.request.body !== undefined) headers["content-type"] = this.compiled.contentType;
     for (const [name, value] of Object.entries(authorization?.headers ?? {}))
       headers[name.toLowerCase()] = value;
     return headers;
-  };
+  }
 
-  try {
-    let authorization = connector ? await authorize(connector) : undefined;
+  /** The attempt loop: retries, one reactive token refresh. Returns a failure, or undefined with `response` set. */
+  private async exchange(): Promise<StepResult | undefined> {
+    const { connector, method, trace, compiled } = this;
+    const signal = this.controller.signal;
+    let authorization = connector ? await this.authorize(connector) : undefined;
     let refreshed = false;
     let retriesUsed = 0;
     for (;;) {
-      const url = buildUrl(authorization);
-      const headers = buildHeaders(authorization);
+      const url = this.buildUrl(authorization);
+      const headers = this.buildHeaders(authorization);
       trace.url = redactUrl(url);
-      trace.requestHeaders = redactHeaders(headers, connectorHeaderNames);
+      trace.requestHeaders = redactHeaders(headers, this.connectorHeaderNames);
       trace.attempts++;
       const retriesLeft = compiled.retries - retriesUsed;
       const mayRetryFailure = isIdempotent(method) && retriesLeft > 0;
       try {
-        response = await sendWithBudget({
-          url,
-          method,
-          headers,
-          body: request.body,
-          dispatcher,
-          maxResponseBytes,
-          signal,
-          runAborted,
-          // An attempt that may be retried gets its share of the remaining time, so that a retry can happen.
-          budgetMs: mayRetryFailure ? (deadline - performance.now()) / (retriesLeft + 1) : undefined,
-        });
+        this.response = await this.send(url, headers, mayRetryFailure ? retriesLeft : undefined);
       } catch (error) {
         if (!(error instanceof AttemptError)) throw error;
         // An earlier attempt's response (a 503 before a reset) must not pose as this attempt's answer.
-        response = undefined;
-        json = undefined;
+        this.response = undefined;
+        this.json = undefined;
         trace.status = null;
-        if (error.code === "aborted") return fail("timeout", "the run was aborted");
+        if (error.code === "aborted") return this.fail("timeout", "the run was aborted");
         const transient = error.code === "network" || error.code === "timeout";
         if (transient && mayRetryFailure && !signal.aborted) {
           retriesUsed++;
           await sleep(
-            Math.min(backoffMs(retriesUsed), Math.max(0, deadline - performance.now() - 1)),
+            Math.min(backoffMs(retriesUsed), Math.max(0, this.deadline - performance.now() - 1)),
             signal,
           );
           continue;
         }
-        return fail(error.code, `${method} ${trace.url}: ${error.message}`);
+        return this.fail(error.code, `${method} ${trace.url}: ${error.message}`);
       }
+      const response = this.response;
       trace.status = response.status;
-      json = parseJsonBody(response.body);
+      this.json = parseJsonBody(response.body);
       if (
         connector &&
         authorization &&
-        connector.tokenExpired({ status: response.status, json: json ?? null })
+        connector.tokenExpired({ status: response.status, json: this.json ?? null })
       ) {
         if (refreshed)
-          return fail(
+          return this.fail(
             "auth",
             `connector "${connector.name}": the refreshed token was rejected too (status ${response.status})`,
           );
         refreshed = true;
         authorization.invalidate();
-        authorization = await authorize(connector);
+        authorization = await this.authorize(connector);
         continue;
       }
       if (isRetryableStatus(response.status) && retriesUsed < compiled.retries) {
         const wait = retryAfterMs(response.headers["retry-after"]) ?? backoffMs(retriesUsed + 1);
         // A wait that cannot end before the deadline is not started: the status is the answer.
-        if (performance.now() + wait < deadline) {
+        if (performance.now() + wait < this.deadline) {
           retriesUsed++;
           await sleep(wait, signal);
           continue;
         }
       }
-      break;
+      return undefined;
     }
-  } catch (error) {
-    if (error instanceof HttpActivityError) return fail(error.code, error.message);
-    if (error instanceof InvalidRequestError) return fail("invalid-request", error.message);
-    if (signal.aborted || isAbortLike(error))
-      return fail("timeout", `no usable response within the deadline of ${compiled.timeoutMs} ms`);
-    throw error;
-  } finally {
-    clearTimeout(timer);
-    ctx.signal?.removeEventListener("abort", onRunAbort);
   }
 
-  const status = response.status;
-  if (status < 200 || status > 299) {
-    const location =
-      status >= 300 && status < 400 && response.headers.location ? " (redirect not followed)" : "";
-    return fail("http-status", `${method} ${trace.url} answered ${status}${location}`);
+  /** One attempt; one that may be retried gets its share of the remaining time, so that a retry can happen. */
+  private send(
+    url: URL,
+    headers: Record<string, string>,
+    retriesLeft: number | undefined,
+  ): Promise<HttpResponse> {
+    const { dispatcher, maxResponseBytes } = this.ctx.services.http;
+    return sendWithBudget({
+      url,
+      method: this.method,
+      headers,
+      body: this.request.body,
+      dispatcher,
+      maxResponseBytes,
+      signal: this.controller.signal,
+      runAborted: () => this.ctx.signal?.aborted === true,
+      budgetMs:
+        retriesLeft === undefined ? undefined : (this.deadline - performance.now()) / (retriesLeft + 1),
+    });
   }
-  if (compiled.parseSettings.length > 0) {
-    if (json === undefined)
-      return fail(
+
+  /** The final response as the activity's result: status check, then parse settings. */
+  private answer(response: HttpResponse): StepResult {
+    const { method, trace } = this;
+    const status = response.status;
+    if (status < 200 || status > 299) {
+      const location =
+        status >= 300 && status < 400 && response.headers.location ? " (redirect not followed)" : "";
+      return this.fail("http-status", `${method} ${trace.url} answered ${status}${location}`);
+    }
+    if (this.compiled.parseSettings.length === 0)
+      return { outcome: "success", outputs: this.outputs(), details: { http: trace } };
+    if (this.json === undefined)
+      return this.fail(
         "parse",
         `the response body is not JSON (content-type ${response.headers["content-type"] ?? "none"})`,
       );
-    const applied = applyParseSettings(compiled.parseSettings, json, ctx);
-    if ("error" in applied) return fail("parse", applied.error);
+    const applied = applyParseSettings(this.compiled.parseSettings, this.json, this.ctx);
+    if ("error" in applied) return this.fail("parse", applied.error);
     return {
       outcome: "success",
-      outputs: outputs(),
+      outputs: this.outputs(),
       details: { http: trace, assignments: applied.assignments },
     };
   }
-  return { outcome: "success", outputs: outputs(), details: { http: trace } };
 }
 
 interface BudgetedAttempt {
