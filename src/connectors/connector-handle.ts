@@ -1,5 +1,6 @@
 import type { Authorization, AuthorizeRequest, ConnectorHandle } from "../core/connector-seam.js";
 import type { CompiledJsonPath } from "../core/json-paths.js";
+import { countTokenUse, startTokenFetch } from "../core/telemetry.js";
 import { type AuthSettings, basicAuthorization, fingerprint, obtainToken } from "./auth/strategies.js";
 import type { TokenSet } from "./auth/token-set.js";
 import type { TokenCache } from "./token-cache.js";
@@ -7,7 +8,7 @@ import type { TokenCache } from "./token-cache.js";
 /** What identifies a connector to the activity, shared by profiles and handles. */
 export type ConnectorIdentity = Pick<
   ConnectorHandle,
-  "id" | "name" | "type" | "status" | "baseUrl" | "allowedMethods"
+  "id" | "name" | "type" | "status" | "baseUrl" | "allowedMethods" | "propagateTraceContext"
 >;
 
 /** Everything the engine needs to authorise requests for one connector, secrets resolved. */
@@ -39,7 +40,20 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
 
   const fetchToken = async (request: AuthorizeRequest): Promise<TokenSet> => {
     if (auth.kind === "basic") throw new Error("basic auth has no token");
-    const token = await obtainToken(auth, request, owner);
+    const telemetry = startTokenFetch(request.telemetry, {
+      connectorId: profile.id,
+      connectorType: profile.type,
+      grant: auth.kind,
+      tokenUrl: auth.tokenUrl,
+    });
+    let token: TokenSet;
+    try {
+      token = await obtainToken(auth, request, owner);
+    } catch (error) {
+      telemetry.ended(error);
+      throw error;
+    }
+    telemetry.ended();
     if (auth.kind === "refresh-token" && token.refreshToken && token.refreshToken !== auth.refreshToken) {
       auth = { ...auth, refreshToken: token.refreshToken };
       await profile.onRefreshTokenRotated?.(token.refreshToken);
@@ -54,6 +68,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
     status: profile.status,
     baseUrl: profile.baseUrl,
     allowedMethods: profile.allowedMethods,
+    propagateTraceContext: profile.propagateTraceContext,
     tokenExpired({ status, json }) {
       if (profile.tokenExpiredStatuses.includes(status)) return true;
       if (!profile.tokenExpiredWhen || json === undefined) return false;
@@ -83,11 +98,13 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
             dispatcher: request.dispatcher,
             signal: AbortSignal.timeout(Math.max(0, Math.ceil(deadline - performance.now()))),
             deadline,
+            telemetry: request.telemetry,
           });
         },
         signal: request.signal,
         onBackgroundError: profile.onBackgroundError,
       });
+      countTokenUse(profile.type, fetched);
       return {
         headers: { authorization: `Bearer ${token.accessToken}` },
         baseUrl: profile.baseUrlFromToken ? token.instanceUrl : undefined,

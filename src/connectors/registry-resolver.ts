@@ -183,6 +183,7 @@ export function registryResolver(
       status,
       baseUrl: connectorEndpoints(connector).baseUrl,
       allowedMethods: allowedMethods(connector),
+      propagateTraceContext: connector.propagateTraceContext === true,
     };
     let inner: ConnectorHandle | undefined;
     return {

@@ -59,6 +59,10 @@ const commonFields = {
     .default("active")
     .meta({ description: "Only inactive connectors can be edited or deleted; flows halt on inactive ones" }),
   description: z.string().optional().meta({ description: "Free text for administrators" }),
+  propagateTraceContext: z.boolean().optional().meta({
+    description:
+      "Send the W3C Trace Context headers (traceparent, tracestate) of the run's trace with this connector's requests (default false)",
+  }),
   tokenExpiredStatuses: z
     .array(z.number().int().min(100).max(599))
     .min(1)

@@ -1,5 +1,6 @@
 import type { Dispatcher } from "undici";
 import type { HttpMethod } from "./http-types.js";
+import type { RunTelemetry } from "./telemetry.js";
 
 /**
  * The seam between the http-request activity and connectors. The activity asks a ConnectorResolver for a
@@ -15,6 +16,8 @@ export interface AuthorizeRequest {
   readonly signal: AbortSignal;
   /** The activity deadline, as `performance.now()` milliseconds; token retries must finish before it. */
   readonly deadline: number;
+  /** The run's telemetry: a token request becomes a `flowrun.token.fetch` span in the run's trace. */
+  readonly telemetry?: RunTelemetry;
 }
 
 export interface Authorization {
@@ -37,6 +40,8 @@ export interface ConnectorHandle {
   readonly baseUrl: string | undefined;
   /** Methods this connector allows (read-only Webex Contact Center: GET, HEAD, OPTIONS); undefined = all. */
   readonly allowedMethods: readonly HttpMethod[] | undefined;
+  /** Send W3C `traceparent` (and `tracestate`) with this connector's requests (SPEC 13); default false. */
+  readonly propagateTraceContext?: boolean;
   /** Whether a response means the token expired (`tokenExpiredStatuses`, `tokenExpiredWhen`). */
   tokenExpired(response: { status: number; json: unknown }): boolean;
   authorize(request: AuthorizeRequest): Promise<Authorization>;

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { PathSegment } from "../core/json-path.js";
+import type { RunTelemetry } from "../core/telemetry.js";
 import type { CompiledExpression, CompiledTemplate, Scope } from "./expressions.js";
 import type { CallAction, CallHandlers } from "./host.js";
 import type { EngineServices } from "./services.js";
@@ -33,6 +34,8 @@ export interface RunContext<Services = EngineServices> {
   readonly signal: AbortSignal | undefined;
   readonly handlers: CallHandlers;
   readonly services: Services;
+  /** The run's OpenTelemetry span and instruments; undefined when the host registered no provider. */
+  readonly telemetry?: RunTelemetry;
   /** Coerces `value` to the variable's declared type and assigns it; throws CoercionError. */
   assign(variable: string, value: unknown, source: string): void;
   /** Checks and converts without assigning, so that an activity can assign several values all or nothing. */

@@ -1,4 +1,6 @@
+import type { Context } from "@opentelemetry/api";
 import { FlowrunError } from "../core/errors.js";
+import { type RunTelemetry, startRunTelemetry } from "../core/telemetry.js";
 import type { RunContext, StepResult } from "./activity.js";
 import type { CompiledActivity, FlowPlan } from "./compiler.js";
 import { Scope } from "./expressions.js";
@@ -26,6 +28,11 @@ export interface RunOptions {
   deadlineMs?: number;
   /** Call-effect handlers for this run; default: the engine's. */
   handlers?: CallHandlers;
+  /**
+   * The OpenTelemetry context the run's `flowrun.run` span is a child of (docs/telemetry.md); default the active
+   * context. Lets a host without a context manager put the run into its call's trace.
+   */
+  traceContext?: Context;
 }
 
 const ABORTED = Symbol("aborted");
@@ -57,6 +64,7 @@ class ActivityRunContext implements RunContext {
   activityId = "";
   readonly scope = new Scope();
   readonly actions: CallAction[] = [];
+  telemetry: RunTelemetry | undefined;
   constructor(
     private readonly plan: FlowPlan,
     readonly signal: AbortSignal | undefined,
@@ -129,6 +137,8 @@ export async function runPlan(
   const ctx = new ActivityRunContext(plan, signal, handlers, services);
   const values = ctx.scope.values;
   seedScope(plan, ctx, options);
+  const telemetry = startRunTelemetry(plan.name, options.traceContext);
+  ctx.telemetry = telemetry;
 
   const path: string[] = [];
   const trace: TraceEntry[] = [];
@@ -145,6 +155,7 @@ export async function runPlan(
       trace,
     };
     if (error) result.error = error;
+    telemetry?.ended(result);
     return result;
   };
   const aborted = (activity: string | null) => {
@@ -177,11 +188,11 @@ export async function runPlan(
       if (isPromise(performed)) {
         const settled = await untilSettledOrAborted(performed, signal);
         if (settled === ABORTED) {
-          trace.push(
-            traceEntry(timestamps, current, null, startedAt, started, {
-              error: { kind: "aborted", message: "run aborted" },
-            }),
-          );
+          const entry = traceEntry(timestamps, current, null, startedAt, started, {
+            error: { kind: "aborted", message: "run aborted" },
+          });
+          trace.push(entry);
+          telemetry?.activityEnded(entry.type, null, entry.durationMs);
           return aborted(current.id);
         }
         step = settled;
@@ -190,7 +201,9 @@ export async function runPlan(
       step = asStepFailure(error);
     }
     if (step.outputs) values[current.id] = step.outputs;
-    trace.push(traceEntry(timestamps, current, step, startedAt, started));
+    const entry = traceEntry(timestamps, current, step, startedAt, started);
+    trace.push(entry);
+    telemetry?.activityEnded(entry.type, entry.outcome, entry.durationMs);
     if (step.halt)
       return finish("halted", step.halt.reason, {
         activity: current.id,

@@ -3,6 +3,7 @@ import type { Authorization, ConnectorHandle } from "../../core/connector-seam.j
 import { FlowrunError } from "../../core/errors.js";
 import type { HttpMethod } from "../../core/http-types.js";
 import { isSecretName, redactHeaders, redactUrl, scrubSecrets } from "../../core/redact.js";
+import { traceContextHeaders } from "../../core/telemetry.js";
 import { checkSendableUrl, InvalidRequestError, joinToBase, parseAbsoluteUrl } from "../../core/url-rules.js";
 import type { RunContext, StepResult } from "../../engine/activity.js";
 import type { CompiledTemplate } from "../../engine/expressions.js";
@@ -243,7 +244,12 @@ class HttpExchange {
     const signal = this.controller.signal;
     let authorization: Authorization;
     try {
-      authorization = await handle.authorize({ dispatcher, signal, deadline: this.deadline });
+      authorization = await handle.authorize({
+        dispatcher,
+        signal,
+        deadline: this.deadline,
+        telemetry: this.ctx.telemetry,
+      });
     } catch (error) {
       if (signal.aborted || isAbortLike(error))
         throw new HttpActivityError(
@@ -295,13 +301,24 @@ class HttpExchange {
       const url = this.buildUrl(authorization);
       const headers = this.buildHeaders(authorization);
       trace.url = redactUrl(url);
+      const attempt = this.ctx.telemetry?.startHttpAttempt({
+        method,
+        url,
+        redactedUrl: trace.url,
+        activityId: this.ctx.activityId,
+        resendCount: trace.attempts,
+      });
+      if (connector?.propagateTraceContext)
+        Object.assign(headers, traceContextHeaders(attempt, this.ctx.telemetry));
       trace.requestHeaders = redactHeaders(headers, this.connectorHeaderNames);
       trace.attempts++;
       const retriesLeft = compiled.retries - retriesUsed;
       const mayRetryFailure = isIdempotent(method) && retriesLeft > 0;
       try {
         this.response = await this.send(url, headers, mayRetryFailure ? retriesLeft : undefined);
+        attempt?.answered(this.response.status);
       } catch (error) {
+        attempt?.failed(error);
         if (!(error instanceof AttemptError)) throw error;
         // An earlier attempt's response (a 503 before a reset) must not pose as this attempt's answer.
         this.response = undefined;

@@ -1,0 +1,322 @@
+import {
+  type Attributes,
+  type Context,
+  type Counter,
+  context as contextApi,
+  createNoopMeter,
+  type Histogram,
+  isSpanContextValid,
+  type Meter,
+  type MeterProvider,
+  metrics,
+  ProxyTracerProvider,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  type TracerProvider,
+  trace,
+} from "@opentelemetry/api";
+
+/**
+ * OpenTelemetry for flowrun (SPEC 13), through `@opentelemetry/api` alone: the SDK is the host's. With no provider
+ * registered nothing here allocates per run: `startRunTelemetry` returns undefined and every hook is skipped by
+ * an `?.`. Child spans are parented by passing contexts explicitly, so parent links hold without a context manager.
+ */
+
+const SCOPE = "flowrun";
+
+/** The API's no-op provider behind an empty ProxyTracerProvider: the global one delegates to it until a host registers. */
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
+const NOOP_METER = createNoopMeter();
+
+let tracerOf: { provider: TracerProvider; tracer: Tracer } | undefined;
+
+/** The tracer of the registered provider; undefined while none is registered (checked per run: hosts register late). */
+function currentTracer(): Tracer | undefined {
+  const global = trace.getTracerProvider() as TracerProvider & { getDelegate?: () => TracerProvider };
+  const provider = typeof global.getDelegate === "function" ? global.getDelegate() : global;
+  if (provider === NOOP_TRACER_PROVIDER) return undefined;
+  if (tracerOf?.provider !== provider) tracerOf = { provider, tracer: provider.getTracer(SCOPE) };
+  return tracerOf.tracer;
+}
+
+/** Histogram buckets for activity durations in seconds: from sub-millisecond steps to slow HTTP calls. */
+const DURATION_BUCKETS_S = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
+
+/** flowrun's instruments on one meter. Every label is low-cardinality: no URL, no id, no secret. */
+export class FlowrunInstruments {
+  readonly runs: Counter;
+  readonly activityDuration: Histogram;
+  readonly httpAttempts: Counter;
+  readonly tokenFetches: Counter;
+  readonly tokenCacheHits: Counter;
+  readonly tokenCacheMisses: Counter;
+  /** Attribute sets by activity type and outcome, built once: an activity ends a million times a second. */
+  readonly #activityAttributes = new Map<string, Map<string | null, Attributes>>();
+
+  constructor(meter: Meter) {
+    this.runs = meter.createCounter("flowrun.runs", { description: "Runs ended, by status and reason" });
+    this.activityDuration = meter.createHistogram("flowrun.activity.duration", {
+      description: "Time an activity took, by activity type and outcome",
+      unit: "s",
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
+    });
+    this.httpAttempts = meter.createCounter("flowrun.http.attempts", {
+      description: "HTTP request attempts of http-request activities, by method and outcome",
+    });
+    this.tokenFetches = meter.createCounter("flowrun.token.fetches", {
+      description: "Requests to token endpoints, by connector type and outcome",
+    });
+    this.tokenCacheHits = meter.createCounter("flowrun.token.cache.hits", {
+      description: "Authorisations served from the token cache, by connector type",
+    });
+    this.tokenCacheMisses = meter.createCounter("flowrun.token.cache.misses", {
+      description: "Authorisations that waited for a token request, by connector type",
+    });
+  }
+
+  activityAttributes(type: string, outcome: string | null): Attributes {
+    let byOutcome = this.#activityAttributes.get(type);
+    if (!byOutcome) {
+      byOutcome = new Map();
+      this.#activityAttributes.set(type, byOutcome);
+    }
+    let attributes = byOutcome.get(outcome);
+    if (!attributes) {
+      attributes = { "flowrun.activity.type": type, "flowrun.activity.outcome": outcome ?? "none" };
+      byOutcome.set(outcome, attributes);
+    }
+    return attributes;
+  }
+}
+
+let instrumentsOf: { provider: MeterProvider; instruments: FlowrunInstruments | undefined } | undefined;
+
+/** The instruments on the registered meter provider; undefined while none is (the API keeps no proxy for meters). */
+function currentInstruments(): FlowrunInstruments | undefined {
+  const provider = metrics.getMeterProvider();
+  if (instrumentsOf?.provider !== provider) {
+    const meter = provider.getMeter(SCOPE);
+    instrumentsOf = {
+      provider,
+      instruments: meter === NOOP_METER ? undefined : new FlowrunInstruments(meter),
+    };
+  }
+  return instrumentsOf.instruments;
+}
+
+/** A low-cardinality name for why something failed: a FlowrunError's code, a timeout, or the error's class. */
+export function errorType(error: unknown): string {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (name === "AbortError" || name === "TimeoutError") return "timeout";
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && /^[a-z][a-z-]*$/.test(code)) return code;
+  return typeof name === "string" && name !== "" ? name : "_OTHER";
+}
+
+function endWithError(span: Span, type: string): void {
+  span.setAttribute("error.type", type);
+  span.setStatus({ code: SpanStatusCode.ERROR });
+}
+
+/** How a run ended, as the engine reports it (engine/result.ts), without importing the engine. */
+export interface RunEnd {
+  readonly status: string;
+  readonly reason: string | null;
+  readonly error?: { readonly kind: string };
+}
+
+/**
+ * One run's telemetry: its span (when tracing), the context its children are parented on, and the instruments
+ * (when metering). Exists only while a provider is registered or the host passed a parent context.
+ */
+export class RunTelemetry {
+  constructor(
+    readonly tracer: Tracer | undefined,
+    readonly span: Span | undefined,
+    /** The run span's context: children start from it, so parent links need no context manager. */
+    readonly context: Context,
+    readonly instruments: FlowrunInstruments | undefined,
+  ) {}
+
+  activityEnded(type: string, outcome: string | null, durationMs: number): void {
+    this.instruments?.activityDuration.record(
+      durationMs / 1000,
+      this.instruments.activityAttributes(type, outcome),
+    );
+  }
+
+  ended(result: RunEnd): void {
+    const { span, instruments } = this;
+    const reason = result.reason ?? "none";
+    instruments?.runs.add(1, { "flowrun.run.status": result.status, "flowrun.run.reason": reason });
+    if (!span) return;
+    if (span.isRecording()) {
+      span.setAttributes({ "flowrun.run.status": result.status, "flowrun.run.reason": reason });
+      if (result.status === "failed" || result.status === "aborted")
+        endWithError(span, result.error?.kind ?? result.status);
+    }
+    span.end();
+  }
+
+  /** The span of one HTTP attempt (a CLIENT span named by the method, HTTP semantic conventions). */
+  startHttpAttempt(request: HttpAttemptStart): HttpAttemptTelemetry {
+    const span = this.tracer?.startSpan(request.method, { kind: SpanKind.CLIENT }, this.context);
+    if (span?.isRecording()) {
+      const { url } = request;
+      const port = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
+      span.setAttributes({
+        "http.request.method": request.method,
+        "url.full": request.redactedUrl,
+        "server.address": url.hostname,
+        "server.port": port,
+        "flowrun.activity.id": request.activityId,
+      });
+      if (request.resendCount > 0) span.setAttribute("http.request.resend_count", request.resendCount);
+    }
+    return new HttpAttemptTelemetry(span, this.instruments, request.method);
+  }
+}
+
+export interface HttpAttemptStart {
+  readonly method: string;
+  readonly url: URL;
+  /** The URL as the run's trace shows it (core/redact.ts `redactUrl`): `url.full` never differs from the trace. */
+  readonly redactedUrl: string;
+  readonly activityId: string;
+  /** Attempts before this one (`http.request.resend_count`). */
+  readonly resendCount: number;
+}
+
+export class HttpAttemptTelemetry {
+  constructor(
+    readonly span: Span | undefined,
+    private readonly instruments: FlowrunInstruments | undefined,
+    private readonly method: string,
+  ) {}
+
+  /** A response arrived; 4xx and 5xx are errors of a CLIENT span (`error.type` is the status code). */
+  answered(status: number): void {
+    this.instruments?.httpAttempts.add(1, {
+      "http.request.method": this.method,
+      "flowrun.http.outcome": status >= 200 && status <= 299 ? "success" : "http-status",
+      "http.response.status_code": status,
+    });
+    const span = this.span;
+    if (!span) return;
+    if (span.isRecording()) {
+      span.setAttribute("http.response.status_code", status);
+      if (status >= 400) endWithError(span, String(status));
+    }
+    span.end();
+  }
+
+  /** No response: `timeout`, `network`, `response-too-large`, `aborted`, or the class of an unexpected error. */
+  failed(error: unknown): void {
+    const type = errorType(error);
+    this.instruments?.httpAttempts.add(1, {
+      "http.request.method": this.method,
+      "flowrun.http.outcome": type,
+    });
+    if (!this.span) return;
+    if (this.span.isRecording()) endWithError(this.span, type);
+    this.span.end();
+  }
+}
+
+/**
+ * Starts a run's telemetry: a `flowrun.run` span, the child of `parent` (the host's context) or else of the
+ * active context. Undefined, at the cost of two lookups, when no provider is registered and no parent is given.
+ */
+export function startRunTelemetry(flowName: string, parent: Context | undefined): RunTelemetry | undefined {
+  const tracer = currentTracer();
+  const instruments = currentInstruments();
+  if (!tracer && !instruments && parent === undefined) return undefined;
+  const parentContext = parent ?? contextApi.active();
+  if (!tracer) return new RunTelemetry(undefined, undefined, parentContext, instruments);
+  const span = tracer.startSpan("flowrun.run", { kind: SpanKind.INTERNAL }, parentContext);
+  if (span.isRecording()) span.setAttribute("flowrun.flow.name", flowName);
+  return new RunTelemetry(tracer, span, trace.setSpan(parentContext, span), instruments);
+}
+
+/** What identifies a connector on token spans and metrics. */
+export interface TokenFetchStart {
+  readonly connectorId: string;
+  readonly connectorType: string;
+  /** The grant (`client-credentials`, `jwt-bearer`, ...). */
+  readonly grant: string;
+  readonly tokenUrl: string;
+}
+
+/** One token request: a `flowrun.token.fetch` span in the run's trace, and the token-fetch counter. */
+export class TokenFetchTelemetry {
+  constructor(
+    private readonly span: Span | undefined,
+    private readonly connectorType: string,
+  ) {}
+
+  ended(error?: unknown): void {
+    const failure = error === undefined ? undefined : errorType(error);
+    currentInstruments()?.tokenFetches.add(1, {
+      "flowrun.connector.type": this.connectorType,
+      "flowrun.token.outcome": failure === undefined ? "success" : "error",
+    });
+    if (!this.span) return;
+    if (failure !== undefined && this.span.isRecording()) endWithError(this.span, failure);
+    this.span.end();
+  }
+}
+
+/** Starts a token request's telemetry; the span only inside a traced run (`run` carries its context). */
+export function startTokenFetch(run: RunTelemetry | undefined, start: TokenFetchStart): TokenFetchTelemetry {
+  const span = run?.tracer?.startSpan("flowrun.token.fetch", { kind: SpanKind.INTERNAL }, run.context);
+  if (span?.isRecording()) {
+    span.setAttributes({
+      "flowrun.connector.id": start.connectorId,
+      "flowrun.connector.type": start.connectorType,
+      "flowrun.token.grant": start.grant,
+      "server.address": hostnameOf(start.tokenUrl),
+    });
+  }
+  return new TokenFetchTelemetry(span, start.connectorType);
+}
+
+function hostnameOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return "";
+  }
+}
+
+/** Counts an authorisation served from the token cache (`fetched` false) or one that waited for a token request. */
+export function countTokenUse(connectorType: string, fetched: boolean): void {
+  const instruments = currentInstruments();
+  if (!instruments) return;
+  const counter = fetched ? instruments.tokenCacheMisses : instruments.tokenCacheHits;
+  counter.add(1, { "flowrun.connector.type": connectorType });
+}
+
+/**
+ * W3C Trace Context (https://www.w3.org/TR/trace-context/, version 00) headers for an outbound request: the
+ * attempt's span when there is one, else the run's parent (the host's span), else the active context. Written
+ * here rather than through `propagation.inject`, whose global propagator is a no-op unless the host registers
+ * one: a connector that opts in gets `traceparent` from the API alone.
+ */
+export function traceContextHeaders(
+  attempt: HttpAttemptTelemetry | undefined,
+  run: RunTelemetry | undefined,
+): { traceparent: string; tracestate?: string } | undefined {
+  const spanContext: SpanContext | undefined =
+    attempt?.span?.spanContext() ?? trace.getSpanContext(run?.context ?? contextApi.active());
+  if (!spanContext || !isSpanContextValid(spanContext)) return undefined;
+  // Version 00 defines one flag, sampled; the other bits are sent as zero.
+  const flags = (spanContext.traceFlags & 1) === 1 ? "01" : "00";
+  const traceparent = `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`;
+  const tracestate = spanContext.traceState?.serialize();
+  return tracestate ? { traceparent, tracestate } : { traceparent };
+}
