@@ -377,23 +377,23 @@ describe("metrics", () => {
     installed = installTelemetry();
     const engine = engineFor();
     const flow = engine.compile(threeCalls());
-    for (let i = 0; i < 2; i++) await flow.run({ contact: { ani: "+15551234567" } });
+    for (let i = 0; i < 3; i++) await flow.run({ contact: { ani: "+15551234567" } });
     await engine.close();
     const data = await installed.metrics();
 
     expect(
       counted(data, "flowrun.runs", { "flowrun.run.status": "completed", "flowrun.run.reason": "none" }),
-    ).toBe(2);
+    ).toBe(3);
     expect(
       counted(data, "flowrun.http.attempts", {
         "http.request.method": "GET",
         "flowrun.http.outcome": "success",
         "http.response.status_code": 200,
       }),
-    ).toBe(6);
+    ).toBe(9);
     expect(counted(data, "flowrun.token.fetches", { "flowrun.connector.type": "custom" })).toBe(1);
     expect(counted(data, "flowrun.token.cache.misses", { "flowrun.connector.type": "custom" })).toBe(1);
-    expect(counted(data, "flowrun.token.cache.hits", { "flowrun.connector.type": "custom" })).toBe(1);
+    expect(counted(data, "flowrun.token.cache.hits", { "flowrun.connector.type": "custom" })).toBe(2);
 
     const durations = points(data, "flowrun.activity.duration");
     const httpDurations = durations.find(
@@ -401,9 +401,9 @@ describe("metrics", () => {
         point.attributes["flowrun.activity.type"] === "http-request" &&
         point.attributes["flowrun.activity.outcome"] === "success",
     );
-    expect(httpDurations?.value).toMatchObject({ count: 6 });
+    expect(httpDurations?.value).toMatchObject({ count: 9 });
     const endDurations = durations.find((point) => point.attributes["flowrun.activity.type"] === "end-flow");
-    expect(endDurations?.value).toMatchObject({ count: 2 });
+    expect(endDurations?.value).toMatchObject({ count: 3 });
     expect(
       data.find((metric) => metric.descriptor.name === "flowrun.activity.duration")?.descriptor.unit,
     ).toBe("s");
