@@ -6,7 +6,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tokenRequestSecrets } from "../../src/connectors/auth/token-endpoint.js";
+import { ConnectorFileStore } from "../../src/connectors/file-store.js";
+import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import { REDACTED, scrubSecrets } from "../../src/core/redact.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
 import { rsaKeyPair } from "../helpers/auth.js";
 import { type CliRun, cli } from "../helpers/cli.js";
 import {
@@ -15,6 +18,7 @@ import {
   type ReceivedRequest,
   startHttpServer,
 } from "../helpers/servers.js";
+import { installTelemetry } from "../helpers/telemetry.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const key = rsaKeyPair();
@@ -363,6 +367,42 @@ describe("secret-leak audit", () => {
       await cli(["connectors", "validate", "--connectivity", ...common], { env: allEnv() }),
     );
     mode = "ok";
+  });
+
+  it("OpenTelemetry spans and metrics of runs with tokens issued and refused (in-memory exporters)", async () => {
+    const telemetry = installTelemetry();
+    try {
+      const file = path.join(dir, "connectors.json");
+      const store = new ConnectorFileStore(file, { allowLoopbackHttp: true });
+      const connectors = await ConnectorRegistry.open(store, { allowLoopbackHttp: true });
+      const engine = createEngine({ connectors, allowLoopbackHttp: true, secrets: { env: allEnv() } });
+      const flow = engine.compile(
+        JSON.parse(readFileSync(path.join(dir, "every-connector.flow.json"), "utf8")),
+      );
+      for (const which of ["ok", "reject"] as const) {
+        mode = which;
+        await flow.run({ contact: { ani: "+15551234567" } });
+      }
+      mode = "ok";
+      await engine.close();
+      const spans = telemetry.spans();
+      // Every connector's attempt and every token request is there to be audited.
+      expect(spans.filter((span) => span.name === "POST").length).toBeGreaterThanOrEqual(
+        connectorNames.length,
+      );
+      expect(spans.filter((span) => span.name === "flowrun.token.fetch").length).toBeGreaterThanOrEqual(8);
+      const shown = spans.map((span) => ({
+        name: span.name,
+        attributes: span.attributes,
+        status: span.status,
+        events: span.events,
+        links: span.links,
+      }));
+      outputs.push({ what: "OpenTelemetry spans", text: JSON.stringify(shown) });
+      outputs.push({ what: "OpenTelemetry metrics", text: JSON.stringify(await telemetry.metrics()) });
+    } finally {
+      await telemetry.uninstall();
+    }
   });
 
   it("no output contains a secret, its base64 or its URL-encoded form", () => {
