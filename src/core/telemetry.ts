@@ -31,6 +31,12 @@ const SCOPE = "flowrun";
 const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
 const NOOP_METER = createNoopMeter();
 
+/**
+ * Where API 1.x keeps every registered global (tracer and meter providers, context manager, propagator), shared by
+ * all copies of the API in a process. Absent until a host registers something: the common case costs one lookup.
+ */
+const API_GLOBALS = Symbol.for("opentelemetry.js.api.1");
+
 let tracerOf: { provider: TracerProvider; tracer: Tracer } | undefined;
 
 /** The tracer of the registered provider; undefined while none is registered (checked per run: hosts register late). */
@@ -233,6 +239,7 @@ export class HttpAttemptTelemetry {
  * active context. Undefined, at the cost of two lookups, when no provider is registered and no parent is given.
  */
 export function startRunTelemetry(flowName: string, parent: Context | undefined): RunTelemetry | undefined {
+  if (parent === undefined && !(API_GLOBALS in globalThis)) return undefined;
   const tracer = currentTracer();
   const instruments = currentInstruments();
   if (!tracer && !instruments && parent === undefined) return undefined;
@@ -295,6 +302,7 @@ function hostnameOf(url: string): string {
 
 /** Counts an authorisation served from the token cache (`fetched` false) or one that waited for a token request. */
 export function countTokenUse(connectorType: string, fetched: boolean): void {
+  if (!(API_GLOBALS in globalThis)) return;
   const instruments = currentInstruments();
   if (!instruments) return;
   const counter = fetched ? instruments.tokenCacheMisses : instruments.tokenCacheHits;
