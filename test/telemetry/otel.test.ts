@@ -10,7 +10,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ConnectorValidationError } from "../../src/connectors/errors.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import { startRunTelemetry } from "../../src/core/telemetry.js";
@@ -287,6 +287,24 @@ describe("error.type on failed attempts", () => {
     expect(run.attributes["flowrun.run.reason"]).toBe("unhandled-outcome");
     expect(run.attributes["error.type"]).toBe("http-status");
     expect(run.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it("a run past its deadline: run span error.type deadline, the cut attempt ends aborted", async () => {
+    const slow = await startHttpServer(() => {}); // never answers
+    installed = installTelemetry();
+    const engine = createEngine({ allowLoopbackHttp: true });
+    const flow = engine.compile(
+      httpFlow({ useAuthenticatedEndpoint: false, requestUrl: `${slow.url}/slow` }),
+    );
+    const result = await flow.run({ deadlineMs: 100 });
+    expect(result.status).toBe("aborted");
+    const run = only(installed.spans(), "flowrun.run");
+    expect(run.attributes["flowrun.run.reason"]).toBe("deadline");
+    expect(run.attributes["error.type"]).toBe("deadline");
+    expect(run.status.code).toBe(SpanStatusCode.ERROR);
+    await vi.waitFor(() => expect(named(installed!.spans(), "GET")).toHaveLength(1));
+    expect(only(installed.spans(), "GET").attributes["error.type"]).toBe("aborted");
+    await engine.close();
   });
 
   it("a retried attempt is a span of its own with http.request.resend_count", async () => {
