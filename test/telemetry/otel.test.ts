@@ -42,37 +42,38 @@ afterEach(async () => {
   api.received.length = 0;
 });
 
-/** CRM: OAuth client credentials, opted in to trace propagation. Billing: basic auth, not opted in. */
-function registry(): ConnectorRegistry {
-  return new ConnectorRegistry(
-    {
-      connectors: [
-        {
-          id: "crm-id",
-          name: "CRM",
-          type: "custom",
-          status: "active",
-          propagateTraceContext: true,
-          resourceDomainUrl: `${api.url}/crm`,
-          auth: {
-            type: "oauth2",
-            grantType: "client_credentials",
-            clientId: "flows",
-            clientSecret: { env: "OTEL_CLIENT_SECRET" },
-            clientAuth: "basic",
-            tokenUrl: tokens.url("/oauth/token"),
-          },
-        },
-        {
-          id: "billing-id",
-          name: "Billing",
-          type: "custom",
-          status: "active",
-          resourceDomainUrl: `${api.url}/billing`,
-          auth: { type: "basic", username: "flows", password: { env: "OTEL_BASIC_PASSWORD" } },
-        },
-      ],
+/** CRM: OAuth client credentials against `tokenUrl`, opted in to trace propagation. */
+function crmConnector(tokenUrl: string) {
+  return {
+    id: "crm-id",
+    name: "CRM",
+    type: "custom" as const,
+    status: "active" as const,
+    propagateTraceContext: true,
+    resourceDomainUrl: `${api.url}/crm`,
+    auth: {
+      type: "oauth2" as const,
+      grantType: "client_credentials" as const,
+      clientId: "flows",
+      clientSecret: { env: "OTEL_CLIENT_SECRET" },
+      clientAuth: "basic" as const,
+      tokenUrl,
     },
+  };
+}
+
+/** CRM, and Billing: basic auth, not opted in. */
+function registry(): ConnectorRegistry {
+  const billing = {
+    id: "billing-id",
+    name: "Billing",
+    type: "custom" as const,
+    status: "active" as const,
+    resourceDomainUrl: `${api.url}/billing`,
+    auth: { type: "basic" as const, username: "flows", password: { env: "OTEL_BASIC_PASSWORD" } },
+  };
+  return new ConnectorRegistry(
+    { connectors: [crmConnector(tokens.url("/oauth/token")), billing] },
     { allowLoopbackHttp: true },
   );
 }
@@ -325,25 +326,7 @@ describe("error.type on failed attempts", () => {
     const refusing = await startTokenServer({ fallback: { status: 401, json: { error: "invalid_client" } } });
     installed = installTelemetry();
     const connectors = new ConnectorRegistry(
-      {
-        connectors: [
-          {
-            id: "crm-id",
-            name: "CRM",
-            type: "custom",
-            status: "active",
-            resourceDomainUrl: `${api.url}/crm`,
-            auth: {
-              type: "oauth2",
-              grantType: "client_credentials",
-              clientId: "flows",
-              clientSecret: { env: "OTEL_CLIENT_SECRET" },
-              clientAuth: "basic",
-              tokenUrl: refusing.url("/oauth/token"),
-            },
-          },
-        ],
-      },
+      { connectors: [crmConnector(refusing.url("/oauth/token"))] },
       { allowLoopbackHttp: true },
     );
     const engine = engineFor(connectors);
