@@ -45,6 +45,8 @@ export interface FileStoreOptions extends UrlRuleOptions {
   readonly lock?: FileLockOptions;
   /** How often `watch` checks the file's identity (device, inode, size, times). Default 250 ms. */
   readonly pollMs?: number;
+  /** Use fs.watch as well as the poll (default true); false where fs.watch misbehaves, the poll alone suffices. */
+  readonly fsWatch?: boolean;
 }
 
 /** What the file looked like when it was read: compared before every write to detect someone else's change. */
@@ -141,7 +143,7 @@ export class ConnectorFileStore implements ConnectorStore {
       }, WATCH_SETTLE_MS);
       settle.unref();
     };
-    const watcher = this.watchDirectory(soon);
+    const watcher = this.options.fsWatch === false ? undefined : this.watchDirectory(soon);
     const poller = this.pollIdentity(notify);
     return () => {
       stopped = true;

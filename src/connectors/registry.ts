@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
 import { describeError, type Problem } from "../engine/errors.js";
 import { zodProblems } from "../engine/schema-problems.js";
@@ -16,6 +17,9 @@ import {
 } from "./rules.js";
 import { type CcaiConfig, type Connector, type ConnectorsFile, connectorSchema } from "./schema.js";
 import { connectorUrlProblems, type UrlRuleOptions } from "./url-rules.js";
+
+/** How long a follower waits before reading a broken state a second time (an in-place save may be half done). */
+const SETTLE_MS = 50;
 
 export type ConnectorChangeKind =
   | "created"
@@ -448,17 +452,26 @@ export class ConnectorRegistry {
   private async reload(mode: "keep-last-good" | "strict"): Promise<readonly ConnectorChange[]> {
     const store = this.options.store;
     if (!store) return [];
-    let next: ConnectorsFile;
-    try {
+    const loadChecked = async () => {
       const loaded = await store.load();
-      const checked = parseConnectorsDocument(loaded.document, "connectors", this.options);
-      next = checked.document;
-      this.loadWarnings = checked.warnings;
+      return parseConnectorsDocument(loaded.document, "connectors", this.options);
+    };
+    let checked: Awaited<ReturnType<typeof loadChecked>>;
+    try {
+      checked = await loadChecked();
     } catch (error) {
       if (mode === "strict") throw error;
-      this.warnInvalidState(error);
-      return [];
+      try {
+        // An editor saving in place is caught half-written now and then: look again before warning.
+        await sleep(SETTLE_MS, undefined, { ref: false });
+        checked = await loadChecked();
+      } catch (again) {
+        this.warnInvalidState(again);
+        return [];
+      }
     }
+    const next = checked.document;
+    this.loadWarnings = checked.warnings;
     if (this.invalidState !== undefined) {
       this.invalidState = undefined;
       this.warn("the stored connectors are valid again; their current state is in force");
