@@ -177,11 +177,13 @@ describe("a registry on a connectors file follows other processes' writes", () =
         .getActiveResourcesInfo()
         .filter((name) => !name.endsWith("Req") && !name.startsWith("FSReq"))
         .sort();
-    const baseline = handles();
     const { registry, changes } = await follower(file);
-    await sleep(60);
-    expect(handles()).toEqual(baseline);
+    await sleep(60); // a few polls have run
+    const following = handles();
     await registry.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    // Had the watcher or the timer been referenced, closing would have removed them from the list.
+    expect(following).toEqual(handles());
     await (await admin(file)).deactivate("CRM");
     await sleep(300); // 15 poll periods: enough for a registry still following to have applied it
     expect(registry.resolve("CRM")?.status).toBe("active");
