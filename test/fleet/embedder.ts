@@ -4,6 +4,7 @@
 import { ConnectorFileStore } from "../../src/connectors/file-store.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import { createEngine } from "../../src/engine/engine.js";
+import { crmPing } from "./flows.js";
 
 const [file] = process.argv.slice(2);
 const warn = (message: string) => process.stderr.write(`warning: ${message}\n`);
@@ -16,14 +17,7 @@ const flow = engine.compile({
   name: "lookup",
   start: "call",
   activities: {
-    call: {
-      type: "http-request",
-      useAuthenticatedEndpoint: true,
-      connector: "CRM",
-      requestPath: "/ping",
-      timeoutMs: 2000,
-      next: { success: "end", error: "end" },
-    },
+    call: crmPing("end"),
     end: { type: "end-flow" },
   },
 });

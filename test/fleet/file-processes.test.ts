@@ -7,6 +7,7 @@ import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import { connectorInput, tempDir } from "../connectors/builders.js";
 import { bundleScript, cliScript, runCliProcess, startNode } from "../helpers/processes.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
+import { crmPing } from "./flows.js";
 
 /**
  * Part A of issue 12 with real processes: the admin CLI in one process, `flowrun run` or an embedding script in
@@ -89,13 +90,7 @@ const loopingFlow = {
   variables: { i: { type: "integer", default: 0 } },
   start: "call",
   activities: {
-    call: {
-      type: "http-request",
-      useAuthenticatedEndpoint: true,
-      connector: "CRM",
-      requestPath: "/ping",
-      next: { success: "count", error: "count" },
-    },
+    call: crmPing("count"),
     count: {
       type: "set-variable",
       assignments: [{ variable: "i", value: "{{ i | plus: 1 }}" }],
