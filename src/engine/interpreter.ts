@@ -192,7 +192,7 @@ export async function runPlan(
             error: { kind: "aborted", message: "run aborted" },
           });
           trace.push(entry);
-          telemetry?.activityEnded(entry.type, null, entry.durationMs);
+          telemetry?.activityEnded(entry.type, "aborted", entry.durationMs);
           return aborted(current.id);
         }
         step = settled;

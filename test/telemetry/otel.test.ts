@@ -305,6 +305,11 @@ describe("error.type on failed attempts", () => {
     expect(run.status.code).toBe(SpanStatusCode.ERROR);
     await vi.waitFor(() => expect(named(installed!.spans(), "GET")).toHaveLength(1));
     expect(only(installed.spans(), "GET").attributes["error.type"]).toBe("aborted");
+    const cut = points(await installed.metrics(), "flowrun.activity.duration").find(
+      (point) => point.attributes["flowrun.activity.outcome"] === "aborted",
+    );
+    expect(cut?.attributes["flowrun.activity.type"]).toBe("http-request");
+    expect(cut?.value).toMatchObject({ count: 1 });
     await engine.close();
   });
 
