@@ -7,7 +7,6 @@ import { resolveSecret, secretFields } from "../connectors/secrets.js";
 import { createEngine } from "../engine/engine.js";
 import { scriptedHandlers } from "../engine/host.js";
 import { parseJsonText, readJsonFile } from "../engine/json-source.js";
-import { createHttpAgent } from "../http/transport.js";
 import { recordingInterceptor, redactValue } from "../replay/recorder.js";
 import type { Exchange, TestCase, TestFile } from "../replay/test-file.js";
 import { testFileSchema } from "../replay/test-file.js";
@@ -93,10 +92,9 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
       : undefined;
     const secrets = knownSecrets(opened?.registry, opened?.baseDir ?? ctx.io.cwd, ctx.io.env);
     const exchanges: Exchange[] = [];
-    const agent = createHttpAgent({ ca: engineOptions.ca });
     const engine = createEngine({
       ...engineOptions,
-      dispatcher: agent.compose(recordingInterceptor(secrets, (exchange) => exchanges.push(exchange))),
+      interceptors: [recordingInterceptor(secrets, (exchange) => exchanges.push(exchange))],
       connectors: opened?.registry,
       secrets: { ...engineOptions.secrets, baseDir: opened?.baseDir },
     });
@@ -147,7 +145,6 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
       ctx.exit(exitCodeFor(result));
     } finally {
       await engine.close();
-      await agent.close();
     }
   });
 }

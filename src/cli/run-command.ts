@@ -47,7 +47,7 @@ async function engineFor(
     const connectorsPath = options.connectors
       ? path.resolve(ctx.io.cwd, options.connectors)
       : testFile.connectorsPath;
-    const engine = await replayEngineFactory(ctx.io.env)({
+    const engine = await replayEngineFactory(ctx.io.env, { egressAllow: options.egressAllow })({
       dispatcher: session.dispatcher,
       connectorsPath,
       connectorStatus: testCase.connectorStatus,

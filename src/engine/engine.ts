@@ -4,7 +4,8 @@ import { ConnectorRegistry } from "../connectors/registry.js";
 import { type RegistryResolver, registryResolver } from "../connectors/registry-resolver.js";
 import type { ConnectorResolver } from "../connectors/seam.js";
 import { TokenCache } from "../connectors/token-cache.js";
-import { createHttpAgent, DEFAULT_MAX_RESPONSE_BYTES } from "../http/transport.js";
+import { type DispatcherOptions, engineDispatchers } from "../http/dispatchers.js";
+import { DEFAULT_MAX_RESPONSE_BYTES } from "../http/transport.js";
 import type { ActivityDefinition } from "./activity.js";
 import { compileFlow, type FlowPlan } from "./compiler.js";
 import { FlowrunError, type Problem, ValidationError } from "./errors.js";
@@ -13,7 +14,11 @@ import { type RunOptions, runPlan } from "./interpreter.js";
 import type { RunResult } from "./result.js";
 import type { EngineServices } from "./services.js";
 
-export interface EngineOptions {
+export interface EngineOptions
+  extends Pick<
+    DispatcherOptions,
+    "egressAllow" | "egressPolicyForConnectors" | "egressLookup" | "interceptors"
+  > {
   /** Maximum activities per run before it fails with reason `step-limit`. Default 1000. */
   maxSteps?: number;
   /** Default call-effect handlers for every run (a run may pass its own). */
@@ -73,9 +78,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     !(Number.isSafeInteger(options.maxResponseBytes) && options.maxResponseBytes > 0)
   )
     throw new FlowrunError("invalid-option", "maxResponseBytes must be a positive whole number of bytes");
-  const ownAgent = options.dispatcher
-    ? undefined
-    : createHttpAgent({ ca: options.ca, connectionsPerOrigin: options.connectionsPerOrigin });
+  const dispatchers = engineDispatchers(options);
   // One token cache per engine; a registry is followed so that deactivation and edits drop tokens at once.
   const tokenCache = new TokenCache();
   const followed: RegistryResolver | undefined =
@@ -91,7 +94,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const services: EngineServices = {
     maxSteps: options.maxSteps ?? 1000,
     http: {
-      dispatcher: options.dispatcher ?? ownAgent!,
+      dispatcher: dispatchers.connectors,
+      flowUrlDispatcher: dispatchers.flowUrls,
       maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
       allowLoopbackHttp: options.allowLoopbackHttp ?? false,
     },
@@ -121,7 +125,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     },
     async close() {
       followed?.close();
-      await ownAgent?.close();
+      await dispatchers.close();
     },
   };
 }

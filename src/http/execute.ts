@@ -1,5 +1,6 @@
 import type { Dispatcher } from "undici";
 import type { Authorization, ConnectorHandle, HttpMethod } from "../connectors/seam.js";
+import { EgressDeniedError } from "../core/egress-rules.js";
 import type { RunContext, StepResult } from "../engine/activity.js";
 import { FlowrunError } from "../engine/errors.js";
 import type { CompiledTemplate } from "../engine/expressions.js";
@@ -19,7 +20,8 @@ export type HttpErrorKind =
   | "auth"
   | "method-not-allowed"
   | "invalid-request"
-  | "response-too-large";
+  | "response-too-large"
+  | "egress-denied";
 
 export interface CompiledHttpRequest {
   readonly authenticated: boolean;
@@ -187,13 +189,15 @@ export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunC
   if (ctx.signal?.aborted) onRunAbort();
   const signal = controller.signal;
   const runAborted = () => ctx.signal?.aborted === true;
-  const { dispatcher, maxResponseBytes, allowLoopbackHttp } = ctx.services.http;
+  const { dispatcher, flowUrlDispatcher, maxResponseBytes, allowLoopbackHttp } = ctx.services.http;
 
   const authorize = async (handle: ConnectorHandle): Promise<Authorization> => {
     let authorization: Authorization;
     try {
       authorization = await handle.authorize({ dispatcher, signal, deadline });
     } catch (error) {
+      if (error instanceof EgressDeniedError)
+        throw new HttpActivityError("egress-denied", `connector "${handle.name}": ${error.message}`);
       if (signal.aborted || isAbortLike(error))
         throw new HttpActivityError(
           "timeout",
@@ -249,7 +253,7 @@ export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunC
           method,
           headers,
           body: request.body,
-          dispatcher,
+          dispatcher: connector ? dispatcher : flowUrlDispatcher,
           maxResponseBytes,
           signal,
           runAborted,

@@ -1,14 +1,18 @@
 import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher, request } from "undici";
+import { EgressDeniedError, type EgressPolicy } from "../core/egress-rules.js";
 import { FlowrunError } from "../engine/errors.js";
+import { type EgressLookup, egressConnector } from "./egress.js";
 
 /** Default cap on a response body (SPEC 3): 1 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** What the engine lends to the http-request activity. */
 export interface HttpServices {
-  /** Every request, token requests included, goes through this dispatcher (an Agent, or a MockAgent in replay). */
+  /** Connector requests, token requests included, go through this dispatcher (an Agent, or a MockAgent in replay). */
   readonly dispatcher: Dispatcher;
+  /** Flow-authored URLs (`requestUrl`) go through this one, under the egress policy (SPEC 12). */
+  readonly flowUrlDispatcher: Dispatcher;
   readonly maxResponseBytes: number;
   /** Whether plain `http://` to loopback hosts is allowed (local test servers). */
   readonly allowLoopbackHttp: boolean;
@@ -22,18 +26,24 @@ export interface HttpServices {
 export const DEFAULT_CONNECTIONS_PER_ORIGIN = 128;
 
 export function createHttpAgent(
-  options: { ca?: string | Buffer; connectionsPerOrigin?: number } = {},
+  options: {
+    ca?: string | Buffer;
+    connectionsPerOrigin?: number;
+    /** Checks every new connection's resolved address against the egress policy (SPEC 12). */
+    egress?: { policy: EgressPolicy; lookup?: EgressLookup };
+  } = {},
 ): Agent {
+  const tls = options.ca === undefined ? undefined : { ca: [...rootCertificates, options.ca.toString()] };
   return new Agent({
     keepAliveTimeout: 10_000,
     keepAliveMaxTimeout: 60_000,
     connections: options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN,
-    connect: options.ca === undefined ? undefined : { ca: [...rootCertificates, options.ca.toString()] },
+    connect: options.egress ? egressConnector(options.egress.policy, { ...tls }, options.egress.lookup) : tls,
   });
 }
 
 /** Why one attempt produced no response. `aborted` means the run itself was aborted by its host. */
-export type AttemptFailureKind = "timeout" | "network" | "response-too-large" | "aborted";
+export type AttemptFailureKind = "timeout" | "network" | "response-too-large" | "aborted" | "egress-denied";
 
 export class AttemptError extends FlowrunError {
   override readonly code: AttemptFailureKind;
@@ -82,6 +92,7 @@ function describeNetworkError(error: unknown): string {
 
 function classify(error: unknown, attempt: Attempt): AttemptError {
   if (error instanceof AttemptError) return error;
+  if (error instanceof EgressDeniedError) return new AttemptError("egress-denied", error.message);
   if (attempt.signal.aborted) {
     return attempt.runAborted()
       ? new AttemptError("aborted", "the run was aborted", { cause: error })

@@ -41,7 +41,9 @@ export function replaySecret(connector: Connector, field: string): string {
  */
 export function replayEngineFactory(
   env: Readonly<Record<string, string | undefined>> = process.env,
+  options: { egressAllow?: readonly string[] } = {},
 ): EngineFactory {
+  const egressAllow = options.egressAllow;
   const documents = new Map<string, Promise<ConnectorsFile>>();
   const load = (file: string) => {
     let document = documents.get(file);
@@ -54,7 +56,7 @@ export function replayEngineFactory(
     return document;
   };
   return async ({ dispatcher, connectorsPath, connectorStatus }) => {
-    if (!connectorsPath) return createEngine({ dispatcher, allowLoopbackHttp: true });
+    if (!connectorsPath) return createEngine({ dispatcher, allowLoopbackHttp: true, egressAllow });
     const document = await load(connectorsPath);
     const baseDir = path.dirname(connectorsPath);
     const registry = new ConnectorRegistry(document, {
@@ -69,6 +71,6 @@ export function replayEngineFactory(
       secretFallback: replaySecret,
       allowLoopbackHttp: true,
     });
-    return createEngine({ dispatcher, connectors, allowLoopbackHttp: true });
+    return createEngine({ dispatcher, connectors, allowLoopbackHttp: true, egressAllow });
   };
 }
