@@ -87,15 +87,23 @@ function describeRule(rule: string): string {
   return RULES[rule] ?? `a special-purpose address (${rule})`;
 }
 
-/** Parses an IP literal in any notation ipaddr.js and WHATWG URLs accept (decimal, hex, octal, shortened, [v6]). */
+/**
+ * Parses an IP literal in any notation: what the WHATWG URL parser reads as an address (decimal, hex, octal,
+ * shortened IPv4 such as `0x7f.1`, bracketed IPv6) and what ipaddr.js reads. URLs reaching the engine are already
+ * normalised; a host that did not come through a URL (a connect step's host) is normalised here the same way.
+ */
 export function parseIpLiteral(host: string): Address | undefined {
   const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
-  if (!ipaddr.isValid(bare)) return undefined;
+  let normalised = bare;
   try {
-    return ipaddr.parse(bare);
+    normalised = new URL(`http://${bare.includes(":") ? `[${bare}]` : bare}/`).hostname.replace(/^\[|\]$/g, "");
   } catch {
-    return undefined;
+    // Not a valid host for a URL: ipaddr.js alone decides.
   }
+  for (const candidate of [normalised, bare]) {
+    if (ipaddr.isValid(candidate)) return ipaddr.parse(candidate);
+  }
+  return undefined;
 }
 
 function normalizeHostName(host: string): string {

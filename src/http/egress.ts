@@ -12,7 +12,8 @@ export const systemLookup: EgressLookup = (hostname) => dnsLookup(hostname, { al
  * The connect step of an Agent under the egress policy (SPEC 12). For each new connection it resolves the host
  * once, checks every address it got, and connects to the first one itself: the socket never resolves the name
  * again, so an answer that changes between the check and the connection (DNS rebinding) cannot slip through.
- * TLS keeps the host name for SNI and certificate checks. A refusal fails the connection at once with
+ * TLS keeps the host name for SNI and certificate checks. A host name an operator allowed is resolved the same
+ * way, its addresses not checked. A refusal fails the connection at once with
  * EgressDeniedError; undici hands it to every request waiting for that connection. Pooled connections are reused
  * without a new lookup, so the cost is one check per connection, none per request.
  */
@@ -24,8 +25,12 @@ export function egressConnector(
   const connect = buildConnector(connectOptions);
   return (options, callback) => {
     const { hostname } = options;
-    if (policy.allowsName(hostname)) {
-      connect(options, callback);
+    const allowedName = policy.allowsName(hostname);
+    try {
+      // IP literals and localhost names are decided on the name alone, before any lookup.
+      if (!allowedName) policy.checkHost(hostname);
+    } catch (error) {
+      callback(error as Error, null);
       return;
     }
     const resolved: Promise<readonly { address: string }[]> =
@@ -35,10 +40,11 @@ export function egressConnector(
         let address: string;
         try {
           if (addresses.length === 0) throw new Error(`${hostname} did not resolve to any address`);
-          policy.checkResolved(
-            hostname,
-            addresses.map((entry) => entry.address),
-          );
+          if (!allowedName)
+            policy.checkResolved(
+              hostname,
+              addresses.map((entry) => entry.address),
+            );
           address = addresses[0]!.address;
         } catch (error) {
           callback(error as Error, null);
