@@ -96,7 +96,10 @@ export function parseIpLiteral(host: string): Address | undefined {
   const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
   let normalised = bare;
   try {
-    normalised = new URL(`http://${bare.includes(":") ? `[${bare}]` : bare}/`).hostname.replace(/^\[|\]$/g, "");
+    normalised = new URL(`http://${bare.includes(":") ? `[${bare}]` : bare}/`).hostname.replace(
+      /^\[|\]$/g,
+      "",
+    );
   } catch {
     // Not a valid host for a URL: ipaddr.js alone decides.
   }
