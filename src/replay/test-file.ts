@@ -24,15 +24,9 @@ export const recordedResponseSchema = z.strictObject({
   status: z.number().int().min(100).max(599),
   headers: headersSchema.optional(),
   body: z.unknown().optional().meta({ description: "JSON value (sent as application/json) or text" }),
-  delayMs: z
-    .number()
-    .int()
-    .min(0)
-    .max(60_000)
-    .optional()
-    .meta({
-      description: "The answer comes after this many ms (a delay past the activity's deadline is a timeout)",
-    }),
+  delayMs: z.number().int().min(0).max(60_000).optional().meta({
+    description: "The answer comes after this many ms (a delay past the activity's deadline is a timeout)",
+  }),
 });
 
 /** SPEC 8 "Faults": what an exchange may stand for instead of an answer. */
