@@ -1,5 +1,6 @@
 import path from "node:path";
 import type { Command } from "commander";
+import type { ConnectorRegistry } from "../connectors/registry.js";
 import { createEngine, type Engine } from "../engine/engine.js";
 import { scriptedHandlers } from "../engine/host.js";
 import { readJsonFile } from "../engine/json-source.js";
@@ -33,7 +34,7 @@ interface ReplayedCase {
 async function engineFor(
   ctx: CliContext,
   options: RunCommandOptions,
-): Promise<{ engine: Engine; replayed?: ReplayedCase }> {
+): Promise<{ engine: Engine; replayed?: ReplayedCase; registry?: ConnectorRegistry }> {
   if (options.replay !== undefined || options.case !== undefined) {
     if (!options.replay || !options.case) throw new UsageError("--replay and --case go together");
     const testFile = await loadTestFile(path.resolve(ctx.io.cwd, options.replay), options.replay);
@@ -56,12 +57,12 @@ async function engineFor(
   }
   const engineOptions = await engineOptionsFrom(ctx, options);
   if (options.connectors) {
-    const { registry, baseDir } = await openConnectors(
-      ctx,
-      options.connectors,
-      options.allowLoopbackHttp ?? false,
-    );
+    const { registry, baseDir } = await openConnectors(ctx, options.connectors, {
+      allowLoopbackHttp: options.allowLoopbackHttp ?? false,
+      follow: true,
+    });
     return {
+      registry,
       engine: createEngine({
         ...engineOptions,
         connectors: registry,
@@ -82,7 +83,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     .option("--replay <testfile>", "answer HTTP requests from a recorded case instead of the network")
     .option("--case <name>", "the case of --replay to use")
     .action(async (file: string, options: RunCommandOptions) => {
-      const { engine, replayed } = await engineFor(ctx, options);
+      const { engine, replayed, registry } = await engineFor(ctx, options);
       try {
         const flow = engine.compile(await readJsonFile(path.resolve(ctx.io.cwd, file), file), {
           source: file,
@@ -114,6 +115,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
         ctx.exit(exitCodeFor(result));
       } finally {
         await engine.close();
+        await registry?.close();
         await replayed?.session.close();
       }
     });
