@@ -2,17 +2,23 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import { replayEngineFactory } from "../replay/engine-factory.js";
-import { jsonReport } from "../replay/reporters/json.js";
-import { junitReport } from "../replay/reporters/junit.js";
-import { prettyCaseLine, summaryLine } from "../replay/reporters/pretty.js";
 import { type CaseReport, discoverTestFiles, runTestFile } from "../replay/runner.js";
 import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { collectEgressAllow, EGRESS_ALLOW_HELP } from "./options.js";
 import { paint } from "./paint.js";
+import { jsonReport } from "./reporters/json.js";
+import { junitReport } from "./reporters/junit.js";
+import { prettyCaseLine, summaryLine } from "./reporters/pretty.js";
 
 const REPORTERS = ["pretty", "json", "junit"] as const;
 type Reporter = (typeof REPORTERS)[number];
+
+interface TestCliOptions {
+  reporter: string;
+  output?: string;
+  egressAllow?: string[];
+}
 
 export function registerTestCommand(program: Command, ctx: CliContext): void {
   program
@@ -24,48 +30,50 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
     .option("--reporter <name>", `output format: ${REPORTERS.join(", ")}`, "pretty")
     .option("--output <file>", "write the json or junit report to this file instead of standard output")
     .option("--egress-allow <cidr-or-host>", EGRESS_ALLOW_HELP, collectEgressAllow)
-    .action(
-      async (paths: string[], options: { reporter: string; output?: string; egressAllow?: string[] }) => {
-        if (!REPORTERS.includes(options.reporter as Reporter)) {
-          throw new UsageError(
-            `--reporter must be one of ${REPORTERS.join(", ")}, got ${JSON.stringify(options.reporter)}`,
-          );
-        }
-        const reporter = options.reporter as Reporter;
-        let files: string[];
-        try {
-          files = await discoverTestFiles(paths, ctx.io.cwd);
-        } catch (error) {
-          throw new UsageError(
-            `cannot read ${paths.join(", ")}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-          );
-        }
-        if (files.length === 0)
-          throw new UsageError(`no *.test.json files found in ${paths.join(", ") || "."}`);
-        const colors = paint(ctx.io.color);
-        // Pretty output streams each case as it finishes; with --output the pretty lines still go to the terminal.
-        const streamCases = reporter === "pretty" || options.output !== undefined;
-        const factory = replayEngineFactory(ctx.io.env, { egressAllow: options.egressAllow });
-        const reports: CaseReport[] = [];
-        for (const file of files) {
-          const fileReports = await runTestFile(
-            file,
-            factory,
-            (report) => {
-              if (streamCases) ctx.io.stdout(prettyCaseLine(report, colors));
-            },
-            ctx.io.cwd,
-          );
-          reports.push(...fileReports);
-        }
-        const report =
-          reporter === "json" ? jsonReport(reports) : reporter === "junit" ? junitReport(reports) : undefined;
-        if (report !== undefined) {
-          if (options.output) await writeFile(path.resolve(ctx.io.cwd, options.output), report);
-          else ctx.io.stdout(report);
-        }
-        if (streamCases) ctx.io.stdout(summaryLine(reports));
-        ctx.exit(reports.every((r) => r.passed) ? EXIT.ok : EXIT.failed);
-      },
-    );
+    .action(async (paths: string[], options: TestCliOptions) => {
+      if (!REPORTERS.includes(options.reporter as Reporter)) {
+        throw new UsageError(
+          `--reporter must be one of ${REPORTERS.join(", ")}, got ${JSON.stringify(options.reporter)}`,
+        );
+      }
+      const reporter = options.reporter as Reporter;
+      let files: string[];
+      try {
+        files = await discoverTestFiles(paths, ctx.io.cwd);
+      } catch (error) {
+        throw new UsageError(
+          `cannot read ${paths.join(", ")}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+        );
+      }
+      if (files.length === 0)
+        throw new UsageError(`no *.test.json files found in ${paths.join(", ") || "."}`);
+      const colors = paint(ctx.io.color);
+      // Pretty output streams each case as it finishes; with --output the pretty lines still go to the terminal.
+      const streamCases = reporter === "pretty" || options.output !== undefined;
+      const factory = replayEngineFactory({
+        egressAllow: options.egressAllow,
+        secrets: { env: ctx.io.env },
+        onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
+      });
+      const reports: CaseReport[] = [];
+      for (const file of files) {
+        const fileReports = await runTestFile(
+          file,
+          factory,
+          (report) => {
+            if (streamCases) ctx.io.stdout(prettyCaseLine(report, colors));
+          },
+          ctx.io.cwd,
+        );
+        reports.push(...fileReports);
+      }
+      const report =
+        reporter === "json" ? jsonReport(reports) : reporter === "junit" ? junitReport(reports) : undefined;
+      if (report !== undefined) {
+        if (options.output) await writeFile(path.resolve(ctx.io.cwd, options.output), report);
+        else ctx.io.stdout(report);
+      }
+      if (streamCases) ctx.io.stdout(summaryLine(reports));
+      ctx.exit(reports.every((r) => r.passed) ? EXIT.ok : EXIT.failed);
+    });
 }

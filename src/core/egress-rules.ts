@@ -1,5 +1,5 @@
 import ipaddr from "ipaddr.js";
-import { FlowrunError } from "../engine/errors.js";
+import { FlowrunError } from "./errors.js";
 
 /**
  * SPEC 12: which destinations a flow-authored request may reach. Pure: no sockets, no DNS. The address ranges

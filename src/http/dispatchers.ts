@@ -1,7 +1,7 @@
 import type { Dispatcher } from "undici";
 import { EgressPolicy } from "../core/egress-rules.js";
 import { type EgressLookup, egressInterceptor } from "./egress.js";
-import { createHttpAgent } from "./transport.js";
+import { createHttpAgent } from "./sender.js";
 
 export interface DispatcherOptions {
   /** An injected dispatcher (a host's Agent, a MockAgent in replay); the engine then owns no connection pool. */

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EgressDeniedError, EgressPolicy } from "../../src/core/egress-rules.js";
-import { createEngine, type Engine } from "../../src/engine/engine.js";
+import { createEngine, type Engine } from "../../src/runtime/create-engine.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
   closeAllServers,

@@ -1,7 +1,7 @@
 import { MockAgent } from "undici";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createEngine, type EngineOptions } from "../../src/engine/engine.js";
 import type { EgressLookup } from "../../src/http/egress.js";
+import { createEngine, type EngineOptions } from "../../src/runtime/create-engine.js";
 import { connectorsDoc, memoryRegistry } from "../auth-e2e/harness.js";
 import { httpFlow, runHttp } from "../helpers/http-flows.js";
 import {
@@ -56,6 +56,7 @@ async function expectRefused(url: string, options: EngineOptions, rule: RegExp) 
   expect(run.outputs.error?.message, url).toMatch(rule);
   expect(run.entry.outcome).toBe("error");
   expect(run.outputs.statusCode).toBeNull();
+  expect(run.http.attempts, `${url}: nothing was sent`).toBe(0);
   expect(server.connections.count, `${url} reached the server`).toBe(0);
 }
 
@@ -139,6 +140,19 @@ describe("egress policy: the loopback server sees no connection for refused dest
         /mixed\.flowrun\.test \((10\.0\.0\.7|::1)\)/,
       );
     }
+  });
+
+  it("a refusal is final: no retry, zero attempts in the trace (nothing was sent)", async () => {
+    const lookup = fakeLookup({ "inward.flowrun.test": ["10.0.0.9"] });
+    const run = await runHttp(
+      { ca: tls.ca, egressLookup: lookup },
+      { ...get(`https://inward.flowrun.test:${server.port}/x`), retries: 3 },
+    );
+    expect(run.outputs.error?.kind).toBe("egress-denied");
+    expect(run.http.attempts).toBe(0);
+    expect(run.http.url).toBe(`https://inward.flowrun.test:${server.port}/x`);
+    // A retry would open (and check) a new connection: one lookup means one decision.
+    expect(lookup.calls).toEqual(["inward.flowrun.test"]);
   });
 
   it("reports a name that does not resolve as network, not egress-denied", async () => {
@@ -260,6 +274,7 @@ describe("egress policy and connectors", () => {
     );
     expect(run.outputs.error?.kind).toBe("egress-denied");
     expect(run.outputs.error?.message).toMatch(/connector "CRM": .*127\.0\.0\.1 is a loopback address/);
+    expect(run.http.attempts).toBe(0);
     expect(server.connections.count).toBe(0);
 
     const resolver = new TestConnectorResolver([
@@ -267,6 +282,41 @@ describe("egress policy and connectors", () => {
     ]);
     const basic = await runHttp({ ca: tls.ca, connectors: resolver, egressPolicyForConnectors: true }, call);
     expect(basic.outputs.error?.kind).toBe("egress-denied");
+    expect(server.connections.count).toBe(0);
+  });
+
+  it("a refused token endpoint is egress-denied at once, not retried as an unreachable one", async () => {
+    const lookup = fakeLookup({ "auth.flowrun.test": ["127.0.0.1"] });
+    const authServer = `https://auth.flowrun.test:${server.port}`;
+    const connectors = memoryRegistry(
+      connectorsDoc({
+        id: "crm-2",
+        name: "CRM",
+        type: "custom",
+        resourceDomainUrl: "https://203.0.113.10/api",
+        auth: {
+          type: "oauth2",
+          clientId: "flows",
+          clientSecret: { env: "S" },
+          tokenUrl: `${authServer}/token`,
+        },
+      } as never),
+    );
+    const run = await runHttp(
+      {
+        ca: tls.ca,
+        connectors,
+        secrets: { env: { S: "s" } },
+        egressPolicyForConnectors: true,
+        egressLookup: lookup,
+      },
+      call,
+    );
+    expect(run.outputs.error?.kind).toBe("egress-denied");
+    expect(run.outputs.error?.message).toMatch(/auth\.flowrun\.test \(127\.0\.0\.1\) is a loopback address/);
+    expect(run.http.attempts).toBe(0);
+    // The token client retries unreachable endpoints; a refusal must not be one of them.
+    expect(lookup.calls).toEqual(["auth.flowrun.test"]);
     expect(server.connections.count).toBe(0);
   });
 
@@ -318,6 +368,7 @@ describe("egress policy with an injected dispatcher (replay, a host's own Agent)
     ]) {
       const run = await runHttp({ dispatcher: agent }, get(`https://${host}/x`));
       expect(run.outputs.error?.kind, host).toBe("egress-denied");
+      expect(run.http.attempts, host).toBe(0);
     }
     expect(seen).toEqual([]);
     const allowed = await runHttp(

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { ValidationError } from "../../src/engine/errors.js";
+import type { ValidationError } from "../../src/core/errors.js";
 import { replayEngineFactory } from "../../src/replay/engine-factory.js";
 import { runTestFile } from "../../src/replay/runner.js";
 import { loadTestFile } from "../../src/replay/test-file.js";
@@ -76,7 +76,7 @@ describe("fault cases replay through the engine's request path", () => {
   it("each case of the status-check fixture takes its path, retries included", async () => {
     const reports = await runTestFile(
       path.join(fixturesDir, "status-check.test.json"),
-      replayEngineFactory({}),
+      replayEngineFactory({ secrets: { env: {} } }),
       () => {},
     );
     const byName = new Map(reports.map((report) => [report.name, report]));
