@@ -11,6 +11,7 @@ import { createHttpAgent } from "../http/transport.js";
 import { recordingInterceptor, redactValue } from "../replay/recorder.js";
 import type { Exchange, TestCase, TestFile } from "../replay/test-file.js";
 import { testFileSchema } from "../replay/test-file.js";
+import { cliHints } from "./hints.js";
 import { UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { paint } from "./paint.js";
@@ -139,7 +140,17 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
       ctx.io.stdout(
         options.json
           ? `${JSON.stringify(result, null, 2)}\n`
-          : formatTrace(flow.name, result, paint(ctx.io.color)),
+          : formatTrace(
+              flow.name,
+              result,
+              paint(ctx.io.color),
+              cliHints({
+                cwd: ctx.io.cwd,
+                flowFile: file,
+                connectorsFile: options.connectors,
+                replay: false,
+              }),
+            ),
       );
       ctx.io.stdout(
         `recorded case ${JSON.stringify(options.case)} with ${exchanges.length} exchange(s) into ${options.out}\n`,

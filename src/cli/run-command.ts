@@ -6,6 +6,7 @@ import { readJsonFile } from "../engine/json-source.js";
 import { replayEngineFactory } from "../replay/engine-factory.js";
 import { ReplaySession } from "../replay/replay-agent.js";
 import { loadTestFile, type TestCase } from "../replay/test-file.js";
+import { cliHints } from "./hints.js";
 import { UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { paint } from "./paint.js";
@@ -98,8 +99,16 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
           options.deadlineMs,
         );
         const colors = paint(ctx.io.color);
+        const hints = cliHints({
+          cwd: ctx.io.cwd,
+          flowFile: file,
+          connectorsFile: options.connectors,
+          replay: replayed !== undefined,
+        });
         ctx.io.stdout(
-          options.json ? `${JSON.stringify(result, null, 2)}\n` : formatTrace(flow.name, result, colors),
+          options.json
+            ? `${JSON.stringify(result, null, 2)}\n`
+            : formatTrace(flow.name, result, colors, hints),
         );
         if (replayed) {
           for (const problem of replayed.session.unmatched) ctx.io.stderr(`${colors.red(problem)}\n`);

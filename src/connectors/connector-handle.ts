@@ -66,6 +66,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
         return {
           headers: { authorization: basicAuthorization(auth.username, auth.password) },
           tokenFetched: false,
+          tokenless: true,
           invalidate: NO_OP,
         };
       }

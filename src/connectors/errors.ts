@@ -1,4 +1,4 @@
-import { FlowrunError, type Problem } from "../engine/errors.js";
+import { type FixableCause, FlowrunError, type Problem } from "../engine/errors.js";
 
 /**
  * Why the connector registry refused an operation. Each code names one rule of SPEC 4, so programs can react to it
@@ -24,7 +24,11 @@ export type ConnectorErrorCode =
 
 export class ConnectorError extends FlowrunError {
   override readonly code: ConnectorErrorCode;
-  constructor(code: ConnectorErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: ConnectorErrorCode,
+    message: string,
+    options?: { cause?: unknown; fixable?: FixableCause },
+  ) {
     super(code, message, options);
     this.name = "ConnectorError";
     this.code = code;

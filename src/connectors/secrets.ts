@@ -69,20 +69,36 @@ export function resolveSecret(
   if ("env" in value) {
     const resolved = context.env[value.env];
     if (resolved === undefined || resolved === "")
-      throw new ConnectorError("secret-unresolved", `${where}: environment variable ${value.env} is not set`);
+      throw new ConnectorError(
+        "secret-unresolved",
+        `${where}: environment variable ${value.env} is not set`,
+        {
+          fixable: { code: "secret-env-unset", connector: connector.name, field, env: value.env },
+        },
+      );
     return resolved;
   }
   const file = path.resolve(context.baseDir, value.file);
+  const unreadable = (problem: string, message: string) =>
+    new ConnectorError("secret-unresolved", `${where}: ${message}`, {
+      fixable: {
+        code: "secret-file-unreadable",
+        connector: connector.name,
+        field,
+        file: value.file,
+        problem,
+      },
+    });
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
-    throw new ConnectorError("secret-unresolved", `${where}: cannot read file ${value.file} (${code})`);
+    throw unreadable(code, `cannot read file ${value.file} (${code})`);
   }
   // Editors and `echo` add a final newline that is never part of a secret.
   const trimmed = text.replace(/\r?\n$/, "");
-  if (trimmed === "") throw new ConnectorError("secret-unresolved", `${where}: file ${value.file} is empty`);
+  if (trimmed === "") throw unreadable("empty", `file ${value.file} is empty`);
   return trimmed;
 }
 

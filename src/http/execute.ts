@@ -1,7 +1,7 @@
 import type { Dispatcher } from "undici";
 import type { Authorization, ConnectorHandle, HttpMethod } from "../connectors/seam.js";
 import type { RunContext, StepResult } from "../engine/activity.js";
-import { FlowrunError } from "../engine/errors.js";
+import { type FixableCause, FlowrunError, fixableCauseOf } from "../engine/errors.js";
 import type { CompiledTemplate } from "../engine/expressions.js";
 import { applyParseSettings, type CompiledParseSetting } from "../engine/parse-settings.js";
 import { checkSendableUrl, InvalidRequestError, joinToBase, parseAbsoluteUrl } from "./origin-guard.js";
@@ -45,7 +45,25 @@ export interface ResolvedHttpRequest {
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string | undefined;
   readonly invalid?: string;
+  /** Why `invalid`, when the person running the flow can fix it (plain http to loopback without the option). */
+  readonly invalidCause?: FixableCause;
 }
+
+/**
+ * What the connector's credential step did for an activity (absent without a connector):
+ * `not-requested` the activity ended before asking (invalid request, method not allowed); `basic` fixed
+ * credentials, no token; `cached` a cached token; `fetched` a token from the token endpoint; `refreshed` the API
+ * rejected the token as expired and a new one was fetched; `failed` no credentials (the error says why: a secret,
+ * the token endpoint, ...); `timeout` the deadline passed while waiting for a token.
+ */
+export type CredentialState =
+  | "not-requested"
+  | "basic"
+  | "cached"
+  | "fetched"
+  | "refreshed"
+  | "failed"
+  | "timeout";
 
 /** The `http` trace detail: the request as sent, secrets redacted. */
 export interface HttpTraceDetails {
@@ -55,6 +73,10 @@ export interface HttpTraceDetails {
   requestHeaders: Record<string, string>;
   attempts: number;
   tokenFetched?: boolean;
+  /** The connector's credential step (authenticated endpoints only). */
+  credentials?: CredentialState;
+  /** A cause of the failure the person running the flow can fix (an unset secret variable, ...). */
+  cause?: FixableCause;
 }
 
 class HttpActivityError extends FlowrunError {
@@ -142,7 +164,10 @@ export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunC
   }
 
   const trace: HttpTraceDetails = { method, url: null, status: null, requestHeaders: {}, attempts: 0 };
-  if (connector) trace.tokenFetched = false;
+  if (connector) {
+    trace.tokenFetched = false;
+    trace.credentials = "not-requested";
+  }
   const secrets = new Set<string>();
   const connectorHeaderNames = new Set<string>();
   let response: HttpResponse | undefined;
@@ -155,7 +180,8 @@ export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunC
     json: json ?? null,
     durationMs: Math.round((performance.now() - started) * 1000) / 1000,
   });
-  const fail = (kind: HttpErrorKind, message: string): StepResult => {
+  const fail = (kind: HttpErrorKind, message: string, cause?: FixableCause): StepResult => {
+    if (cause) trace.cause = cause;
     const error = { kind, message: scrubSecrets(message, secrets) };
     return {
       outcome: kind === "timeout" ? "timeout" : "error",
@@ -165,7 +191,7 @@ export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunC
     };
   };
 
-  if (request.invalid !== undefined) return fail("invalid-request", request.invalid);
+  if (request.invalid !== undefined) return fail("invalid-request", request.invalid, request.invalidCause);
   if (connector?.allowedMethods && !connector.allowedMethods.includes(method)) {
     return fail(
       "method-not-allowed",
@@ -189,20 +215,31 @@ export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunC
   const runAborted = () => ctx.signal?.aborted === true;
   const { dispatcher, maxResponseBytes, allowLoopbackHttp } = ctx.services.http;
 
-  const authorize = async (handle: ConnectorHandle): Promise<Authorization> => {
+  const authorize = async (handle: ConnectorHandle, refreshing: boolean): Promise<Authorization> => {
     let authorization: Authorization;
     try {
       authorization = await handle.authorize({ dispatcher, signal, deadline });
     } catch (error) {
-      if (signal.aborted || isAbortLike(error))
+      if (signal.aborted || isAbortLike(error)) {
+        trace.credentials = "timeout";
         throw new HttpActivityError(
           "timeout",
           `connector "${handle.name}" was not authorised before the deadline`,
         );
+      }
+      trace.credentials = "failed";
+      trace.cause = fixableCauseOf(error);
       const message = error instanceof Error ? error.message : String(error);
       throw new HttpActivityError("auth", `connector "${handle.name}": ${message}`);
     }
     if (authorization.tokenFetched) trace.tokenFetched = true;
+    trace.credentials = authorization.tokenless
+      ? "basic"
+      : refreshing
+        ? "refreshed"
+        : authorization.tokenFetched
+          ? "fetched"
+          : "cached";
     for (const [name, value] of Object.entries(authorization.headers)) {
       connectorHeaderNames.add(name.toLowerCase());
       secrets.add(value);
@@ -232,7 +269,7 @@ export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunC
   };
 
   try {
-    let authorization = connector ? await authorize(connector) : undefined;
+    let authorization = connector ? await authorize(connector, false) : undefined;
     let refreshed = false;
     let retriesUsed = 0;
     for (;;) {
@@ -288,7 +325,7 @@ export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunC
           );
         refreshed = true;
         authorization.invalidate();
-        authorization = await authorize(connector);
+        authorization = await authorize(connector, true);
         continue;
       }
       if (isRetryableStatus(response.status) && retriesUsed < compiled.retries) {
@@ -304,7 +341,7 @@ export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunC
     }
   } catch (error) {
     if (error instanceof HttpActivityError) return fail(error.code, error.message);
-    if (error instanceof InvalidRequestError) return fail("invalid-request", error.message);
+    if (error instanceof InvalidRequestError) return fail("invalid-request", error.message, error.fixable);
     if (signal.aborted || isAbortLike(error))
       return fail("timeout", `no usable response within the deadline of ${compiled.timeoutMs} ms`);
     throw error;
