@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import { createEngine, type Engine } from "../engine/engine.js";
@@ -10,6 +11,7 @@ import { cliHints } from "./hints.js";
 import { UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { paint } from "./paint.js";
+import { runReportHtml } from "./reporters/html/run-report.js";
 import {
   addRunOptions,
   engineOptionsFrom,
@@ -23,6 +25,7 @@ import { formatTrace } from "./trace-format.js";
 interface RunCommandOptions extends RunCliOptions {
   replay?: string;
   case?: string;
+  report?: string;
 }
 
 interface ReplayedCase {
@@ -82,12 +85,12 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
   )
     .option("--replay <testfile>", "answer HTTP requests from a recorded case instead of the network")
     .option("--case <name>", "the case of --replay to use")
+    .option("--report <file>", "also write a self-contained HTML report of the run (graph, path, details)")
     .action(async (file: string, options: RunCommandOptions) => {
       const { engine, replayed } = await engineFor(ctx, options);
       try {
-        const flow = engine.compile(await readJsonFile(path.resolve(ctx.io.cwd, file), file), {
-          source: file,
-        });
+        const flowDocument = await readJsonFile(path.resolve(ctx.io.cwd, file), file);
+        const flow = engine.compile(flowDocument, { source: file });
         const recorded = replayed?.testCase;
         const result = await runWithInputs(
           flow,
@@ -110,15 +113,23 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
             ? `${JSON.stringify(result, null, 2)}\n`
             : formatTrace(flow.name, result, colors, hints),
         );
-        if (replayed) {
-          for (const problem of replayed.session.unmatched) ctx.io.stderr(`${colors.red(problem)}\n`);
-          for (const exchange of replayed.session.unused) {
-            ctx.io.stderr(
-              colors.yellow(
-                `recorded exchange never used: ${exchange.request.method} ${exchange.request.url}\n`,
-              ),
-            );
-          }
+        const unmatched = replayed?.session.unmatched ?? [];
+        const unused = (replayed?.session.unused ?? []).map(
+          (exchange) => `recorded exchange never used: ${exchange.request.method} ${exchange.request.url}`,
+        );
+        for (const problem of unmatched) ctx.io.stderr(`${colors.red(problem)}\n`);
+        for (const problem of unused) ctx.io.stderr(`${colors.yellow(problem)}\n`);
+        if (options.report) {
+          const html = runReportHtml({
+            flowName: flow.name,
+            flowFile: file,
+            flowDocument,
+            result,
+            replay: replayed && { file: options.replay!, caseName: replayed.testCase.name },
+            problems: [...unmatched, ...unused],
+            generatedAt: new Date(),
+          });
+          await writeFile(path.resolve(ctx.io.cwd, options.report), html);
         }
         ctx.exit(exitCodeFor(result));
       } finally {
