@@ -36,10 +36,7 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
     )
     .argument("[paths...]", "test files or folders to search for *.test.json (default: the current folder)")
     .option("--reporter <name>", `output format: ${REPORTERS.join(", ")}`, "pretty")
-    .option(
-      "--output <file>",
-      "write the json, junit or html report to this file instead of standard output",
-    )
+    .option("--output <file>", "write the json, junit or html report to this file instead of standard output")
     .action(async (paths: string[], options: { reporter: string; output?: string }) => {
       if (!REPORTERS.includes(options.reporter as Reporter)) {
         throw new UsageError(

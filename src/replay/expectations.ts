@@ -75,7 +75,9 @@ export function compareExpectation(result: RunResult, expected: Expectation | un
 
 /** The failure line of a row that does not match. */
 function mismatchMessage(row: ExpectationRow): string {
-  const name = row.field.startsWith("variables.") ? `variable ${row.field.slice("variables.".length)}` : row.field;
+  const name = row.field.startsWith("variables.")
+    ? `variable ${row.field.slice("variables.".length)}`
+    : row.field;
   if (!row.present) return `${name}: expected ${show(row.expected)}, but the flow has no such variable`;
   if (row.field === "path")
     return `path: expected ${(row.expected as string[]).join(" → ")}\n          got ${(row.actual as string[]).join(" → ")}`;

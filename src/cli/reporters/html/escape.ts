@@ -14,5 +14,7 @@ export function escapeHtml(value: unknown): string {
 
 /** A JSON value as readable text (strings quoted, undefined spelled out), escaped. */
 export function escapeJson(value: unknown, indent?: number): string {
-  return escapeHtml(value === undefined ? "undefined" : (JSON.stringify(value, null, indent) ?? String(value)));
+  return escapeHtml(
+    value === undefined ? "undefined" : (JSON.stringify(value, null, indent) ?? String(value)),
+  );
 }

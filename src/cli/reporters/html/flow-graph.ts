@@ -127,10 +127,20 @@ export function layOutFlow(document: unknown, result: RunResult | undefined): Fl
   dagre.layout(graph);
 
   const steps = new Map<string, number[]>();
-  result?.path.forEach((id, index) => steps.set(id, [...(steps.get(id) ?? []), index + 1]));
+  result?.path.forEach((id, index) => {
+    steps.set(id, [...(steps.get(id) ?? []), index + 1]);
+  });
   const nodes: GraphNode[] = [...types].map(([id, type]) => {
     const laid = graph.node(id) as { x: number; y: number; width: number; height: number };
-    return { id, type, steps: steps.get(id) ?? [], x: laid.x, y: laid.y, width: laid.width, height: laid.height };
+    return {
+      id,
+      type,
+      steps: steps.get(id) ?? [],
+      x: laid.x,
+      y: laid.y,
+      width: laid.width,
+      height: laid.height,
+    };
   });
   const edges: GraphEdge[] = links.map((link, index) => {
     const laid = graph.edge(link.from, link.to, `e${index}`) as {

@@ -123,7 +123,9 @@ export function graphSvg(graph: FlowGraph, states: ReadonlyMap<string, NodeState
     `<marker id="${idPrefix}arrow-taken" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrow-taken"/></marker>`,
     "</defs>",
     // Untaken edges first, so the highlighted path is drawn over them.
-    ...[...graph.edges].sort((a, b) => a.order.length - b.order.length).map((edge) => edgeSvg(edge, idPrefix)),
+    ...[...graph.edges]
+      .sort((a, b) => a.order.length - b.order.length)
+      .map((edge) => edgeSvg(edge, idPrefix)),
     ...graph.nodes.map((node) => nodeSvg(node, states.get(node.id), node.id === graph.start)),
     "</svg>",
   ].join("\n");

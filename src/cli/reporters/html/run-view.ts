@@ -16,7 +16,8 @@ function statusLine(result: RunResult): string {
   const reason = result.reason ? ` (${result.reason})` : "";
   const where = result.endedAt ?? "-";
   const count = result.path.length;
-  const error = result.error && result.status !== "completed" ? `<br>${escapeHtml(result.error.message)}` : "";
+  const error =
+    result.error && result.status !== "completed" ? `<br>${escapeHtml(result.error.message)}` : "";
   return `<p class="status ${result.status}">${escapeHtml(result.status.toUpperCase() + reason)} at ${escapeHtml(where)} after ${count} activit${count === 1 ? "y" : "ies"}${error}</p>`;
 }
 
@@ -43,7 +44,9 @@ function actionsList(actions: RunResult["actions"]): string {
 export function runView({ key, flowDocument, result }: RunViewInput): string {
   const graph = layOutFlow(flowDocument, result);
   const states = new Map<string, NodeState>();
-  result.trace.forEach((entry, index) => states.set(entry.activity, stepState(entry, index, result)));
+  result.trace.forEach((entry, index) => {
+    states.set(entry.activity, stepState(entry, index, result));
+  });
   const unreached = graph.nodes
     .filter((node) => node.steps.length === 0)
     .map(

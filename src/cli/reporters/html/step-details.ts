@@ -5,7 +5,16 @@ import { escapeHtml, escapeJson } from "./escape.js";
 import type { NodeState } from "./graph-svg.js";
 
 /** Keys of a trace entry shown in the step's header or its own section. */
-const SHOWN = new Set(["activity", "type", "outcome", "startedAt", "durationMs", "error", "assignments", "http"]);
+const SHOWN = new Set([
+  "activity",
+  "type",
+  "outcome",
+  "startedAt",
+  "durationMs",
+  "error",
+  "assignments",
+  "http",
+]);
 
 const MARKS: Record<NodeState, string> = { ok: "✓", failed: "✗", halted: "■" };
 
