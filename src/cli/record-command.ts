@@ -90,7 +90,11 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
     const outPath = path.resolve(ctx.io.cwd, options.out);
     const engineOptions = await engineOptionsFrom(ctx, options);
     const opened = options.connectors
-      ? await openConnectors(ctx, options.connectors, options.allowLoopbackHttp ?? false)
+      ? // Not following: every secret the recording redacts must be known before the first request.
+        await openConnectors(ctx, options.connectors, {
+          allowLoopbackHttp: options.allowLoopbackHttp ?? false,
+          follow: false,
+        })
       : undefined;
     const secrets = knownSecrets(opened?.registry, opened?.baseDir ?? ctx.io.cwd, ctx.io.env);
     const exchanges: Exchange[] = [];

@@ -1,6 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
+import type { ConnectorRegistry } from "../connectors/registry.js";
 import { createEngine, type Engine } from "../engine/engine.js";
 import { scriptedHandlers } from "../engine/host.js";
 import { readJsonFile } from "../engine/json-source.js";
@@ -37,7 +38,7 @@ interface ReplayedCase {
 async function engineFor(
   ctx: CliContext,
   options: RunCommandOptions,
-): Promise<{ engine: Engine; replayed?: ReplayedCase }> {
+): Promise<{ engine: Engine; replayed?: ReplayedCase; registry?: ConnectorRegistry }> {
   if (options.replay !== undefined || options.case !== undefined) {
     if (!options.replay || !options.case) throw new UsageError("--replay and --case go together");
     const testFile = await loadTestFile(path.resolve(ctx.io.cwd, options.replay), options.replay);
@@ -60,12 +61,12 @@ async function engineFor(
   }
   const engineOptions = await engineOptionsFrom(ctx, options);
   if (options.connectors) {
-    const { registry, baseDir } = await openConnectors(
-      ctx,
-      options.connectors,
-      options.allowLoopbackHttp ?? false,
-    );
+    const { registry, baseDir } = await openConnectors(ctx, options.connectors, {
+      allowLoopbackHttp: options.allowLoopbackHttp ?? false,
+      follow: true,
+    });
     return {
+      registry,
       engine: createEngine({
         ...engineOptions,
         connectors: registry,
@@ -87,7 +88,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     .option("--case <name>", "the case of --replay to use")
     .option("--report <file>", "also write a self-contained HTML report of the run (graph, path, details)")
     .action(async (file: string, options: RunCommandOptions) => {
-      const { engine, replayed } = await engineFor(ctx, options);
+      const { engine, replayed, registry } = await engineFor(ctx, options);
       try {
         const flowDocument = await readJsonFile(path.resolve(ctx.io.cwd, file), file);
         const flow = engine.compile(flowDocument, { source: file });
@@ -134,6 +135,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
         ctx.exit(exitCodeFor(result));
       } finally {
         await engine.close();
+        await registry?.close();
         await replayed?.session.close();
       }
     });

@@ -55,14 +55,23 @@ export async function readCa(cwd: string, file: string | undefined): Promise<str
   }
 }
 
-/** The connectors file of `--connectors` as a registry the engine follows. */
+/**
+ * The connectors file of `--connectors` as a registry the engine follows. With `follow`, changes other processes
+ * write to the file during the run apply at once (a deactivation halts the run at its next http-request); close
+ * the registry when done.
+ */
 export async function openConnectors(
   ctx: CliContext,
   file: string,
-  allowLoopbackHttp: boolean,
+  options: { allowLoopbackHttp: boolean; follow: boolean },
 ): Promise<{ registry: ConnectorRegistry; baseDir: string }> {
+  const { allowLoopbackHttp, follow } = options;
   const store = new ConnectorFileStore(path.resolve(ctx.io.cwd, file), { allowLoopbackHttp });
-  const registry = await ConnectorRegistry.open(store, { allowLoopbackHttp });
+  const registry = await ConnectorRegistry.open(store, {
+    allowLoopbackHttp,
+    follow,
+    onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
+  });
   for (const warning of registry.warnings) ctx.io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
   return { registry, baseDir: path.dirname(store.file) };
 }
