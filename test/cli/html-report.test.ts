@@ -16,6 +16,10 @@ const crmTest = "fixtures/flows/crm-lookup.test.json";
 const vipCase = "VIP caller goes to the VIP queue";
 const readJson = (file: string) => JSON.parse(readFileSync(path.resolve(root, file), "utf8"));
 
+/** `flowrun run` of the sample CRM flow replaying its VIP case, printing JSON and writing `report`. */
+const replayWithReport = (report: string) =>
+  cli(["run", crmFlow, "--replay", crmTest, "--case", vipCase, "--json", "--report", report]);
+
 let dir: string;
 let api: LoopbackServer;
 beforeAll(async () => {
@@ -140,17 +144,7 @@ describe("the HTML report, as text", () => {
 
   it("--report is written with --json too, and the JSON stays the run result", async () => {
     const report = path.join(dir, "json.html");
-    const run = await cli([
-      "run",
-      crmFlow,
-      "--replay",
-      crmTest,
-      "--case",
-      vipCase,
-      "--json",
-      "--report",
-      report,
-    ]);
+    const run = await replayWithReport(report);
     expect(JSON.parse(run.stdout).status).toBe("completed");
     expect(readFileSync(report, "utf8")).toContain("<title>flow crm-lookup</title>");
   });
@@ -166,17 +160,7 @@ describe("the HTML report, as text", () => {
 describe.runIf(browserTestsEnabled("HTML report browser tests"))("the HTML report in Chromium", () => {
   it("run --report: every activity drawn, the path highlighted in order, a click shows the step, nothing fetched", async () => {
     const report = path.join(dir, "run.html");
-    const run = await cli([
-      "run",
-      crmFlow,
-      "--replay",
-      crmTest,
-      "--case",
-      vipCase,
-      "--json",
-      "--report",
-      report,
-    ]);
+    const run = await replayWithReport(report);
     const result = JSON.parse(run.stdout) as RunResult;
     const activities = Object.keys(readJson(crmFlow).activities);
     const opened = await openInChromium(report);

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { cliHints } from "../../src/cli/hints.js";
 import { paint } from "../../src/cli/paint.js";
 import { formatTrace } from "../../src/cli/trace-format.js";
@@ -15,13 +15,15 @@ import {
   connectorsDoc,
   engineFor,
   memoryRegistry,
+  oauthCrmConnector,
   oneCallFlow,
   useApiServer,
+  useTokenServer,
 } from "../auth-e2e/harness.js";
 import { cli } from "../helpers/cli.js";
 import { runHttp } from "../helpers/http-flows.js";
 import { TestConnectorResolver, testConnector } from "../helpers/test-connectors.js";
-import { oauthError, startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
+import { oauthError, tokenAnswer } from "../helpers/token-server.js";
 
 /**
  * Issue 16: every line the pretty trace prints for an http-request is true in the state the activity ended in.
@@ -30,27 +32,11 @@ import { oauthError, startTokenServer, type TokenServer, tokenAnswer } from "../
  */
 
 const api = useApiServer();
-let tokens: TokenServer;
-beforeEach(async () => {
-  tokens = await startTokenServer({
-    fallback: () => tokenAnswer({ access_token: `token-${tokens.requests.length}` }),
-  });
-});
-afterEach(async () => {
-  await tokens.close();
-});
+const tokens = useTokenServer();
 
 const SECRET_ENV = { CRM_SECRET: "cl1ent-S3cret" };
 
-const oauthCrm = (fields: Record<string, unknown> = {}): ConnectorInput =>
-  ({
-    id: "c-crm",
-    name: "CRM",
-    type: "custom",
-    resourceDomainUrl: api.url,
-    auth: { type: "oauth2", clientId: "flows", clientSecret: { env: "CRM_SECRET" }, tokenUrl: tokens.url() },
-    ...fields,
-  }) as ConnectorInput;
+const oauthCrm = (fields: Record<string, unknown> = {}) => oauthCrmConnector(api, tokens, fields);
 
 /** The trace as `flowrun run` prints it (no colour), durations and ports normalised. */
 function printed(result: RunResult, hints = cliHints(noFlags)): string[] {
