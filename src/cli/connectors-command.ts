@@ -9,8 +9,8 @@ import { ADMIN_ROLES, type AdminRole, isAdminRole } from "../connectors/roles.js
 import type { Connector } from "../connectors/schema.js";
 import { insecureSecretWarnings, maskConnector } from "../connectors/secrets.js";
 import { connectorEndpoints } from "../connectors/url-rules.js";
-import type { Problem } from "../engine/errors.js";
-import { parseJsonText } from "../engine/json-source.js";
+import type { Problem } from "../core/errors.js";
+import { parseJsonText } from "../core/json-source.js";
 import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { collectList } from "./options.js";
@@ -41,7 +41,31 @@ interface ChangeOptions extends CommonOptions {
 /** Failures of the environment rather than refusals: the command may succeed when run again. */
 const IO_ERRORS: ReadonlySet<string> = new Set(["concurrent-change", "connectors-file", "store-locked"]);
 
+/** What every `connectors` subcommand shares: its options, the session runner and the printers. */
+interface Kit {
+  ctx: CliContext;
+  colors: ReturnType<typeof paint>;
+  subcommand(name: string, description: string): Command;
+  withChangeOptions(command: Command): Command;
+  run(
+    options: CommonOptions,
+    createIfMissing: boolean,
+    body: (context: Session) => Promise<void>,
+  ): Promise<void>;
+  printConnectivity(result: ConnectivityResult): void;
+  /** Plain secrets are allowed but insecure; say so each time one is saved. */
+  printSecretWarnings(connector: Connector): void;
+}
+
 export function registerConnectorsCommand(program: Command, ctx: CliContext): void {
+  const kit = connectorsKit(program, ctx);
+  registerReadCommands(kit);
+  registerChangeCommands(kit);
+  registerStatusCommands(kit);
+  registerValidateCommand(kit);
+}
+
+function connectorsKit(program: Command, ctx: CliContext): Kit {
   const connectors = program
     .command("connectors")
     .description("manage connectors: list, show, add, edit, deactivate, reactivate, delete, validate");
@@ -108,6 +132,14 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
     ctx.io.stdout(`${label}: ${result.message}\n`);
   };
 
+  const printSecretWarnings = (connector: Connector) => {
+    for (const warning of insecureSecretWarnings(connector)) printProblem(warning);
+  };
+  return { ctx, colors, subcommand, withChangeOptions, run, printConnectivity, printSecretWarnings };
+}
+
+function registerReadCommands(kit: Kit): void {
+  const { ctx, subcommand, run } = kit;
   subcommand("list", "list connectors (secrets masked)")
     .option("--json", "print the connectors as JSON")
     .action(async (options: CommonOptions & { json?: boolean }) =>
@@ -139,7 +171,10 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
         ctx.io.stdout(`${JSON.stringify(maskConnector(registry.show(nameOrId, { role })), null, 2)}\n`);
       }),
     );
+}
 
+function registerChangeCommands(kit: Kit): void {
+  const { ctx, subcommand, withChangeOptions, run, printConnectivity, printSecretWarnings } = kit;
   withChangeOptions(subcommand("add", "create a connector (created active; the id is generated)"))
     .option("--type <type>", "connector type")
     .action(async (options: ChangeOptions) => {
@@ -180,7 +215,10 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
         printSecretWarnings(edited);
       });
     });
+}
 
+function registerStatusCommands(kit: Kit): void {
+  const { ctx, subcommand, run, printConnectivity } = kit;
   subcommand("deactivate", "deactivate a connector: settings are kept, flows using it halt")
     .argument("<connector>", "name (case-insensitive) or id")
     .action(async (nameOrId: string, options: CommonOptions) =>
@@ -217,7 +255,10 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
         ctx.io.stdout(`deleted connector "${connector.name}" (id ${connector.id})\n`);
       }),
     );
+}
 
+function registerValidateCommand(kit: Kit): void {
+  const { ctx, colors, subcommand, run, printConnectivity } = kit;
   subcommand(
     "validate",
     "check the connectors file against the schema and every rule; optionally connectivity",
@@ -242,11 +283,6 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
         if (failed) ctx.exit(EXIT.usage);
       }),
     );
-
-  /** Plain secrets are allowed but insecure; say so each time one is saved. */
-  function printSecretWarnings(connector: Connector): void {
-    for (const warning of insecureSecretWarnings(connector)) printProblem(warning);
-  }
 }
 
 interface Session {

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import type { FixableCause } from "../engine/errors.js";
+import type { FixableCause } from "../core/errors.js";
 import type { RunResult, TraceEntry } from "../engine/result.js";
 
 /** What the command line said, so a hint can tell what is missing from it. */

@@ -1,4 +1,4 @@
-import type { CredentialState, HttpTraceDetails } from "../http/execute.js";
+import type { CredentialState, HttpTraceDetails } from "../activities/http-request/exchange.js";
 
 /**
  * The words for an http-request's trace, shared by the text trace and the HTML report. Each phrase is true in every

@@ -4,13 +4,13 @@ import path from "node:path";
 import type { Command } from "commander";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import { resolveSecret, secretFields } from "../connectors/secrets.js";
-import { createEngine } from "../engine/engine.js";
+import { parseJsonText, readJsonFile } from "../core/json-source.js";
 import { scriptedHandlers } from "../engine/host.js";
-import { parseJsonText, readJsonFile } from "../engine/json-source.js";
-import { createHttpAgent } from "../http/transport.js";
+import { createHttpAgent } from "../http/sender.js";
 import { recordingInterceptor, redactValue } from "../replay/recorder.js";
 import type { Exchange, TestCase, TestFile } from "../replay/test-file.js";
 import { testFileSchema } from "../replay/test-file.js";
+import { createEngine } from "../runtime/create-engine.js";
 import { cliHints } from "./hints.js";
 import { UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
@@ -19,7 +19,6 @@ import {
   addRunOptions,
   engineOptionsFrom,
   exitCodeFor,
-  openConnectors,
   type RunCliOptions,
   runWithInputs,
 } from "./run-options.js";
@@ -88,22 +87,14 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
   ).action(async (file: string, options: RecordOptions) => {
     const flowPath = path.resolve(ctx.io.cwd, file);
     const outPath = path.resolve(ctx.io.cwd, options.out);
-    const engineOptions = await engineOptionsFrom(ctx, options);
-    const opened = options.connectors
-      ? // Not following: every secret the recording redacts must be known before the first request.
-        await openConnectors(ctx, options.connectors, {
-          allowLoopbackHttp: options.allowLoopbackHttp ?? false,
-          follow: false,
-        })
-      : undefined;
-    const secrets = knownSecrets(opened?.registry, opened?.baseDir ?? ctx.io.cwd, ctx.io.env);
+    // Not following: every secret the recording redacts must be known before the first request.
+    const { engine: engineOptions, registry } = await engineOptionsFrom(ctx, options, "snapshot");
+    const secrets = knownSecrets(registry, registry?.baseDir ?? ctx.io.cwd, ctx.io.env);
     const exchanges: Exchange[] = [];
     const agent = createHttpAgent({ ca: engineOptions.ca });
     const engine = createEngine({
       ...engineOptions,
       dispatcher: agent.compose(recordingInterceptor(secrets, (exchange) => exchanges.push(exchange))),
-      connectors: opened?.registry,
-      secrets: { ...engineOptions.secrets, baseDir: opened?.baseDir },
     });
     try {
       const flow = engine.compile(await readJsonFile(flowPath, file), { source: file });

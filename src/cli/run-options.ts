@@ -3,10 +3,10 @@ import path from "node:path";
 import type { Command } from "commander";
 import { ConnectorFileStore } from "../connectors/file-store.js";
 import { ConnectorRegistry } from "../connectors/registry.js";
-import type { CompiledFlow, EngineOptions } from "../engine/engine.js";
-import { FlowrunError } from "../engine/errors.js";
+import { FlowrunError } from "../core/errors.js";
 import type { RunOptions } from "../engine/interpreter.js";
 import type { RunResult } from "../engine/result.js";
+import type { CompiledFlow, EngineOptions } from "../runtime/create-engine.js";
 import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { collectList, collectPairs, positiveInteger } from "./options.js";
@@ -56,15 +56,15 @@ export async function readCa(cwd: string, file: string | undefined): Promise<str
 }
 
 /**
- * The connectors file of `--connectors` as a registry the engine follows. With `follow`, changes other processes
- * write to the file during the run apply at once (a deactivation halts the run at its next http-request); close
- * the registry when done.
+ * The connectors file of `--connectors` as a registry. With `follow`, changes other processes write to the file
+ * during the run apply at once (a deactivation halts the run at its next http-request); close the registry when
+ * done. Its warnings go to stderr.
  */
 export async function openConnectors(
   ctx: CliContext,
   file: string,
   options: { allowLoopbackHttp: boolean; follow: boolean },
-): Promise<{ registry: ConnectorRegistry; baseDir: string }> {
+): Promise<ConnectorRegistry> {
   const { allowLoopbackHttp, follow } = options;
   const store = new ConnectorFileStore(path.resolve(ctx.io.cwd, file), { allowLoopbackHttp });
   const registry = await ConnectorRegistry.open(store, {
@@ -73,18 +73,40 @@ export async function openConnectors(
     onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
   });
   for (const warning of registry.warnings) ctx.io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
-  return { registry, baseDir: path.dirname(store.file) };
+  return registry;
 }
 
-/** Engine options from the command line (without the connectors). */
-export async function engineOptionsFrom(ctx: CliContext, options: RunCliOptions): Promise<EngineOptions> {
-  return {
+/** What `engineOptionsFrom` does with `--connectors`: follow the file, read it once, or leave it (replay). */
+export type ConnectorsMode = "follow" | "snapshot" | "none";
+
+export interface CommandEngineOptions {
+  readonly engine: EngineOptions;
+  /** The registry of `--connectors`, for the command to close (and `record` to read its secrets). */
+  readonly registry: ConnectorRegistry | undefined;
+}
+
+/**
+ * Engine options from the command line, the same for run, record and run --replay: step limit, loopback rule,
+ * CA, secrets' environment, warnings and, unless `connectors` is "none", the registry of `--connectors`.
+ */
+export async function engineOptionsFrom(
+  ctx: CliContext,
+  options: RunCliOptions,
+  connectors: ConnectorsMode,
+): Promise<CommandEngineOptions> {
+  const allowLoopbackHttp = options.allowLoopbackHttp ?? false;
+  const engine: EngineOptions = {
     maxSteps: positiveInteger("--max-steps", options.maxSteps),
-    allowLoopbackHttp: options.allowLoopbackHttp ?? false,
+    allowLoopbackHttp,
     ca: await readCa(ctx.io.cwd, options.ca),
     secrets: { env: ctx.io.env },
     onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
   };
+  const registry =
+    connectors !== "none" && options.connectors
+      ? await openConnectors(ctx, options.connectors, { allowLoopbackHttp, follow: connectors === "follow" })
+      : undefined;
+  return { engine: { ...engine, connectors: registry }, registry };
 }
 
 /** Runs a flow; a run rejects only for invalid inputs (an undeclared or unconvertible --var): a usage error. */

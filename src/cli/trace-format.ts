@@ -1,5 +1,5 @@
+import type { HttpTraceDetails } from "../activities/http-request/exchange.js";
 import type { RunResult, TraceEntry } from "../engine/result.js";
-import type { HttpTraceDetails } from "../http/execute.js";
 import type { Hints } from "./hints.js";
 import { httpSummaryLine, summarizeHttp } from "./http-summary.js";
 import type { Paint } from "./paint.js";

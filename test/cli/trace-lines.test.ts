@@ -6,8 +6,8 @@ import { cliHints } from "../../src/cli/hints.js";
 import { paint } from "../../src/cli/paint.js";
 import { formatTrace } from "../../src/cli/trace-format.js";
 import type { ConnectorInput } from "../../src/connectors/schema.js";
-import type { EngineOptions } from "../../src/engine/engine.js";
 import type { RunResult } from "../../src/engine/result.js";
+import type { EngineOptions } from "../../src/runtime/create-engine.js";
 import {
   answer,
   apiOk,

@@ -1,5 +1,5 @@
+import type { HttpTraceDetails } from "../../../activities/http-request/exchange.js";
 import type { RunResult, TraceEntry } from "../../../engine/result.js";
-import type { HttpTraceDetails } from "../../../http/execute.js";
 import { httpSummaryLine, summarizeHttp } from "../../http-summary.js";
 import { escapeHtml, escapeJson } from "./escape.js";
 import type { NodeState } from "./graph-svg.js";
