@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
 const work = mkdtempSync(path.join(tmpdir(), "flowrun-shot-"));
@@ -25,21 +25,7 @@ execFileSync(
   ],
   { cwd: root, stdio: "ignore" },
 );
-const context = await chromium.launchPersistentContext(path.join(work, "profile"), {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-  viewport: { width: 1040, height: 700 },
-});
+const context = await launchChromium(path.join(work, "profile"), { width: 1040, height: 700 });
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(`file://${report}`);

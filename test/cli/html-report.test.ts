@@ -6,7 +6,7 @@ import { layOutFlow } from "../../src/cli/reporters/html/flow-graph.js";
 import { runReportHtml } from "../../src/cli/reporters/html/run-report.js";
 import type { RunResult } from "../../src/engine/result.js";
 import { createEngine } from "../../src/runtime/create-engine.js";
-import { browserTestsEnabled, openInChromium, screenshot } from "../helpers/browser.js";
+import { browserTestsEnabled, viewInChromium } from "../helpers/browser.js";
 import { cli } from "../helpers/cli.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 
@@ -163,9 +163,7 @@ describe.runIf(browserTestsEnabled("HTML report browser tests"))("the HTML repor
     const run = await replayWithReport(report);
     const result = JSON.parse(run.stdout) as RunResult;
     const activities = Object.keys(readJson(crmFlow).activities);
-    const opened = await openInChromium(report);
-    try {
-      const { page } = opened;
+    const seen = await viewInChromium(report, "run-report.png", async (page) => {
       const drawn = await page.$$eval(".node", (nodes) =>
         nodes.map((node) => {
           const shape = node.querySelector(".shape") as unknown as {
@@ -232,12 +230,9 @@ describe.runIf(browserTestsEnabled("HTML report browser tests"))("the HTML repor
 
       expect(await page.locator("table.variables").innerText()).toMatch(/isVip\s+true/);
       expect(await page.locator("ol.actions").innerText()).toContain("queue-contact");
-      await screenshot(page, "run-report.png");
-      expect(opened.requests).toEqual([`file://${report}`]);
-      expect(opened.errors).toEqual([]);
-    } finally {
-      await opened.close();
-    }
+    });
+    expect(seen.requests).toEqual([`file://${report}`]);
+    expect(seen.errors).toEqual([]);
   });
 
   it("test --reporter html: a summary, the failing case first with expected beside actual, a graph per case", async () => {
@@ -251,9 +246,7 @@ describe.runIf(browserTestsEnabled("HTML report browser tests"))("the HTML repor
     const report = path.join(dir, "test.html");
     const run = await cli(["test", suite, "--reporter", "html", "--output", report]);
     expect(run.code).toBe(1);
-    const opened = await openInChromium(report);
-    try {
-      const { page } = opened;
+    const seen = await viewInChromium(report, "test-report.png", async (page) => {
       expect(await page.locator(".summary").innerText()).toMatch(/^1 passed, 1 failed/);
       const cases = await page.$$eval("section.case", (sections) =>
         sections.map((section) => ({
@@ -278,21 +271,16 @@ describe.runIf(browserTestsEnabled("HTML report browser tests"))("the HTML repor
         "1 · lookup",
       );
       expect(await page.locator("section.case").nth(1).locator(".step-detail:visible").count()).toBe(0);
-      await screenshot(page, "test-report.png");
-      expect(opened.requests).toEqual([`file://${report}`]);
-      expect(opened.errors).toEqual([]);
-    } finally {
-      await opened.close();
-    }
+    });
+    expect(seen.requests).toEqual([`file://${report}`]);
+    expect(seen.errors).toEqual([]);
   });
 
   it("hostile flow and response values stay text: no script runs, no element is injected", async () => {
     const { html } = await hostileReport();
     const report = path.join(dir, "hostile.html");
     writeFileSync(report, html);
-    const opened = await openInChromium(report);
-    try {
-      const { page } = opened;
+    const seen = await viewInChromium(report, "hostile-report.png", async (page) => {
       expect(await page.evaluate("typeof window.__pwned")).toBe("undefined");
       expect(await page.evaluate("document.scripts.length")).toBe(1);
       expect(await page.locator("img").count()).toBe(0);
@@ -301,10 +289,7 @@ describe.runIf(browserTestsEnabled("HTML report browser tests"))("the HTML repor
       expect(await page.locator(".step-detail:visible").innerText()).toContain(HOSTILE.prompt);
       const edgeLabels = await page.$$eval(".edge text", (texts) => texts.map((text) => text.textContent));
       expect(edgeLabels).toContain(`= ${HOSTILE.caseValue}`);
-      await screenshot(page, "hostile-report.png");
-      expect(opened.requests).toEqual([`file://${report}`]);
-    } finally {
-      await opened.close();
-    }
+    });
+    expect(seen.requests).toEqual([`file://${report}`]);
   });
 });

@@ -1,10 +1,8 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
-
-/** Debian's chromium package; `.ci/run` installs it when missing. */
-export const CHROMIUM = "/usr/bin/chromium";
+import type { BrowserContext, Page } from "playwright-core";
+import { CHROMIUM, launchChromium } from "../../scripts/chromium.mjs";
 
 /**
  * Whether browser tests run here. Without chromium they are skipped with one visible line, except in CI
@@ -38,21 +36,7 @@ export async function openInChromium(file: string): Promise<OpenedPage> {
   const profile = mkdtempSync(path.join(tmpdir(), "flowrun-chromium-"));
   let context: BrowserContext;
   try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
+    context = await launchChromium(profile, { width: 1280, height: 900 });
   } catch (error) {
     rmSync(profile, { recursive: true, force: true });
     throw error;
@@ -84,4 +68,23 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const file = path.join(SCREENSHOTS, name);
   await page.screenshot({ path: file, fullPage: true });
   return file;
+}
+
+/**
+ * Opens `file`, runs `check` on the page, saves a screenshot named `screenshotName`, closes the browser, and returns
+ * what the page requested and reported as errors, for the test to assert.
+ */
+export async function viewInChromium(
+  file: string,
+  screenshotName: string,
+  check: (page: Page) => Promise<void>,
+): Promise<{ requests: string[]; errors: string[] }> {
+  const opened = await openInChromium(file);
+  try {
+    await check(opened.page);
+    await screenshot(opened.page, screenshotName);
+    return { requests: opened.requests, errors: opened.errors };
+  } finally {
+    await opened.close();
+  }
 }
