@@ -19,6 +19,8 @@ export type ConnectorErrorCode =
   | "secret-unresolved"
   | "concurrent-change"
   | "connectors-file"
+  | "connectors-store"
+  | "store-not-empty"
   | "connector-incomplete"
   | "invalid-secret";
 

@@ -23,6 +23,11 @@ export interface RegistryResolverOptions {
   readonly secretFallback?: (connector: Connector, field: string) => string | undefined;
   /** Accept plain `http://` token URLs on loopback hosts (the engine's `allowLoopbackHttp`). Default false. */
   readonly allowLoopbackHttp?: boolean;
+  /**
+   * Rotated refresh tokens are kept by the shared token store (Redis), keyed by the configured one, instead of
+   * being written into the connector: an admin's later edit of the field then wins by itself. Default false.
+   */
+  readonly sharedRefreshTokens?: boolean;
   /** Told about things worth a warning (a rotated refresh token that cannot be stored). */
   readonly onWarning?: (message: string) => void;
 }
@@ -121,6 +126,7 @@ export function registryResolver(
           tokenExpiredStatuses: statuses,
           tokenExpiredWhen: expiredWhen,
           onRefreshTokenRotated: async (refreshToken) => {
+            if (options.sharedRefreshTokens) return;
             let failure: unknown;
             const stored = await registry
               .rotateRefreshToken(connector.id, refreshToken)

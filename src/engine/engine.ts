@@ -3,7 +3,7 @@ import { builtinActivities } from "../activities/index.js";
 import { ConnectorRegistry } from "../connectors/registry.js";
 import { type RegistryResolver, registryResolver } from "../connectors/registry-resolver.js";
 import type { ConnectorResolver } from "../connectors/seam.js";
-import { TokenCache } from "../connectors/token-cache.js";
+import { type SharedTokenStore, TokenCache } from "../connectors/token-cache.js";
 import { createHttpAgent, DEFAULT_MAX_RESPONSE_BYTES } from "../http/transport.js";
 import type { ActivityDefinition } from "./activity.js";
 import { compileFlow, type FlowPlan } from "./compiler.js";
@@ -28,6 +28,11 @@ export interface EngineOptions {
    * secrets and caches tokens) or any ConnectorResolver. Without one, such an activity halts the run.
    */
   connectors?: ConnectorRegistry | ConnectorResolver;
+  /**
+   * Tokens shared by the processes of a fleet (`connectRedisFleet(...).tokens`): asked only when this engine's own
+   * cache has no valid token, so one token request serves the fleet. Default: none (each engine fetches its own).
+   */
+  sharedTokens?: SharedTokenStore;
   /** Where `{ env }` and `{ file }` secrets of a registry's connectors are read. Default: process.env, cwd. */
   secrets?: { env?: Readonly<Record<string, string | undefined>>; baseDir?: string };
   /** Told about things worth a warning, such as a failed background token refresh. Default: none. */
@@ -77,7 +82,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
     ? undefined
     : createHttpAgent({ ca: options.ca, connectionsPerOrigin: options.connectionsPerOrigin });
   // One token cache per engine; a registry is followed so that deactivation and edits drop tokens at once.
-  const tokenCache = new TokenCache();
+  const tokenCache = new TokenCache({ shared: options.sharedTokens });
   const followed: RegistryResolver | undefined =
     options.connectors instanceof ConnectorRegistry
       ? registryResolver(options.connectors, {
@@ -86,6 +91,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
           baseDir: options.secrets?.baseDir,
           onWarning: options.onWarning,
           allowLoopbackHttp: options.allowLoopbackHttp,
+          sharedRefreshTokens: options.sharedTokens !== undefined,
         })
       : undefined;
   const services: EngineServices = {

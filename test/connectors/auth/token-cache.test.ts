@@ -57,6 +57,7 @@ function countingLookup(
       return answer(calls.length, background);
     },
     signal: new AbortController().signal,
+    deadline: performance.now() + 30_000,
     ...overrides,
   };
   return { lookup, calls };
