@@ -4,8 +4,10 @@ import { type ConnectivityResult, createBasicAuthValidator } from "../connectors
 import { ConnectorError } from "../connectors/errors.js";
 import { ConnectorFileStore } from "../connectors/file-store.js";
 import { isPlainObject } from "../connectors/merge-patch.js";
+import type { RedisFleet } from "../connectors/redis/fleet.js";
+import { TokenKeyError } from "../connectors/redis/sealing.js";
 import { ConnectorRegistry } from "../connectors/registry.js";
-import { ADMIN_ROLES, type AdminRole, isAdminRole } from "../connectors/roles.js";
+import { ADMIN_ROLES, type AdminRole, assertMayPerform, isAdminRole } from "../connectors/roles.js";
 import type { Connector } from "../connectors/schema.js";
 import { insecureSecretWarnings, maskConnector } from "../connectors/secrets.js";
 import { connectorEndpoints } from "../connectors/url-rules.js";
@@ -15,6 +17,7 @@ import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { collectList } from "./options.js";
 import { paint } from "./paint.js";
+import { openFleet, REDIS_OPTION_HELP, redisUrlFrom } from "./redis-options.js";
 
 /**
  * `flowrun connectors ...`: the registry's operations on a connectors file. Exit codes: 0 done, 2 refused by a
@@ -24,6 +27,7 @@ import { paint } from "./paint.js";
 
 interface CommonOptions {
   file: string;
+  redis?: string;
   role: string;
   allowLoopbackHttp?: boolean;
 }
@@ -39,7 +43,7 @@ interface ChangeOptions extends CommonOptions {
 }
 
 /** Failures of the environment rather than refusals: the command may succeed when run again. */
-const IO_ERRORS: ReadonlySet<string> = new Set(["concurrent-change", "connectors-file"]);
+const IO_ERRORS: ReadonlySet<string> = new Set(["concurrent-change", "connectors-file", "connectors-store"]);
 
 export function registerConnectorsCommand(program: Command, ctx: CliContext): void {
   const connectors = program
@@ -52,6 +56,7 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
       .command(name)
       .description(description)
       .option("--file <file>", "connectors file", "connectors.json")
+      .option("--redis <url>", REDIS_OPTION_HELP)
       .option("--role <role>", `acting admin role (${ADMIN_ROLES.join(", ")})`, "full-admin")
       .option(
         "--allow-loopback-http",
@@ -82,14 +87,18 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
     createIfMissing: boolean,
     body: (context: Session) => Promise<void>,
   ) => {
+    let session: Session | undefined;
     try {
-      const session = await openSession(ctx, options, createIfMissing);
+      session = await openSession(ctx, options, createIfMissing);
       for (const warning of session.registry.warnings) printProblem(warning);
       await body(session);
     } catch (error) {
+      if (error instanceof TokenKeyError) throw new UsageError(error.message);
       if (!(error instanceof ConnectorError)) throw error;
       ctx.io.stderr(`${colors.red("error")}: ${error.message}\n`);
       ctx.exit(IO_ERRORS.has(error.code) ? EXIT.failed : EXIT.usage);
+    } finally {
+      await session?.fleet?.close();
     }
   };
 
@@ -218,6 +227,36 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
       }),
     );
 
+  subcommand("import", "seed the Redis store from a connectors file (refused when it holds connectors)")
+    .argument("<file>", "connectors file to import")
+    .option("--replace", "replace every connector the store holds (their shared tokens are dropped)")
+    .action(async (source: string, options: CommonOptions & { replace?: boolean }) =>
+      run(options, true, async ({ role, fleet }) => {
+        if (!fleet) throw new UsageError("import writes into Redis: give --redis URL (or FLOWRUN_REDIS_URL)");
+        assertMayPerform(role, "create");
+        const sourcePath = path.resolve(ctx.io.cwd, source);
+        const loaded = await new ConnectorFileStore(sourcePath, {
+          allowLoopbackHttp: options.allowLoopbackHttp === true,
+        }).load();
+        const result = await fleet.store.importDocument(loaded.document, { replace: options.replace });
+        ctx.io.stdout(
+          `imported ${result.imported} connector${result.imported === 1 ? "" : "s"} from ${source} into ${fleet.store.location}` +
+            `${result.replaced > 0 ? ` (replaced ${result.replaced})` : ""}\n`,
+        );
+      }),
+    );
+
+  subcommand(
+    "export",
+    "print the connectors as a connectors file (secrets masked, as show prints them)",
+  ).action(async (options: CommonOptions) =>
+    run(options, false, async ({ registry, role }) => {
+      const connectors = registry.list({ role }).map(maskConnector);
+      const { ccaiConfigs } = registry.toDocument();
+      ctx.io.stdout(`${JSON.stringify({ connectors, ...(ccaiConfigs ? { ccaiConfigs } : {}) }, null, 2)}\n`);
+    }),
+  );
+
   subcommand(
     "validate",
     "check the connectors file against the schema and every rule; optionally connectivity",
@@ -252,7 +291,10 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
 interface Session {
   registry: ConnectorRegistry;
   role: AdminRole;
+  /** Where the connectors are, for messages: the file (relative) or the Redis store. */
   file: string;
+  /** With --redis: the fleet connection (closed when the command ends). */
+  fleet?: RedisFleet;
 }
 
 async function openSession(
@@ -265,8 +307,20 @@ async function openSession(
       `--role must be one of ${ADMIN_ROLES.join(", ")}; got ${JSON.stringify(options.role)}`,
     );
   const role = options.role;
-  const file = path.resolve(ctx.io.cwd, options.file);
   const allowLoopbackHttp = options.allowLoopbackHttp === true;
+  const redisUrl = redisUrlFrom(ctx, options.redis);
+  if (redisUrl !== undefined) {
+    const fleet = await openFleet(ctx, redisUrl);
+    try {
+      const validate = createBasicAuthValidator({ env: ctx.io.env, baseDir: ctx.io.cwd, allowLoopbackHttp });
+      const registry = await ConnectorRegistry.open(fleet.store, { role, allowLoopbackHttp, validate });
+      return { registry, role, file: fleet.store.location, fleet };
+    } catch (error) {
+      await fleet.close();
+      throw error;
+    }
+  }
+  const file = path.resolve(ctx.io.cwd, options.file);
   const store = new ConnectorFileStore(file, { createIfMissing, allowLoopbackHttp });
   const validate = createBasicAuthValidator({
     env: ctx.io.env,

@@ -88,9 +88,7 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
     const flowPath = path.resolve(ctx.io.cwd, file);
     const outPath = path.resolve(ctx.io.cwd, options.out);
     const engineOptions = await engineOptionsFrom(ctx, options);
-    const opened = options.connectors
-      ? await openConnectors(ctx, options.connectors, options.allowLoopbackHttp ?? false)
-      : undefined;
+    const opened = await openConnectors(ctx, options);
     const secrets = knownSecrets(opened?.registry, opened?.baseDir ?? ctx.io.cwd, ctx.io.env);
     const exchanges: Exchange[] = [];
     const agent = createHttpAgent({ ca: engineOptions.ca });
@@ -98,6 +96,9 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
       ...engineOptions,
       dispatcher: agent.compose(recordingInterceptor(secrets, (exchange) => exchanges.push(exchange))),
       connectors: opened?.registry,
+      // A stored token would leave the case without its token exchange, and replay needs one: record fetches a
+      // new token each time, still under the fleet's lease and with the fleet's rotated refresh token.
+      sharedTokens: opened?.recordingTokens,
       secrets: { ...engineOptions.secrets, baseDir: opened?.baseDir },
     });
     try {
@@ -148,6 +149,7 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
     } finally {
       await engine.close();
       await agent.close();
+      await opened?.close();
     }
   });
 }

@@ -33,7 +33,7 @@ interface ReplayedCase {
 async function engineFor(
   ctx: CliContext,
   options: RunCommandOptions,
-): Promise<{ engine: Engine; replayed?: ReplayedCase }> {
+): Promise<{ engine: Engine; replayed?: ReplayedCase; close?: () => Promise<void> }> {
   if (options.replay !== undefined || options.case !== undefined) {
     if (!options.replay || !options.case) throw new UsageError("--replay and --case go together");
     const testFile = await loadTestFile(path.resolve(ctx.io.cwd, options.replay), options.replay);
@@ -55,18 +55,16 @@ async function engineFor(
     return { engine, replayed: { testCase, session } };
   }
   const engineOptions = await engineOptionsFrom(ctx, options);
-  if (options.connectors) {
-    const { registry, baseDir } = await openConnectors(
-      ctx,
-      options.connectors,
-      options.allowLoopbackHttp ?? false,
-    );
+  const opened = await openConnectors(ctx, options);
+  if (opened) {
     return {
       engine: createEngine({
         ...engineOptions,
-        connectors: registry,
-        secrets: { ...engineOptions.secrets, baseDir },
+        connectors: opened.registry,
+        sharedTokens: opened.sharedTokens,
+        secrets: { ...engineOptions.secrets, baseDir: opened.baseDir },
       }),
+      close: opened.close,
     };
   }
   return { engine: createEngine(engineOptions) };
@@ -82,7 +80,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     .option("--replay <testfile>", "answer HTTP requests from a recorded case instead of the network")
     .option("--case <name>", "the case of --replay to use")
     .action(async (file: string, options: RunCommandOptions) => {
-      const { engine, replayed } = await engineFor(ctx, options);
+      const { engine, replayed, close } = await engineFor(ctx, options);
       try {
         const flow = engine.compile(await readJsonFile(path.resolve(ctx.io.cwd, file), file), {
           source: file,
@@ -114,6 +112,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
         ctx.exit(exitCodeFor(result));
       } finally {
         await engine.close();
+        await close?.();
         await replayed?.session.close();
       }
     });

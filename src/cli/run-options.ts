@@ -2,7 +2,9 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import { ConnectorFileStore } from "../connectors/file-store.js";
+import { TokenKeyError } from "../connectors/redis/sealing.js";
 import { ConnectorRegistry } from "../connectors/registry.js";
+import type { SharedTokenStore } from "../connectors/token-cache.js";
 import type { CompiledFlow, EngineOptions } from "../engine/engine.js";
 import { FlowrunError } from "../engine/errors.js";
 import type { RunOptions } from "../engine/interpreter.js";
@@ -10,10 +12,12 @@ import type { RunResult } from "../engine/result.js";
 import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { collectList, collectPairs, positiveInteger } from "./options.js";
+import { openFleet, REDIS_OPTION_HELP, redisUrlFrom } from "./redis-options.js";
 
 /** The options `run` and `record` share. */
 export interface RunCliOptions {
   connectors?: string;
+  redis?: string;
   var?: Record<string, string>;
   contact?: Record<string, string>;
   menuInput?: string[];
@@ -27,6 +31,7 @@ export interface RunCliOptions {
 export function addRunOptions(command: Command): Command {
   return command
     .option("--connectors <file>", "connectors file the flow's http-request activities use")
+    .option("--redis <url>", REDIS_OPTION_HELP)
     .option("--var <name=value>", "set a flow variable (repeatable)", collectPairs("--var"))
     .option(
       "--contact <key=value>",
@@ -55,16 +60,49 @@ export async function readCa(cwd: string, file: string | undefined): Promise<str
   }
 }
 
-/** The connectors file of `--connectors` as a registry the engine follows. */
+export interface OpenedConnectors {
+  readonly registry: ConnectorRegistry;
+  readonly baseDir: string;
+  /** With Redis: the fleet's shared tokens (`record` fetches a new token each time, see there). */
+  readonly sharedTokens?: SharedTokenStore;
+  readonly recordingTokens?: SharedTokenStore;
+  /** Closes what was opened (the Redis connections); call after the engine is closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * The connectors of `--connectors FILE` or `--redis URL` (or FLOWRUN_REDIS_URL) as a registry the engine follows;
+ * undefined when neither is given.
+ */
 export async function openConnectors(
   ctx: CliContext,
-  file: string,
-  allowLoopbackHttp: boolean,
-): Promise<{ registry: ConnectorRegistry; baseDir: string }> {
-  const store = new ConnectorFileStore(path.resolve(ctx.io.cwd, file), { allowLoopbackHttp });
+  options: Pick<RunCliOptions, "connectors" | "redis" | "allowLoopbackHttp">,
+): Promise<OpenedConnectors | undefined> {
+  const allowLoopbackHttp = options.allowLoopbackHttp ?? false;
+  const redisUrl = redisUrlFrom(ctx, options.redis);
+  if (redisUrl !== undefined) {
+    if (options.connectors !== undefined)
+      throw new UsageError("--connectors and --redis exclude each other: connectors come from one place");
+    const fleet = await openFleet(ctx, redisUrl);
+    try {
+      const registry = await ConnectorRegistry.open(fleet.store, { allowLoopbackHttp });
+      return {
+        registry,
+        baseDir: ctx.io.cwd,
+        sharedTokens: fleet.tokens,
+        recordingTokens: fleet.tokens.alwaysFetching(),
+        close: () => fleet.close(),
+      };
+    } catch (error) {
+      await fleet.close();
+      throw error instanceof TokenKeyError ? new UsageError(error.message) : error;
+    }
+  }
+  if (options.connectors === undefined) return undefined;
+  const store = new ConnectorFileStore(path.resolve(ctx.io.cwd, options.connectors), { allowLoopbackHttp });
   const registry = await ConnectorRegistry.open(store, { allowLoopbackHttp });
   for (const warning of registry.warnings) ctx.io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
-  return { registry, baseDir: path.dirname(store.file) };
+  return { registry, baseDir: path.dirname(store.file), close: async () => {} };
 }
 
 /** Engine options from the command line (without the connectors). */

@@ -129,7 +129,11 @@ export function valueAt(root: unknown, fieldPath: readonly string[]): unknown {
 }
 
 /** Sets the value at `fieldPath` inside `root` when its parents exist (secret paths are at most two deep). */
-export function setValueAt(root: Record<string, unknown>, fieldPath: readonly string[], value: unknown): void {
+export function setValueAt(
+  root: Record<string, unknown>,
+  fieldPath: readonly string[],
+  value: unknown,
+): void {
   let current: Record<string, unknown> = root;
   for (const key of fieldPath.slice(0, -1)) {
     const next = current[key];

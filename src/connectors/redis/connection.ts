@@ -55,6 +55,8 @@ export class RedisConnection {
   #started = false;
   #closing = false;
   #lost = false;
+  /** The last connection error, which says more than ioredis's "Connection is closed." */
+  #lastError: Error | undefined;
   readonly #onWarning: (message: string) => void;
 
   private constructor(options: RedisConnectionOptions) {
@@ -76,7 +78,9 @@ export class RedisConnection {
     this.subscriber = new Redis(options.url, { ...common, connectionName: "flowrun-follow" });
     for (const connection of [this.commands, this.subscriber]) {
       // Without a listener ioredis prints every failed reconnect attempt; one warning per outage is enough.
-      connection.on("error", () => {});
+      connection.on("error", (error: Error) => {
+        this.#lastError = error;
+      });
       connection.on("close", () => this.#noteLost());
     }
     this.commands.on("ready", () => {
@@ -99,7 +103,8 @@ export class RedisConnection {
       connection.#closing = true;
       connection.commands.disconnect();
       connection.subscriber.disconnect();
-      const reason = (error as { code?: string }).code ?? (error as Error).message;
+      const cause = connection.#lastError ?? (error as Error);
+      const reason = (cause as { code?: string }).code ?? cause.message;
       throw new RedisUnavailableError(`cannot reach Redis at ${connection.url} (${reason})`, {
         cause: error,
       });

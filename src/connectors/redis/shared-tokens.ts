@@ -83,12 +83,23 @@ interface TokenKeys {
  */
 export class RedisSharedTokens implements SharedTokenStore {
   readonly #keys: FleetKeys;
+  readonly #alwaysFetch: boolean;
 
   constructor(
     private readonly connection: RedisConnection,
     private readonly sealer: Sealer,
+    options: { alwaysFetch?: boolean } = {},
   ) {
     this.#keys = fleetKeys(connection.keyPrefix);
+    this.#alwaysFetch = options.alwaysFetch ?? false;
+  }
+
+  /**
+   * The same store, but a stored token is never served: every miss fetches a new token (under the lease, with the
+   * fleet's refresh token) and stores it. `flowrun record` uses it so that the token exchange is always recorded.
+   */
+  alwaysFetching(): RedisSharedTokens {
+    return new RedisSharedTokens(this.connection, this.sealer, { alwaysFetch: true });
   }
 
   async obtain(request: SharedTokenRequest): Promise<CachedToken | SharedTokenMiss> {
@@ -192,6 +203,7 @@ export class RedisSharedTokens implements SharedTokenStore {
   }
 
   #usable(entry: CachedToken, request: SharedTokenRequest): boolean {
+    if (this.#alwaysFetch) return false;
     const now = Date.now();
     if (now >= entry.expiresAt || entry.token.accessToken === request.refused) return false;
     if (!request.background) return true;
