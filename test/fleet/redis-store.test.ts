@@ -167,16 +167,3 @@ describe.skipIf(!reachable)("the Redis connector store", () => {
     );
   });
 });
-
-/** A secret as it could leak: as is, base64, base64url. */
-export function secretForms(secret: string): string[] {
-  return [secret, Buffer.from(secret).toString("base64"), Buffer.from(secret).toString("base64url")];
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -138,3 +138,16 @@ export async function ownRedis(): Promise<OwnRedis> {
   await own.start();
   return own;
 }
+
+/** A secret as it could leak: as is, base64, base64url. */
+export function secretForms(secret: string): string[] {
+  return [secret, Buffer.from(secret).toString("base64"), Buffer.from(secret).toString("base64url")];
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
