@@ -9,8 +9,10 @@ import {
   dumpKeys,
   REDIS_URL,
   redisReachable,
+  secretForms,
   TEST_TOKEN_KEY,
   uniquePrefix,
+  waitFor,
 } from "../helpers/redis.js";
 import { closedPort } from "../helpers/token-server.js";
 
@@ -90,7 +92,7 @@ describe.skipIf(!reachable)("the Redis connector store", () => {
 
     const other = await ConnectorRegistry.open((await member()).store, { role: "full-admin" });
     expect(other.resolve("crm")).toMatchObject({ id: created.id, status: "active" });
-    expect(other.resolve("crm")?.auth).toMatchObject({ clientSecret: "Sup3r-Secret-Client-Value" });
+    expect((other.resolve("crm") as { auth?: unknown }).auth).toMatchObject({ clientSecret: "Sup3r-Secret-Client-Value" });
   });
 
   it("two admins racing on one connector: one wins, the other is refused and nothing is lost", async () => {
