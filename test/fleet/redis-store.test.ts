@@ -92,7 +92,9 @@ describe.skipIf(!reachable)("the Redis connector store", () => {
 
     const other = await ConnectorRegistry.open((await member()).store, { role: "full-admin" });
     expect(other.resolve("crm")).toMatchObject({ id: created.id, status: "active" });
-    expect((other.resolve("crm") as { auth?: unknown }).auth).toMatchObject({ clientSecret: "Sup3r-Secret-Client-Value" });
+    expect((other.resolve("crm") as { auth?: unknown }).auth).toMatchObject({
+      clientSecret: "Sup3r-Secret-Client-Value",
+    });
   });
 
   it("two admins racing on one connector: one wins, the other is refused and nothing is lost", async () => {
