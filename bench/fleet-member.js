@@ -90,3 +90,5 @@ if (config.mode === "once") {
 await registry.close?.();
 await engine.close();
 await fleet?.close();
+lines.close();
+process.stdin.destroy();

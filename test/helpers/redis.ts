@@ -104,7 +104,18 @@ export async function ownRedis(): Promise<OwnRedis> {
     async start() {
       child = spawn(
         "redis-server",
-        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [
+          "--port",
+          String(port),
+          "--bind",
+          "127.0.0.1",
+          "--save",
+          "",
+          "--appendonly",
+          "no",
+          "--enable-debug-command",
+          "yes",
+        ],
         {
           stdio: "ignore",
         },

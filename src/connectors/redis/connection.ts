@@ -18,6 +18,11 @@ export interface RedisConnectionOptions {
   readonly connectTimeoutMs?: number;
   /** Upper bound of any single Redis call (calls on the request path are bounded by the activity deadline too). Default 2000 ms. */
   readonly commandTimeoutMs?: number;
+  /**
+   * Upper bound of one Redis call on the request path (token lookups while a run waits), within the activity
+   * deadline: a slow Redis then costs a run this much before the process fetches the token itself. Default 250 ms.
+   */
+  readonly requestTimeoutMs?: number;
   /** Told once per outage that Redis was lost, and what the process does meanwhile. */
   readonly onWarning?: (message: string) => void;
 }
@@ -52,6 +57,7 @@ export class RedisConnection {
   readonly keyPrefix: string;
   readonly url: string;
   readonly commandTimeoutMs: number;
+  readonly requestTimeoutMs: number;
   #started = false;
   #closing = false;
   #lost = false;
@@ -63,6 +69,7 @@ export class RedisConnection {
     this.url = describeRedisUrl(options.url);
     this.keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 2000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 250;
     this.#onWarning = options.onWarning ?? (() => {});
     const common = {
       lazyConnect: true,

@@ -210,14 +210,19 @@ export class RedisSharedTokens implements SharedTokenStore {
     return entry.token.accessToken !== request.current && now < entry.refreshAt;
   }
 
+  /** A call on the request path ends at the deadline, and sooner when Redis is slow (then the process fetches). */
+  #bound(deadline: number): number {
+    return Math.min(deadline, performance.now() + this.connection.requestTimeoutMs);
+  }
+
   async #read(key: string, deadline: number): Promise<StoredToken | undefined> {
-    const sealed = await bounded(this.connection.commands.get(key), deadline, "read");
+    const sealed = await bounded(this.connection.commands.get(key), this.#bound(deadline), "read");
     if (sealed === null) return undefined;
     return { entry: JSON.parse(this.sealer.open(sealed, key)) as CachedToken, sealed };
   }
 
   async #readRefreshToken(key: string, deadline: number): Promise<string | undefined> {
-    const sealed = await bounded(this.connection.commands.get(key), deadline, "read");
+    const sealed = await bounded(this.connection.commands.get(key), this.#bound(deadline), "read");
     return sealed === null ? undefined : this.sealer.open(sealed, key);
   }
 
@@ -228,7 +233,11 @@ export class RedisSharedTokens implements SharedTokenStore {
     deadline: number,
     what: string,
   ): Promise<unknown> {
-    return bounded(this.connection.commands.eval(script, keys.length, ...keys, ...args), deadline, what);
+    return bounded(
+      this.connection.commands.eval(script, keys.length, ...keys, ...args),
+      this.#bound(deadline),
+      what,
+    );
   }
 
   #keysFor(request: SharedTokenRequest): TokenKeys {

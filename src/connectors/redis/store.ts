@@ -84,9 +84,24 @@ export class RedisConnectorStore implements ConnectorStore {
   }
 
   async load(): Promise<LoadedConnectors> {
+    return this.#read(true);
+  }
+
+  /**
+   * `lostGuard`: a state that vanished after this process saw one (a Redis restarted without persistence, keys
+   * deleted) is an error rather than "no connectors": a following registry keeps its last good state and warns,
+   * instead of halting every flow.
+   */
+  async #read(lostGuard: boolean): Promise<LoadedConnectors> {
     const [version, text] = await this.#call("read", () =>
       this.connection.commands.hmget(this.keys.state, "version", "document"),
     );
+    if (lostGuard && version === null && this.#version !== "0")
+      throw new ConnectorError(
+        "connectors-store",
+        `${this.location} holds no connectors any more (was Redis restarted without persistence, or were the keys deleted?); ` +
+          "seed it again with `flowrun connectors import FILE --redis URL`",
+      );
     const raw = text ? this.#unseal(this.#parse(text)) : { connectors: [] };
     const { document } = parseConnectorsDocument(raw, this.location, this.options);
     this.#remember(version ?? "0", document);
@@ -112,7 +127,7 @@ export class RedisConnectorStore implements ConnectorStore {
    */
   async importDocument(document: ConnectorsFile, options: { replace?: boolean } = {}): Promise<ImportResult> {
     const parsed = parseConnectorsDocument(document, "import", this.options).document;
-    await this.load();
+    await this.#read(false);
     const replaced = this.#known.size;
     const deleted = [...this.#known.keys()];
     const [status, version] = await this.#write(options.replace ? "replace" : "import", parsed, [], deleted);
