@@ -35,7 +35,9 @@ describe.skipIf(!reachable)("connectors commands on Redis", () => {
   it("import seeds, a second import is refused unless --replace, export prints it masked", async () => {
     const first = await run("connectors", "import", file("a.json", [crm("Alpha")]));
     expect(first).toMatchObject({ code: 0 });
-    expect(first.stdout).toMatch(/^imported 1 connector from .*a\.json into Redis redis:\/\/127\.0\.0\.1:6379 \(prefix /);
+    expect(first.stdout).toMatch(
+      /^imported 1 connector from .*a\.json into Redis redis:\/\/127\.0\.0\.1:6379 \(prefix /,
+    );
 
     const again = await run("connectors", "import", file("b.json", [crm("Beta"), crm("Gamma")]));
     expect(again.code).toBe(2);
@@ -47,7 +49,9 @@ describe.skipIf(!reachable)("connectors commands on Redis", () => {
 
     const exported = await run("connectors", "export");
     expect(exported.code).toBe(0);
-    const printed = JSON.parse(exported.stdout) as { connectors: { name: string; auth: { password: string } }[] };
+    const printed = JSON.parse(exported.stdout) as {
+      connectors: { name: string; auth: { password: string } }[];
+    };
     expect(printed.connectors.map((c) => c.name)).toEqual(["Beta", "Gamma"]);
     expect(printed.connectors[0]!.auth.password).toBe("••••");
     expect(exported.stdout).not.toContain("Plain-Password-42");
@@ -55,7 +59,13 @@ describe.skipIf(!reachable)("connectors commands on Redis", () => {
 
   it("lifecycle commands apply the registry rules and another invocation sees the result", async () => {
     expect((await run("connectors", "deactivate", "Beta")).stdout).toBe('deactivated connector "Beta"\n');
-    const activeEdit = await run("connectors", "edit", "Gamma", "--set", "resourceDomainUrl=https://x.example.com");
+    const activeEdit = await run(
+      "connectors",
+      "edit",
+      "Gamma",
+      "--set",
+      "resourceDomainUrl=https://x.example.com",
+    );
     expect(activeEdit.code).toBe(2);
     expect(activeEdit.stderr).toMatch(/can be edited only while inactive/);
     expect((await run("connectors", "edit", "Beta", "--name", "Gamma")).stderr).toMatch(/unique name rule/);
@@ -67,6 +77,8 @@ describe.skipIf(!reachable)("connectors commands on Redis", () => {
   it("--redis and --connectors together are refused", async () => {
     const result = await run("run", "flow.json", "--connectors", "c.json");
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe("error: --connectors and --redis exclude each other: connectors come from one place\n");
+    expect(result.stderr).toBe(
+      "error: --connectors and --redis exclude each other: connectors come from one place\n",
+    );
   });
 });
