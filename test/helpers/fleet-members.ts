@@ -116,7 +116,7 @@ export async function startMember(config: MemberConfig, env: NodeJS.ProcessEnv =
       resolve(code);
     }),
   );
-  const next = (match: (event: MemberEvent) => boolean, timeoutMs = 10_000) =>
+  const next = (match: (event: MemberEvent) => boolean, timeoutMs = 30_000) =>
     new Promise<MemberEvent>((resolve, reject) => {
       const check = () => {
         const found = events.find(match);
