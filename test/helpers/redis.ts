@@ -162,3 +162,53 @@ export async function waitFor(condition: () => boolean, timeoutMs = 2000): Promi
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/**
+ * A TCP proxy in front of a Redis: `cut()` drops every connection and refuses new ones (Redis itself keeps its data
+ * and goes on serving others), `restore()` accepts again. Simulates a network partition of one process.
+ */
+export interface RedisProxy {
+  readonly url: string;
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+export async function redisProxy(target: string): Promise<RedisProxy> {
+  const { hostname, port } = new URL(target);
+  const { createConnection, createServer: createTcpServer } = await import("node:net");
+  const pairs = new Set<import("node:net").Socket>();
+  let open = true;
+  const server = createTcpServer((client) => {
+    if (!open) {
+      client.destroy();
+      return;
+    }
+    const upstream = createConnection({ host: hostname, port: Number(port) });
+    for (const socket of [client, upstream]) {
+      pairs.add(socket);
+      socket.on("close", () => pairs.delete(socket));
+      socket.on("error", () => {});
+    }
+    client.pipe(upstream).pipe(client);
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const { port: own } = server.address() as AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${own}`,
+    cut() {
+      open = false;
+      for (const socket of pairs) socket.destroy();
+    },
+    restore() {
+      open = true;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of pairs) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
