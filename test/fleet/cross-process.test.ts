@@ -1,15 +1,17 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { connectRedisFleet, type RedisFleet } from "../../src/connectors/redis/fleet.js";
+import type { RedisFleet } from "../../src/connectors/redis/fleet.js";
 import type { ConnectorsFile } from "../../src/connectors/schema.js";
 import { killMembers, type Member, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
+  closeFleets,
+  crmConnector,
   deleteKeys,
   dumpKeys,
+  fleetMember,
   REDIS_URL,
   redisReachable,
   secretForms,
-  TEST_TOKEN_KEY,
   uniquePrefix,
 } from "../helpers/redis.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
@@ -33,19 +35,14 @@ afterEach(async () => {
   killMembers();
   await tokens?.close();
   tokens = undefined;
-  await admin?.close();
+  await closeFleets();
   await deleteKeys(REDIS_URL, prefix);
 });
 afterAll(() => closeAllServers());
 
 async function seed(document: ConnectorsFile): Promise<void> {
   prefix = uniquePrefix("xproc");
-  admin = await connectRedisFleet({
-    url: REDIS_URL,
-    keyPrefix: prefix,
-    tokenKey: TEST_TOKEN_KEY,
-    allowLoopbackHttp: true,
-  });
+  admin = await fleetMember(prefix);
   await admin.store.importDocument(document);
 }
 
@@ -79,25 +76,7 @@ describe.skipIf(!reachable)("a fleet of processes on one Redis", () => {
         return tokenAnswer({ access_token: "Fleet-Access-Token-0001", expires_in: 3600 });
       },
     });
-    await seed({
-      connectors: [
-        {
-          id: "crm-1",
-          name: "CRM",
-          type: "custom",
-          status: "active",
-          resourceDomainUrl: api.url,
-          auth: {
-            type: "oauth2",
-            grantType: "client_credentials",
-            clientAuth: "basic",
-            clientId: "flows",
-            clientSecret: "Fleet-Client-Secret-0001",
-            tokenUrl: tokens.url(),
-          },
-        },
-      ] as ConnectorsFile["connectors"],
-    });
+    await seed({ connectors: [crmConnector(api.url, tokens.url(), "Fleet-Client-Secret-0001")] });
     const results = await runTogether(await members(8, "CRM"));
     expect(results.map((r) => r.status)).toEqual(Array(8).fill("completed"));
     for (const result of results)
@@ -111,9 +90,7 @@ describe.skipIf(!reachable)("a fleet of processes on one Redis", () => {
     const tokenKeys = [...dump.keys()].filter((key) => key.startsWith(`${prefix}token:`));
     expect(tokenKeys).toHaveLength(1);
     // The key expires with its token (3600 s less the safety margin).
-    const probe = await connectRedisFleet({ url: REDIS_URL, keyPrefix: prefix, tokenKey: TEST_TOKEN_KEY });
-    const ttl = await probe.connection.commands.pttl(tokenKeys[0]!);
-    await probe.close();
+    const ttl = await admin.connection.commands.pttl(tokenKeys[0]!);
     expect(ttl).toBeGreaterThan(3_400_000);
     expect(ttl).toBeLessThanOrEqual(3_540_000);
   });

@@ -1,21 +1,27 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { connectRedisFleet, type RedisFleet } from "../../src/connectors/redis/fleet.js";
+import type { RedisFleet } from "../../src/connectors/redis/fleet.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorsFile } from "../../src/connectors/schema.js";
 import { createEngine } from "../../src/engine/engine.js";
 import { cli } from "../helpers/cli.js";
 import { killMembers, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
-import { type OwnRedis, ownRedis, TEST_TOKEN_KEY } from "../helpers/redis.js";
+import {
+  closeFleets,
+  crmConnector,
+  fleetMember,
+  type OwnRedis,
+  ownRedis,
+  TEST_TOKEN_KEY,
+} from "../helpers/redis.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
-import { closedPort, startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
+import { closedPort, startTokenServer, type TokenServer } from "../helpers/token-server.js";
 
 /** Redis faults on a redis-server of the test's own: unreachable at start, lost mid-run, slow. */
 
 let api: LoopbackServer;
 let tokens: TokenServer;
 let redis: OwnRedis | undefined;
-const fleets: RedisFleet[] = [];
 
 beforeAll(async () => {
   api = await startHttpServer((_request, response) => {
@@ -26,7 +32,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   killMembers();
-  await Promise.all(fleets.splice(0).map((fleet) => fleet.close()));
+  await closeFleets();
   await redis?.kill();
   redis = undefined;
 });
@@ -35,32 +41,12 @@ afterAll(async () => {
   await closeAllServers();
 });
 
-const document = (): ConnectorsFile =>
-  ({
-    connectors: [
-      {
-        id: "crm-1",
-        name: "CRM",
-        type: "custom",
-        status: "active",
-        resourceDomainUrl: api.url,
-        auth: {
-          type: "oauth2",
-          grantType: "client_credentials",
-          clientAuth: "basic",
-          clientId: "flows",
-          clientSecret: "s3cret",
-          tokenUrl: tokens.url(),
-        },
-      },
-    ],
-  }) as ConnectorsFile;
+const document = (): ConnectorsFile => ({ connectors: [crmConnector(api.url, tokens.url())] });
 
 const flow = httpFlow({ connector: "CRM", requestPath: "/accounts", timeoutMs: 1000 });
 
 async function seeded(url: string): Promise<RedisFleet> {
-  const fleet = await connectRedisFleet({ url, tokenKey: TEST_TOKEN_KEY, allowLoopbackHttp: true });
-  fleets.push(fleet);
+  const fleet = await fleetMember(undefined, url);
   await fleet.store.importDocument(document());
   return fleet;
 }
@@ -124,8 +110,7 @@ describe("Redis lost or slow while routing", () => {
       allowLoopbackHttp: true,
     });
     const before = tokens.requests.length;
-    const blocker = await connectRedisFleet({ url: redis.url, tokenKey: TEST_TOKEN_KEY });
-    fleets.push(blocker);
+    const blocker = await fleetMember(undefined, redis.url);
     // Redis answers nothing for 1.5 s; the activity's whole deadline is 1 s.
     const sleeping = blocker.connection.commands.call("DEBUG", "SLEEP", "1.5").catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 20));

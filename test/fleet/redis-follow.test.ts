@@ -2,17 +2,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { connectRedisFleet, type RedisFleet } from "../../src/connectors/redis/fleet.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
-import type { ConnectorsFile } from "../../src/connectors/schema.js";
 import { cliProcess, killMembers, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
+  closeFleets,
+  crmConnector,
   deleteKeys,
+  fleetMember,
   REDIS_URL,
   redisProxy,
   redisReachable,
-  TEST_TOKEN_KEY,
   uniquePrefix,
   waitFor,
 } from "../helpers/redis.js";
@@ -27,7 +27,6 @@ let api: LoopbackServer;
 let tokens: TokenServer;
 let prefix: string;
 const apiCalls: number[] = [];
-const fleets: RedisFleet[] = [];
 
 beforeAll(async () => {
   api = await startHttpServer((_request, response) => {
@@ -42,7 +41,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   killMembers();
-  await Promise.all(fleets.splice(0).map((fleet) => fleet.close()));
+  await closeFleets();
   await deleteKeys(REDIS_URL, prefix);
 });
 afterAll(async () => {
@@ -51,34 +50,17 @@ afterAll(async () => {
   await closeAllServers();
 });
 
-const crm = (clientId = "flows") =>
-  ({
-    id: "crm-1",
-    name: "CRM",
-    type: "custom",
-    status: "active",
-    resourceDomainUrl: api.url,
-    auth: { type: "oauth2", clientId, clientSecret: "s3cret", tokenUrl: tokens.url() },
-  }) as ConnectorsFile["connectors"][number];
+const crm = () => crmConnector(api.url, tokens.url());
 
 async function admin(url = REDIS_URL): Promise<ConnectorRegistry> {
-  const fleet = await connectRedisFleet({
-    url,
-    keyPrefix: prefix,
-    tokenKey: TEST_TOKEN_KEY,
-    allowLoopbackHttp: true,
-  });
-  fleets.push(fleet);
+  const fleet = await fleetMember(prefix, url);
   return ConnectorRegistry.open(fleet.store, { role: "full-admin", allowLoopbackHttp: true, follow: false });
 }
 
 async function seed(): Promise<ConnectorRegistry> {
   prefix = uniquePrefix("follow");
-  const registry = await admin();
-  const fleet = fleets.at(-1)!;
-  await fleet.store.importDocument({ connectors: [crm()] });
-  await registry.refresh();
-  return registry;
+  await (await fleetMember(prefix)).store.importDocument({ connectors: [crm()] });
+  return admin();
 }
 
 const loopFlow = {

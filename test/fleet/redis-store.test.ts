@@ -1,12 +1,14 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ConnectorError } from "../../src/connectors/errors.js";
 import { RedisUnavailableError } from "../../src/connectors/redis/connection.js";
-import { connectRedisFleet, type RedisFleet } from "../../src/connectors/redis/fleet.js";
+import { connectRedisFleet } from "../../src/connectors/redis/fleet.js";
 import { TokenKeyError } from "../../src/connectors/redis/sealing.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import {
+  closeFleets,
   deleteKeys,
   dumpKeys,
+  fleetMember,
   REDIS_URL,
   redisReachable,
   secretForms,
@@ -18,19 +20,7 @@ import { closedPort } from "../helpers/token-server.js";
 
 const reachable = await redisReachable("test/fleet/redis-store.test.ts");
 const prefix = uniquePrefix("store");
-const fleets: RedisFleet[] = [];
-
-/** A fleet member of its own (own connections), as another process would be. */
-async function member(): Promise<RedisFleet> {
-  const fleet = await connectRedisFleet({
-    url: REDIS_URL,
-    keyPrefix: prefix,
-    tokenKey: TEST_TOKEN_KEY,
-    allowLoopbackHttp: true,
-  });
-  fleets.push(fleet);
-  return fleet;
-}
+const member = () => fleetMember(prefix);
 
 const crm = (name = "CRM") => ({
   name,
@@ -45,7 +35,7 @@ const crm = (name = "CRM") => ({
 });
 
 afterEach(async () => {
-  await Promise.all(fleets.splice(0).map((fleet) => fleet.close()));
+  await closeFleets();
   await deleteKeys(REDIS_URL, prefix);
 });
 afterAll(() => deleteKeys(REDIS_URL, prefix));
@@ -160,12 +150,7 @@ describe.skipIf(!reachable)("the Redis connector store", () => {
   it("a value sealed under another key does not open: a clear error naming the variable", async () => {
     const admin = await ConnectorRegistry.open((await member()).store, { role: "full-admin" });
     await admin.create(crm());
-    const stranger = await connectRedisFleet({
-      url: REDIS_URL,
-      keyPrefix: prefix,
-      tokenKey: Buffer.alloc(32, 9).toString("base64"),
-    });
-    fleets.push(stranger);
+    const stranger = await fleetMember(prefix, REDIS_URL, Buffer.alloc(32, 9).toString("base64"));
     await expect(stranger.store.load()).rejects.toThrow(
       /does not open with FLOWRUN_TOKEN_KEY: it was written under another key/,
     );

@@ -1,16 +1,17 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { connectRedisFleet, type RedisFleet } from "../../src/connectors/redis/fleet.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorsFile } from "../../src/connectors/schema.js";
 import { createEngine, type Engine } from "../../src/engine/engine.js";
 import { killMembers, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
+  closeFleets,
+  crmConnector,
   deleteKeys,
   dumpKeys,
+  fleetMember,
   REDIS_URL,
   redisReachable,
-  TEST_TOKEN_KEY,
   uniquePrefix,
   waitFor,
 } from "../helpers/redis.js";
@@ -23,7 +24,6 @@ const reachable = await redisReachable("test/fleet/shared-tokens.test.ts");
 let prefix: string;
 let api: LoopbackServer;
 let tokens: TokenServer | undefined;
-const fleets: RedisFleet[] = [];
 const engines: Engine[] = [];
 
 beforeAll(async () => {
@@ -38,52 +38,31 @@ beforeAll(async () => {
 afterEach(async () => {
   killMembers();
   await Promise.all(engines.splice(0).map((engine) => engine.close()));
-  await Promise.all(fleets.splice(0).map((fleet) => fleet.close()));
+  await closeFleets();
   await tokens?.close();
   tokens = undefined;
   await deleteKeys(REDIS_URL, prefix);
 });
 afterAll(() => closeAllServers());
 
-const connectors = (): ConnectorsFile =>
-  ({
-    connectors: [
-      {
-        id: "crm-1",
-        name: "CRM",
-        type: "custom",
-        status: "active",
-        resourceDomainUrl: api.url,
-        auth: { type: "oauth2", clientId: "flows", clientSecret: "s3cret", tokenUrl: tokens!.url() },
-      },
-    ],
-  }) as ConnectorsFile;
+const connectors = (): ConnectorsFile => ({ connectors: [crmConnector(api.url, tokens!.url())] });
 
 /** Starts a token server answering `answers` in order, then `fallback`; seeds the store. */
 async function setUp(answers: Answer[], fallback?: Answer): Promise<void> {
   prefix = uniquePrefix("shared");
   tokens = await startTokenServer({ script: answers, fallback });
-  const admin = await fleetMember();
+  const admin = await member();
   await admin.store.importDocument(connectors());
 }
 
-async function fleetMember(): Promise<RedisFleet> {
-  const fleet = await connectRedisFleet({
-    url: REDIS_URL,
-    keyPrefix: prefix,
-    tokenKey: TEST_TOKEN_KEY,
-    allowLoopbackHttp: true,
-  });
-  fleets.push(fleet);
-  return fleet;
-}
+const member = () => fleetMember(prefix);
 
 /** An engine in a fleet member of its own (own connections), as in another process. */
 async function engine(): Promise<{
   run: (timeoutMs?: number) => Promise<{ status: number | null; auth: unknown; kind?: string }>;
   registry: ConnectorRegistry;
 }> {
-  const fleet = await fleetMember();
+  const fleet = await member();
   const registry = await ConnectorRegistry.open(fleet.store, { allowLoopbackHttp: true, role: "full-admin" });
   const created = createEngine({ connectors: registry, sharedTokens: fleet.tokens, allowLoopbackHttp: true });
   engines.push(created);
@@ -136,15 +115,15 @@ describe.skipIf(!reachable)("shared tokens", () => {
 
   it("a lease holder that dies mid-fetch blocks the fleet only until its lease expires", async () => {
     await setUp([{ hang: true }], tokenAnswer({ access_token: "after-takeover" }));
-    // The holder's activity deadline is 600 ms, so its lease lasts 1.6 s.
+    const b = await engine();
+    // The holder's activity deadline is 2 s, so its lease lasts 3 s.
     const holder = await startMember({
       redis: { url: REDIS_URL, prefix },
-      flow: httpFlow({ connector: "CRM", requestPath: "/x", timeoutMs: 600 }),
+      flow: httpFlow({ connector: "CRM", requestPath: "/x", timeoutMs: 2000 }),
       mode: "once",
     });
-    await waitFor(() => tokens!.requests.length === 1, 10_000);
+    await waitFor(() => tokens!.requests.length === 1, 30_000);
     holder.kill();
-    const b = await engine();
     // While the lease is held, a short deadline ends waiting without a second token request.
     expect(await b.run(300)).toMatchObject({ status: null });
     expect(tokens!.requests).toHaveLength(1);

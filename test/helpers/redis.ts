@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { type AddressInfo, createServer } from "node:net";
 import { Redis } from "ioredis";
+import { connectRedisFleet, type RedisFleet } from "../../src/connectors/redis/fleet.js";
+import type { ConnectorsFile } from "../../src/connectors/schema.js";
 
 /** The Redis the machine (and CI) runs; tests use their own key prefix on it and clean up. */
 export const REDIS_URL = process.env.FLOWRUN_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -211,4 +213,45 @@ export async function redisProxy(target: string): Promise<RedisProxy> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** The custom OAuth client-credentials connector "CRM" (id crm-1) the fleet tests use, on loopback servers. */
+export function crmConnector(
+  apiUrl: string,
+  tokenUrl: string,
+  clientSecret = "s3cret",
+  clientId = "flows",
+): ConnectorsFile["connectors"][number] {
+  return {
+    id: "crm-1",
+    name: "CRM",
+    type: "custom",
+    status: "active",
+    resourceDomainUrl: apiUrl,
+    auth: {
+      type: "oauth2",
+      grantType: "client_credentials",
+      clientAuth: "basic",
+      clientId,
+      clientSecret,
+      tokenUrl,
+    },
+  } as ConnectorsFile["connectors"][number];
+}
+
+const openFleets: RedisFleet[] = [];
+
+/** A fleet member with connections of its own, as another process would have; `closeFleets` closes them all. */
+export async function fleetMember(
+  prefix: string | undefined,
+  url = REDIS_URL,
+  tokenKey = TEST_TOKEN_KEY,
+): Promise<RedisFleet> {
+  const fleet = await connectRedisFleet({ url, keyPrefix: prefix, tokenKey, allowLoopbackHttp: true });
+  openFleets.push(fleet);
+  return fleet;
+}
+
+export async function closeFleets(): Promise<void> {
+  await Promise.all(openFleets.splice(0).map((fleet) => fleet.close()));
 }
