@@ -43,7 +43,12 @@ interface ChangeOptions extends CommonOptions {
 }
 
 /** Failures of the environment rather than refusals: the command may succeed when run again. */
-const IO_ERRORS: ReadonlySet<string> = new Set(["concurrent-change", "connectors-file", "connectors-store"]);
+const IO_ERRORS: ReadonlySet<string> = new Set([
+  "concurrent-change",
+  "connectors-file",
+  "connectors-store",
+  "store-locked",
+]);
 
 export function registerConnectorsCommand(program: Command, ctx: CliContext): void {
   const connectors = program
@@ -313,7 +318,13 @@ async function openSession(
     const fleet = await openFleet(ctx, redisUrl);
     try {
       const validate = createBasicAuthValidator({ env: ctx.io.env, baseDir: ctx.io.cwd, allowLoopbackHttp });
-      const registry = await ConnectorRegistry.open(fleet.store, { role, allowLoopbackHttp, validate });
+      // One operation and exit: a write is refused when the state changed since it was read (version check).
+      const registry = await ConnectorRegistry.open(fleet.store, {
+        role,
+        allowLoopbackHttp,
+        validate,
+        follow: false,
+      });
       return { registry, role, file: fleet.store.location, fleet };
     } catch (error) {
       await fleet.close();
@@ -327,7 +338,8 @@ async function openSession(
     baseDir: path.dirname(file),
     allowLoopbackHttp,
   });
-  const registry = await ConnectorRegistry.open(store, { role, allowLoopbackHttp, validate });
+  // One operation and exit: each write re-reads the file under its lock, so there is nothing to follow.
+  const registry = await ConnectorRegistry.open(store, { role, allowLoopbackHttp, validate, follow: false });
   return { registry, role, file: path.relative(ctx.io.cwd, file) || file };
 }
 

@@ -88,7 +88,8 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
     const flowPath = path.resolve(ctx.io.cwd, file);
     const outPath = path.resolve(ctx.io.cwd, options.out);
     const engineOptions = await engineOptionsFrom(ctx, options);
-    const opened = await openConnectors(ctx, options);
+    // Not following: every secret the recording redacts must be known before the first request.
+    const opened = await openConnectors(ctx, options, { follow: false });
     const secrets = knownSecrets(opened?.registry, opened?.baseDir ?? ctx.io.cwd, ctx.io.env);
     const exchanges: Exchange[] = [];
     const agent = createHttpAgent({ ca: engineOptions.ca });

@@ -55,7 +55,7 @@ async function engineFor(
     return { engine, replayed: { testCase, session } };
   }
   const engineOptions = await engineOptionsFrom(ctx, options);
-  const opened = await openConnectors(ctx, options);
+  const opened = await openConnectors(ctx, options, { follow: true });
   if (opened) {
     return {
       engine: createEngine({

@@ -66,32 +66,38 @@ export interface OpenedConnectors {
   /** With Redis: the fleet's shared tokens (`record` fetches a new token each time, see there). */
   readonly sharedTokens?: SharedTokenStore;
   readonly recordingTokens?: SharedTokenStore;
-  /** Closes what was opened (the Redis connections); call after the engine is closed. */
+  /** Stops following and closes what was opened (the Redis connections); call after the engine is closed. */
   close(): Promise<void>;
 }
 
 /**
- * The connectors of `--connectors FILE` or `--redis URL` (or FLOWRUN_REDIS_URL) as a registry the engine follows;
- * undefined when neither is given.
+ * The connectors of `--connectors FILE` or `--redis URL` (or FLOWRUN_REDIS_URL) as a registry for the engine;
+ * undefined when neither is given. With `follow`, changes other processes make during the run apply at once (a
+ * deactivation halts the run at its next http-request).
  */
 export async function openConnectors(
   ctx: CliContext,
   options: Pick<RunCliOptions, "connectors" | "redis" | "allowLoopbackHttp">,
+  { follow }: { follow: boolean },
 ): Promise<OpenedConnectors | undefined> {
   const allowLoopbackHttp = options.allowLoopbackHttp ?? false;
+  const onWarning = (message: string) => ctx.io.stderr(`warning: ${message}\n`);
   const redisUrl = redisUrlFrom(ctx, options.redis);
   if (redisUrl !== undefined) {
     if (options.connectors !== undefined)
       throw new UsageError("--connectors and --redis exclude each other: connectors come from one place");
     const fleet = await openFleet(ctx, redisUrl);
     try {
-      const registry = await ConnectorRegistry.open(fleet.store, { allowLoopbackHttp });
+      const registry = await ConnectorRegistry.open(fleet.store, { allowLoopbackHttp, follow, onWarning });
       return {
         registry,
         baseDir: ctx.io.cwd,
         sharedTokens: fleet.tokens,
         recordingTokens: fleet.tokens.alwaysFetching(),
-        close: () => fleet.close(),
+        close: async () => {
+          await registry.close();
+          await fleet.close();
+        },
       };
     } catch (error) {
       await fleet.close();
@@ -100,9 +106,9 @@ export async function openConnectors(
   }
   if (options.connectors === undefined) return undefined;
   const store = new ConnectorFileStore(path.resolve(ctx.io.cwd, options.connectors), { allowLoopbackHttp });
-  const registry = await ConnectorRegistry.open(store, { allowLoopbackHttp });
+  const registry = await ConnectorRegistry.open(store, { allowLoopbackHttp, follow, onWarning });
   for (const warning of registry.warnings) ctx.io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
-  return { registry, baseDir: path.dirname(store.file), close: async () => {} };
+  return { registry, baseDir: path.dirname(store.file), close: () => registry.close() };
 }
 
 /** Engine options from the command line (without the connectors). */
