@@ -315,7 +315,7 @@ async function openSession(
   const allowLoopbackHttp = options.allowLoopbackHttp === true;
   const redisUrl = redisUrlFrom(ctx, options.redis);
   if (redisUrl !== undefined) {
-    const fleet = await openFleet(ctx, redisUrl);
+    const fleet = await openFleet(ctx, redisUrl, { allowLoopbackHttp });
     try {
       const validate = createBasicAuthValidator({ env: ctx.io.env, baseDir: ctx.io.cwd, allowLoopbackHttp });
       // One operation and exit: a write is refused when the state changed since it was read (version check).

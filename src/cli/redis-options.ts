@@ -20,13 +20,18 @@ export function redisUrlFrom(ctx: CliContext, option: string | undefined): strin
  * Connects to the fleet's Redis. A missing or malformed FLOWRUN_TOKEN_KEY and an unreachable Redis are usage
  * errors (exit 2) with a message naming the variable or the URL; once connected, a lost Redis only warns.
  */
-export async function openFleet(ctx: CliContext, url: string): Promise<RedisFleet> {
+export async function openFleet(
+  ctx: CliContext,
+  url: string,
+  options: { allowLoopbackHttp?: boolean } = {},
+): Promise<RedisFleet> {
   try {
     return await connectRedisFleet({
       url,
       env: ctx.io.env,
       keyPrefix: ctx.io.env[REDIS_PREFIX_ENV] || undefined,
       baseDir: ctx.io.cwd,
+      allowLoopbackHttp: options.allowLoopbackHttp,
       onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
     });
   } catch (error) {

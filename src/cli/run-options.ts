@@ -86,7 +86,7 @@ export async function openConnectors(
   if (redisUrl !== undefined) {
     if (options.connectors !== undefined)
       throw new UsageError("--connectors and --redis exclude each other: connectors come from one place");
-    const fleet = await openFleet(ctx, redisUrl);
+    const fleet = await openFleet(ctx, redisUrl, { allowLoopbackHttp });
     try {
       const registry = await ConnectorRegistry.open(fleet.store, { allowLoopbackHttp, follow, onWarning });
       return {

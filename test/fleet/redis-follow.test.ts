@@ -72,7 +72,7 @@ const loopFlow = {
       type: "http-request",
       connector: "CRM",
       requestPath: "/loop",
-      next: { success: "count", error: "count" },
+      next: { success: "count", error: "count", timeout: "count" },
     },
     count: {
       type: "set-variable",
@@ -96,7 +96,11 @@ describe.skipIf(!reachable)("following Redis", () => {
         FLOWRUN_REDIS_PREFIX: prefix,
       },
     );
-    await waitFor(() => apiCalls.length >= before + 5, 20_000);
+    const ended = running.then((result) => {
+      throw new Error(`the run ended before the deactivation: ${result.code} ${result.stdout} ${result.stderr}`);
+    });
+    await Promise.race([waitFor(() => apiCalls.length >= before + 5, 20_000), ended]);
+    ended.catch(() => {});
     await registry.deactivate("CRM");
     const deactivatedAt = Date.now();
     const result = await running;
@@ -108,7 +112,7 @@ describe.skipIf(!reachable)("following Redis", () => {
     expect(apiCalls.filter((at) => at > deactivatedAt).length).toBeLessThanOrEqual(2);
   });
 
-  it("edit, reactivate and delete in one process reach an engine in another, tokens dropped on edit", async () => {
+  it("deactivate, edit, reactivate and delete in one process reach an engine in another", async () => {
     const registry = await seed();
     const member = await startMember({
       redis: { url: REDIS_URL, prefix },
@@ -124,6 +128,7 @@ describe.skipIf(!reachable)("following Redis", () => {
     await registry.reactivate("CRM");
     await member.next(() => changes().includes("reactivated"));
     await registry.deactivate("CRM");
+    await member.next(() => changes().filter((kind) => kind === "deactivated").length === 2);
     await registry.delete("CRM");
     await member.next(() => changes().includes("deleted"));
     expect(changes()).toEqual(["deactivated", "edited", "reactivated", "deactivated", "deleted"]);
