@@ -97,7 +97,9 @@ describe.skipIf(!reachable)("following Redis", () => {
       },
     );
     const ended = running.then((result) => {
-      throw new Error(`the run ended before the deactivation: ${result.code} ${result.stdout} ${result.stderr}`);
+      throw new Error(
+        `the run ended before the deactivation: ${result.code} ${result.stdout} ${result.stderr}`,
+      );
     });
     await Promise.race([waitFor(() => apiCalls.length >= before + 5, 20_000), ended]);
     ended.catch(() => {});
