@@ -67,6 +67,42 @@ async function runTogether(group: Member[]) {
   return Promise.all(group.map((member) => member.next((e) => e.event === "result")));
 }
 
+/**
+ * A token endpoint that accepts only the current refresh token and rotates it at every use, as RFC 6749 section 6
+ * allows; expires_in 0, so nothing is cached and every run refreshes. Seeds a Webex Contact Center connector.
+ */
+async function seedWebex(): Promise<void> {
+  let current = 1;
+  tokens = await startTokenServer({
+    fallback: (request) => {
+      if (request.form.refresh_token !== `Rotating-Refresh-${current}`)
+        return oauthError("invalid_grant", "refresh token is not current");
+      current++;
+      return tokenAnswer({
+        access_token: `access-${current - 1}`,
+        expires_in: 0,
+        refresh_token: `Rotating-Refresh-${current}`,
+      });
+    },
+  });
+  await seed({
+    connectors: [
+      {
+        id: "wx-1",
+        name: "Webex CC",
+        type: "webex-contact-center",
+        status: "active",
+        access: "read-write",
+        clientId: "C0ffee",
+        clientSecret: "Webex-Client-Secret-0001",
+        refreshToken: "Rotating-Refresh-1",
+        tokenUrl: tokens!.url("/v1/access_token"),
+        resourceDomainUrl: api.url,
+      },
+    ] as ConnectorsFile["connectors"],
+  });
+}
+
 describe.skipIf(!reachable)("a fleet of processes on one Redis", () => {
   it("8 processes on a cold cache make 1 token request, and Redis holds no secret in clear", async () => {
     // The answer is slow so that all 8 are waiting while the first fetch is under way.
@@ -96,42 +132,13 @@ describe.skipIf(!reachable)("a fleet of processes on one Redis", () => {
   });
 
   it("a second process refreshes with the refresh token the first one rotated (stored sealed)", async () => {
-    let current = 1;
-    tokens = await startTokenServer({
-      fallback: (request) => {
-        if (request.form.refresh_token !== `Rotating-Refresh-${current}`)
-          return oauthError("invalid_grant", "refresh token is not current");
-        current++;
-        // expires_in 0: nothing is cached, so the second process must refresh too.
-        return tokenAnswer({
-          access_token: `access-${current - 1}`,
-          expires_in: 0,
-          refresh_token: `Rotating-Refresh-${current}`,
-        });
-      },
-    });
-    await seed({
-      connectors: [
-        {
-          id: "wx-1",
-          name: "Webex CC",
-          type: "webex-contact-center",
-          status: "active",
-          access: "read-write",
-          clientId: "C0ffee",
-          clientSecret: "Webex-Client-Secret-0001",
-          refreshToken: "Rotating-Refresh-1",
-          tokenUrl: tokens.url("/v1/access_token"),
-          resourceDomainUrl: api.url,
-        },
-      ] as ConnectorsFile["connectors"],
-    });
+    await seedWebex();
     const [first] = await runTogether(await members(1, "Webex CC"));
     expect(first).toMatchObject({ status: "completed" });
     const [second] = await runTogether(await members(1, "Webex CC"));
     expect(second).toMatchObject({ status: "completed" });
     expect((second!.out as { json: { auth: string } }).json.auth).toBe("Bearer access-2");
-    expect(tokens.requests.map((r) => r.form.refresh_token)).toEqual([
+    expect(tokens!.requests.map((r) => r.form.refresh_token)).toEqual([
       "Rotating-Refresh-1",
       "Rotating-Refresh-2",
     ]);
@@ -143,5 +150,24 @@ describe.skipIf(!reachable)("a fleet of processes on one Redis", () => {
       "Webex-Client-Secret-0001",
     ])
       for (const form of secretForms(secret)) expect(text).not.toContain(form);
+  });
+
+  it("4 processes refreshing at once never spend one refresh token twice", async () => {
+    await seedWebex();
+    const group = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        startMember({ redis: { url: REDIS_URL, prefix }, flow: flow("Webex CC"), mode: "loop", pauseMs: 0 }),
+      ),
+    );
+    const results = (member: Member) => member.events.filter((e) => e.event === "result");
+    await Promise.all(group.map((member) => member.next(() => results(member).length >= 4)));
+    for (const member of group) member.send("stop");
+    await Promise.all(group.map((member) => member.exited));
+    const all = group.flatMap(results);
+    expect(all.every((result) => result.status === "completed")).toBe(true);
+    const used = tokens!.requests.map((request) => request.form.refresh_token);
+    // Each refresh used the token the previous one rotated: none was refused with invalid_grant.
+    expect(used).toEqual(used.map((_, index) => `Rotating-Refresh-${index + 1}`));
+    expect(used.length).toBeGreaterThanOrEqual(16);
   });
 });
