@@ -89,6 +89,11 @@ const SKIPPED_REFRESH_RETRY_MS = 1000;
 /** A proactive refresh belongs to no activity: how long it may wait for the shared store. */
 const BACKGROUND_WAIT_MS = 30_000;
 
+function isTimeout(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return name === "TimeoutError" || name === "AbortError";
+}
+
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
@@ -115,6 +120,8 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 export class TokenCache {
   readonly #tokens: LRUCache<string, CachedToken>;
   readonly #inFlight = new Map<string, Promise<CachedToken>>();
+  /** The deadline of the caller that started each flight (proactive refreshes have none). */
+  readonly #deadlines = new WeakMap<Promise<CachedToken>, number>();
   readonly #keysByConnector = new Map<string, Set<string>>();
   /** Per key, the access token the API last refused, so that the shared store does not serve it again. */
   readonly #refused = new Map<string, string>();
@@ -141,8 +148,24 @@ export class TokenCache {
     // A caller that has already given up starts no fetch: nobody would await it, so its failure would be an
     // unhandled rejection (abortable() rejects at once without attaching handlers to the fetch).
     lookup.signal.throwIfAborted();
-    const pending = this.#inFlight.get(lookup.key) ?? this.#start(lookup, false);
-    const entry = await abortable(pending, lookup.signal);
+    const joined = this.#inFlight.get(lookup.key);
+    let entry: CachedToken;
+    try {
+      entry = await abortable(joined ?? this.#start(lookup, false), lookup.signal);
+    } catch (error) {
+      // A flight ends at the deadline of the caller that started it. One that joined it with more time left
+      // starts its own rather than failing with the starter's timeout (a shorter activity deadline, or a wait for
+      // another process's lease that the starter could not afford).
+      const starterDeadline = joined && this.#deadlines.get(joined);
+      if (
+        !starterDeadline ||
+        starterDeadline >= lookup.deadline ||
+        lookup.signal.aborted ||
+        !isTimeout(error)
+      )
+        throw error;
+      entry = await abortable(this.#inFlight.get(lookup.key) ?? this.#start(lookup, false), lookup.signal);
+    }
     return { token: entry.token, fetched: true };
   }
 
@@ -185,6 +208,7 @@ export class TokenCache {
       },
     );
     this.#inFlight.set(lookup.key, pending);
+    if (!background) this.#deadlines.set(pending, lookup.deadline);
     let keys = this.#keysByConnector.get(lookup.connectorId);
     if (!keys) {
       keys = new Set();

@@ -151,20 +151,23 @@ export class RedisConnection {
 }
 
 /**
- * A Redis call bounded by `deadline` (`performance.now()` ms) as well as by the connection's own command timeout:
- * a slow Redis must not hold a run past its deadline. Rejects with RedisUnavailableError.
+ * A Redis call bounded by `until` (`performance.now()` ms) as well as by the connection's own command timeout.
+ * Rejects with RedisUnavailableError when the call fails, and with `expired()` (default: RedisUnavailableError)
+ * when `until` passes first.
  */
-export function bounded<T>(call: Promise<T>, deadline: number, what: string): Promise<T> {
-  const remaining = Math.floor(deadline - performance.now());
+export function bounded<T>(
+  call: Promise<T>,
+  until: number,
+  what: string,
+  expired: () => Error = () => new RedisUnavailableError(`Redis ${what} took too long`),
+): Promise<T> {
+  const remaining = Math.floor(until - performance.now());
   if (remaining <= 0) {
     call.catch(() => {});
-    return Promise.reject(new RedisUnavailableError(`Redis ${what}: no time left before the deadline`));
+    return Promise.reject(expired());
   }
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new RedisUnavailableError(`Redis ${what} took longer than the ${remaining} ms left`)),
-      remaining,
-    );
+    const timer = setTimeout(() => reject(expired()), remaining);
     timer.unref?.();
     call.then(
       (value) => {

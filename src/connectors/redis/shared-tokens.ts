@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { AuthError } from "../errors.js";
 import type { CachedToken, SharedTokenMiss, SharedTokenRequest, SharedTokenStore } from "../token-cache.js";
 import { bounded, type RedisConnection, RedisUnavailableError } from "./connection.js";
 import { type FleetKeys, fleetKeys } from "./keys.js";
@@ -127,8 +126,9 @@ export class RedisSharedTokens implements SharedTokenStore {
         if (request.background) return "skipped";
         const left = request.deadline - performance.now();
         if (left <= 0)
-          throw new AuthError(
+          throw new DOMException(
             "waited until the deadline for the token another process of the fleet is fetching (its lease is still held)",
+            "TimeoutError",
           );
         await sleep(Math.min(pollMs, left));
         pollMs = Math.min(MAX_POLL_MS, pollMs * 2);
@@ -210,19 +210,30 @@ export class RedisSharedTokens implements SharedTokenStore {
     return entry.token.accessToken !== request.current && now < entry.refreshAt;
   }
 
-  /** A call on the request path ends at the deadline, and sooner when Redis is slow (then the process fetches). */
-  #bound(deadline: number): number {
-    return Math.min(deadline, performance.now() + this.connection.requestTimeoutMs);
+  /**
+   * A call on the request path. A slow Redis (no answer within `requestTimeoutMs`) counts as unavailable, so the
+   * process fetches the token itself; the caller's deadline passing first is a timeout: there is no time left to
+   * fetch, and fetching anyway could spend a refresh token outside the lease.
+   */
+  #bounded<T>(call: Promise<T>, deadline: number, what: string): Promise<T> {
+    const slowAfter = performance.now() + this.connection.requestTimeoutMs;
+    if (slowAfter < deadline) return bounded(call, slowAfter, what);
+    return bounded(
+      call,
+      deadline,
+      what,
+      () => new DOMException(`the deadline passed during a Redis ${what}`, "TimeoutError"),
+    );
   }
 
   async #read(key: string, deadline: number): Promise<StoredToken | undefined> {
-    const sealed = await bounded(this.connection.commands.get(key), this.#bound(deadline), "read");
+    const sealed = await this.#bounded(this.connection.commands.get(key), deadline, "read");
     if (sealed === null) return undefined;
     return { entry: JSON.parse(this.sealer.open(sealed, key)) as CachedToken, sealed };
   }
 
   async #readRefreshToken(key: string, deadline: number): Promise<string | undefined> {
-    const sealed = await bounded(this.connection.commands.get(key), this.#bound(deadline), "read");
+    const sealed = await this.#bounded(this.connection.commands.get(key), deadline, "read");
     return sealed === null ? undefined : this.sealer.open(sealed, key);
   }
 
@@ -233,9 +244,9 @@ export class RedisSharedTokens implements SharedTokenStore {
     deadline: number,
     what: string,
   ): Promise<unknown> {
-    return bounded(
+    return this.#bounded(
       this.connection.commands.eval(script, keys.length, ...keys, ...args),
-      this.#bound(deadline),
+      deadline,
       what,
     );
   }

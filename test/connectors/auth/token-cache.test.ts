@@ -314,6 +314,39 @@ describe("TokenCache failures and abort", () => {
   });
 });
 
+describe("TokenCache: a joiner with more time than the flight's starter", () => {
+  it("starts its own fetch when the starter's fetch ends at the starter's deadline", async () => {
+    const cache = new TokenCache();
+    const first = deferred<TokenSet>();
+    const { lookup: short, calls } = countingLookup(
+      async (n) => (n === 1 ? first.promise : tokenSet("own")),
+      {
+        deadline: performance.now() + 100,
+      },
+    );
+    const long = { ...short, deadline: performance.now() + 30_000 };
+    const shortUse = cache.use(short);
+    const longUse = cache.use(long);
+    first.reject(new DOMException("deadline", "TimeoutError"));
+    await expect(shortUse).rejects.toThrow("deadline");
+    expect((await longUse).token.accessToken).toBe("own");
+    expect(calls).toHaveLength(2);
+  });
+
+  it("shares a refusal: an OAuth error is not fetched again", async () => {
+    const cache = new TokenCache();
+    const first = deferred<TokenSet>();
+    const { lookup: short, calls } = countingLookup(async () => first.promise, {
+      deadline: performance.now() + 100,
+    });
+    const long = { ...short, deadline: performance.now() + 30_000 };
+    const uses = [cache.use(short), cache.use(long)];
+    first.reject(new Error("invalid_client"));
+    for (const use of uses) await expect(use).rejects.toThrow("invalid_client");
+    expect(calls).toHaveLength(1);
+  });
+});
+
 describe("TokenCache single flight against a real token server", () => {
   let agent: Agent;
   let server: TokenServer;
