@@ -95,7 +95,8 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
     let session: Session | undefined;
     try {
       session = await openSession(ctx, options, createIfMissing);
-      for (const warning of session.registry.warnings) printProblem(warning);
+      // A file warns about plain-text secrets; Redis seals them, so there is nothing to warn about there.
+      if (!session.fleet) for (const warning of session.registry.warnings) printProblem(warning);
       await body(session);
     } catch (error) {
       if (error instanceof TokenKeyError) throw new UsageError(error.message);
@@ -158,7 +159,7 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
     .option("--type <type>", "connector type")
     .action(async (options: ChangeOptions) => {
       const fromFlags = changesFromFlags(options);
-      await run(options, true, async ({ registry, role }) => {
+      await run(options, true, async ({ registry, role, fleet }) => {
         const fromStdin = options.stdin ? await readStdinJson(ctx) : {};
         if (!isPlainObject(fromStdin)) throw new UsageError("--stdin expects a JSON object (the connector)");
         const input = mergeChanges(fromStdin, fromFlags);
@@ -169,7 +170,7 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
           onConnectivity: printConnectivity,
         });
         ctx.io.stdout(`created connector "${created.name}" (${created.type}, id ${created.id}), active\n`);
-        printSecretWarnings(created);
+        if (!fleet) printSecretWarnings(created);
       });
     });
 
@@ -178,7 +179,7 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
     .option("--unset <key>", "remove an optional field (dotted path)", collectList)
     .action(async (nameOrId: string, options: ChangeOptions) => {
       const fromFlags = changesFromFlags(options);
-      await run(options, false, async ({ registry, role }) => {
+      await run(options, false, async ({ registry, role, fleet }) => {
         const fromStdin = options.stdin ? await readStdinJson(ctx) : {};
         if (!isPlainObject(fromStdin))
           throw new UsageError("--stdin expects a JSON object (a JSON merge patch)");
@@ -191,7 +192,7 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
           onConnectivity: printConnectivity,
         });
         ctx.io.stdout(`edited connector "${edited.name}" (still inactive; reactivate it to use it)\n`);
-        printSecretWarnings(edited);
+        if (!fleet) printSecretWarnings(edited);
       });
     });
 
@@ -287,7 +288,7 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
       }),
     );
 
-  /** Plain secrets are allowed but insecure; say so each time one is saved. */
+  /** Plain secrets are allowed but insecure in a file; say so each time one is saved (Redis seals them). */
   function printSecretWarnings(connector: Connector): void {
     for (const warning of insecureSecretWarnings(connector)) printProblem(warning);
   }

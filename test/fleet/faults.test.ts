@@ -103,6 +103,28 @@ describe.skipIf(!installed)("Redis lost or slow while routing", () => {
     expect(member.events.some((e) => e.event === "unhandled")).toBe(false);
   });
 
+  it("a cached token is served without any Redis call (Redis is not on the hot path)", async () => {
+    redis = await ownRedis();
+    const fleet = await seeded(redis.url);
+    const registry = await ConnectorRegistry.open(fleet.store, { allowLoopbackHttp: true });
+    const engine = createEngine({
+      connectors: registry,
+      sharedTokens: fleet.tokens,
+      allowLoopbackHttp: true,
+    });
+    const compiled = engine.compile(flow);
+    expect((await compiled.run()).status).toBe("completed"); // fetches and shares the token
+    const admin = fleet.connection.commands;
+    await admin.config("RESETSTAT");
+    for (let run = 0; run < 50; run++) expect((await compiled.run()).status).toBe("completed");
+    const stats = (await admin.info("commandstats"))
+      .split("\n")
+      .filter((line) => line.startsWith("cmdstat_") && !/^cmdstat_(info|config)[:|]/.test(line));
+    expect(stats).toEqual([]);
+    await engine.close();
+    await registry.close();
+  });
+
   it("a slow Redis does not hold a run past its deadline: the process fetches the token itself", async () => {
     redis = await ownRedis();
     const fleet = await seeded(redis.url);
@@ -123,6 +145,6 @@ describe.skipIf(!installed)("Redis lost or slow while routing", () => {
     expect(tokens.requests.length).toBe(before + 1);
     await sleeping;
     await engine.close();
-    await (registry as { close?: () => Promise<void> }).close?.();
+    await registry.close();
   });
 });

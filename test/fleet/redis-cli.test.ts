@@ -1,9 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { cli } from "../helpers/cli.js";
+import { httpFlow } from "../helpers/http-flows.js";
 import { deleteKeys, REDIS_URL, redisReachable, TEST_TOKEN_KEY, uniquePrefix } from "../helpers/redis.js";
+import { closeAllServers, startHttpServer } from "../helpers/servers.js";
+import { startTokenServer, tokenAnswer } from "../helpers/token-server.js";
 
 /** `flowrun connectors ... --redis`: the same commands and rules as on a file, plus import and export. */
 
@@ -14,6 +17,7 @@ const env = { FLOWRUN_TOKEN_KEY: TEST_TOKEN_KEY, FLOWRUN_REDIS_PREFIX: prefix };
 const run = (...args: string[]) => cli([...args, "--redis", REDIS_URL], { cwd: dir, env });
 
 afterAll(async () => {
+  await closeAllServers();
   rmSync(dir, { recursive: true, force: true });
   await deleteKeys(REDIS_URL, prefix);
 });
@@ -80,5 +84,70 @@ describe.skipIf(!reachable)("connectors commands on Redis", () => {
     expect(result.stderr).toBe(
       "error: --connectors and --redis exclude each other: connectors come from one place\n",
     );
+  });
+
+  it("add seals a plain secret in Redis and does not warn that it is stored as plain text", async () => {
+    const added = await run(
+      "connectors",
+      "add",
+      "--type",
+      "custom",
+      "--name",
+      "Delta",
+      "--set",
+      "resourceDomainUrl=https://d.example.com",
+      "--set",
+      "auth.type=basic",
+      "--set",
+      "auth.username=u",
+      "--set",
+      "auth.password=Plain-Password-43",
+    );
+    expect(added.code).toBe(0);
+    expect(added.stderr).toBe("");
+  });
+
+  it("record --redis records the token exchange even when the fleet has the token cached", async () => {
+    const api = await startHttpServer();
+    const tokens = await startTokenServer({ fallback: tokenAnswer({ access_token: "Cached-Fleet-Token" }) });
+    try {
+      const connectors = file("rec.json", [
+        {
+          id: "rec-1",
+          name: "Rec",
+          type: "custom",
+          resourceDomainUrl: api.url,
+          auth: { type: "oauth2", clientId: "c", clientSecret: "Rec-Secret-1", tokenUrl: tokens.url() },
+        },
+      ]);
+      const loopback = "--allow-loopback-http";
+      expect((await run("connectors", "import", connectors, "--replace", loopback)).code).toBe(0);
+      writeFileSync(
+        path.join(dir, "rec.flow.json"),
+        JSON.stringify(httpFlow({ connector: "Rec", requestPath: "/x" })),
+      );
+      expect((await run("run", "rec.flow.json", loopback)).code).toBe(0);
+      expect(tokens.requests).toHaveLength(1);
+      const recorded = await run(
+        "record",
+        "rec.flow.json",
+        "--case",
+        "c1",
+        "--out",
+        "rec.test.json",
+        loopback,
+      );
+      expect(recorded.code).toBe(0);
+      expect(tokens.requests).toHaveLength(2);
+      const testFile = readFileSync(path.join(dir, "rec.test.json"), "utf8");
+      const urls = (
+        JSON.parse(testFile) as { cases: { exchanges: { request: { url: string } }[] }[] }
+      ).cases[0]!.exchanges.map((exchange) => exchange.request.url);
+      expect(urls).toEqual([tokens.url(), `${api.url}/x`]);
+      expect(testFile).not.toContain("Rec-Secret-1");
+      expect(testFile).not.toContain("Cached-Fleet-Token");
+    } finally {
+      await tokens.close();
+    }
   });
 });

@@ -116,9 +116,24 @@ describe.skipIf(!reachable)("the Redis connector store", () => {
   it("stores plain secrets sealed: no secret, nor its base64, anywhere in Redis", async () => {
     const admin = await ConnectorRegistry.open((await member()).store, { role: "full-admin" });
     await admin.create(crm());
+    await admin.create({
+      name: "Survey",
+      type: "webex-experience-management",
+      username: "surveys@example.com",
+      apiKey: "Wxm-Api-Key-Value-77",
+    });
+    await admin.create({
+      name: "Basic",
+      type: "custom",
+      resourceDomainUrl: "https://basic.example.com",
+      auth: { type: "basic", username: "ivr", password: "Basic-Password-Value-88" },
+    });
     const dump = [...(await dumpKeys(REDIS_URL, prefix))].join("\n");
     expect(dump).toContain("flows"); // the client id is not secret and stays readable
-    for (const form of secretForms("Sup3r-Secret-Client-Value")) expect(dump).not.toContain(form);
+    for (const secret of ["Sup3r-Secret-Client-Value", "Wxm-Api-Key-Value-77", "Basic-Password-Value-88"])
+      for (const form of secretForms(secret)) expect(dump).not.toContain(form);
+    const reread = await ConnectorRegistry.open((await member()).store, { role: "full-admin" });
+    expect((reread.resolve("Survey") as { apiKey?: unknown }).apiKey).toBe("Wxm-Api-Key-Value-77");
   });
 
   it("import seeds an empty store, is refused on a non-empty one, and --replace replaces", async () => {
