@@ -16,7 +16,13 @@ import {
   waitFor,
 } from "../helpers/redis.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
-import { type Answer, startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
+import {
+  type Answer,
+  type Responder,
+  startTokenServer,
+  type TokenServer,
+  tokenAnswer,
+} from "../helpers/token-server.js";
 
 /** The shared token store behind each engine's cache: invalidation, drops on admin changes, leases, proactive refresh. */
 
@@ -48,7 +54,7 @@ afterAll(() => closeAllServers());
 const connectors = (): ConnectorsFile => ({ connectors: [crmConnector(api.url, tokens!.url())] });
 
 /** Starts a token server answering `answers` in order, then `fallback`; seeds the store. */
-async function setUp(answers: Answer[], fallback?: Answer): Promise<void> {
+async function setUp(answers: Answer[], fallback?: Answer | Responder): Promise<void> {
   prefix = uniquePrefix("shared");
   tokens = await startTokenServer({ script: answers, fallback });
   const admin = await member();
@@ -130,6 +136,24 @@ describe.skipIf(!reachable)("shared tokens", () => {
     // Started at once, this run joins the 300 ms run's wait, which ends first; it then waits on its own deadline.
     expect(long).toMatchObject({ status: 200, auth: "Bearer after-takeover" });
     expect(tokens!.requests).toHaveLength(2);
+  });
+
+  it("a live holder whose token request outlasts the lease renews it: still one request", async () => {
+    // The token endpoint answers after 3.6 s; a lease lasts 3 s unless renewed.
+    const slow = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 3600));
+      return tokenAnswer({ access_token: "slow-but-single" });
+    };
+    await setUp([], slow);
+    const [a, b] = [await engine(), await engine()];
+    const first = a.run(8000);
+    await waitFor(() => tokens!.requests.length === 1);
+    const second = b.run(8000);
+    expect(await Promise.all([first, second])).toMatchObject([
+      { status: 200, auth: "Bearer slow-but-single" },
+      { status: 200, auth: "Bearer slow-but-single" },
+    ]);
+    expect(tokens!.requests).toHaveLength(1);
   });
 
   it("a proactive refresh (last 10 % of life) is made once for the fleet", async () => {

@@ -13,6 +13,14 @@ if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KE
 return 1
 `;
 
+/** Lua: extends the lease (and its index) while its holder is still fetching, only if it still holds it. */
+const RENEW_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return 1
+`;
+
 /** Lua: releases the lease only if this process still holds it (it may have expired and been taken over). */
 const RELEASE_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -54,8 +62,12 @@ return 0
  * months idle). Renewed at every rotation.
  */
 const REFRESH_TOKEN_TTL_MS = 400 * 24 * 3600 * 1000;
-/** A lease outlives its holder's fetch (aborted at its deadline) by this much. */
-const LEASE_MARGIN_MS = 1000;
+/**
+ * A lease lasts this long unless its holder renews it (every LEASE_RENEW_MS while it fetches): a holder that dies
+ * is replaced within LEASE_MS, whatever its fetch's time limit (30 s for a proactive refresh).
+ */
+const LEASE_MS = 3000;
+const LEASE_RENEW_MS = 1000;
 const FIRST_POLL_MS = 5;
 const MAX_POLL_MS = 100;
 
@@ -112,12 +124,11 @@ export class RedisSharedTokens implements SharedTokenStore {
         if (stored && stored.entry.token.accessToken === request.refused)
           await this.#call(DELETE_IF_SCRIPT, [keys.token], [stored.sealed], request.deadline, "delete");
         const owner = randomUUID();
-        const leaseMs = Math.max(0, Math.ceil(request.deadline - performance.now())) + LEASE_MARGIN_MS;
         if (
           await this.#call(
             ACQUIRE_SCRIPT,
             [keys.lease, keys.tokensOf],
-            [owner, leaseMs],
+            [owner, LEASE_MS],
             request.deadline,
             "lease",
           )
@@ -162,11 +173,20 @@ export class RedisSharedTokens implements SharedTokenStore {
       throw error;
     }
     let fetched: Awaited<ReturnType<SharedTokenRequest["fetch"]>>;
+    const renewal = setInterval(() => {
+      const until = performance.now() + this.connection.commandTimeoutMs;
+      this.#call(RENEW_SCRIPT, [keys.lease, keys.tokensOf], [owner, LEASE_MS], until, "renew").catch(
+        () => {},
+      );
+    }, LEASE_RENEW_MS);
+    renewal.unref();
     try {
       fetched = await request.fetch(refreshToken);
     } catch (error) {
       await release();
       throw error;
+    } finally {
+      clearInterval(renewal);
     }
     const used = refreshToken ?? request.configuredRefreshToken;
     const rotated =
