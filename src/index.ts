@@ -1,3 +1,4 @@
+export type { HttpErrorKind, HttpTraceDetails } from "./activities/http-request/exchange.js";
 export {
   type ConnectivityResult,
   type ConnectivityValidator,
@@ -48,18 +49,21 @@ export {
   connectorsFileSchema,
   type SecretValue,
 } from "./connectors/schema.js";
+export { maskConnector, maskSecret, resolveSecret, type SecretContext } from "./connectors/secrets.js";
+export type { SharedTokenStore } from "./connectors/token-cache.js";
+export { connectorEndpoints, isLoopbackHost } from "./connectors/url-rules.js";
 export type {
   Authorization,
   AuthorizeRequest,
   ConnectorHandle,
   ConnectorResolver,
   ConnectorStatus,
-  HttpMethod,
-} from "./connectors/seam.js";
-export { HTTP_METHODS } from "./connectors/seam.js";
-export { maskConnector, maskSecret, resolveSecret, type SecretContext } from "./connectors/secrets.js";
-export type { SharedTokenStore } from "./connectors/token-cache.js";
-export { connectorEndpoints, isLoopbackHost } from "./connectors/url-rules.js";
+} from "./core/connector-seam.js";
+export { FlowrunError, type Problem, ValidationError } from "./core/errors.js";
+export { HTTP_METHODS, type HttpMethod, type HttpServices } from "./core/http-types.js";
+export { JsonSourceError, readJsonFile } from "./core/json-source.js";
+export { REDACTED } from "./core/redact.js";
+export { InvalidRequestError } from "./core/url-rules.js";
 export type {
   ActivityDefinition,
   CompileContext,
@@ -68,9 +72,6 @@ export type {
   VariableDeclaration,
 } from "./engine/activity.js";
 export { defineActivity } from "./engine/activity.js";
-export type { CompiledFlow, CompileOptions, Engine, EngineOptions } from "./engine/engine.js";
-export { createEngine } from "./engine/engine.js";
-export { FlowrunError, type Problem, ValidationError } from "./engine/errors.js";
 export type {
   BlindTransferAction,
   CallAction,
@@ -82,11 +83,9 @@ export type {
 } from "./engine/host.js";
 export { scriptedHandlers } from "./engine/host.js";
 export type { Contact, RunOptions } from "./engine/interpreter.js";
-export { JsonSourceError, readJsonFile } from "./engine/json-source.js";
 export type { RunError, RunReason, RunResult, RunStatus, TraceEntry } from "./engine/result.js";
 export type { EngineServices } from "./engine/services.js";
 export { CoercionError, VARIABLE_TYPES, type VariableType } from "./engine/variables.js";
-export type { HttpErrorKind, HttpTraceDetails } from "./http/execute.js";
-export { InvalidRequestError } from "./http/origin-guard.js";
-export { REDACTED } from "./http/redact.js";
-export { DEFAULT_MAX_RESPONSE_BYTES, type HttpServices } from "./http/transport.js";
+export { DEFAULT_MAX_RESPONSE_BYTES } from "./http/sender.js";
+export type { CompiledFlow, CompileOptions, Engine, EngineOptions } from "./runtime/create-engine.js";
+export { createEngine } from "./runtime/create-engine.js";

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { jsonSchemas, schemaFileText } from "../src/engine/json-schemas.js";
+import { jsonSchemas, schemaFileText } from "../src/cli/json-schemas.js";
 
 const schemaFolder = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../schema");
 

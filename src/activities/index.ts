@@ -4,7 +4,7 @@ import { caseActivity } from "./case.js";
 import { condition } from "./condition.js";
 import { disconnectContact } from "./disconnect-contact.js";
 import { endFlow } from "./end-flow.js";
-import { httpRequest } from "./http-request.js";
+import { httpRequest } from "./http-request/definition.js";
 import { menu } from "./menu.js";
 import { parse } from "./parse.js";
 import { playMessage } from "./play-message.js";

@@ -1,6 +1,6 @@
 import { z } from "zod";
+import { describeError } from "../core/errors.js";
 import { defineActivity } from "../engine/activity.js";
-import { describeError } from "../engine/errors.js";
 import type { QueueContactAction } from "../engine/host.js";
 import { nextLinks, templateString } from "../engine/schema-parts.js";
 

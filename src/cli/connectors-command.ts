@@ -11,8 +11,8 @@ import { ADMIN_ROLES, type AdminRole, assertMayPerform, isAdminRole } from "../c
 import type { Connector } from "../connectors/schema.js";
 import { insecureSecretWarnings, maskConnector } from "../connectors/secrets.js";
 import { connectorEndpoints } from "../connectors/url-rules.js";
-import type { Problem } from "../engine/errors.js";
-import { parseJsonText } from "../engine/json-source.js";
+import type { Problem } from "../core/errors.js";
+import { parseJsonText } from "../core/json-source.js";
 import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { collectList } from "./options.js";
@@ -50,7 +50,32 @@ const IO_ERRORS: ReadonlySet<string> = new Set([
   "store-locked",
 ]);
 
+/** What every `connectors` subcommand shares: its options, the session runner and the printers. */
+interface Kit {
+  ctx: CliContext;
+  colors: ReturnType<typeof paint>;
+  subcommand(name: string, description: string): Command;
+  withChangeOptions(command: Command): Command;
+  run(
+    options: CommonOptions,
+    createIfMissing: boolean,
+    body: (context: Session) => Promise<void>,
+  ): Promise<void>;
+  printConnectivity(result: ConnectivityResult): void;
+  /** Plain secrets are allowed but insecure in a file; say so each time one is saved (Redis seals them). */
+  printSecretWarnings(connector: Connector): void;
+}
+
 export function registerConnectorsCommand(program: Command, ctx: CliContext): void {
+  const kit = connectorsKit(program, ctx);
+  registerReadCommands(kit);
+  registerChangeCommands(kit);
+  registerStatusCommands(kit);
+  registerValidateCommand(kit);
+  registerFleetCommands(kit);
+}
+
+function connectorsKit(program: Command, ctx: CliContext): Kit {
   const connectors = program
     .command("connectors")
     .description("manage connectors: list, show, add, edit, deactivate, reactivate, delete, validate");
@@ -123,6 +148,14 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
     ctx.io.stdout(`${label}: ${result.message}\n`);
   };
 
+  const printSecretWarnings = (connector: Connector) => {
+    for (const warning of insecureSecretWarnings(connector)) printProblem(warning);
+  };
+  return { ctx, colors, subcommand, withChangeOptions, run, printConnectivity, printSecretWarnings };
+}
+
+function registerReadCommands(kit: Kit): void {
+  const { ctx, subcommand, run } = kit;
   subcommand("list", "list connectors (secrets masked)")
     .option("--json", "print the connectors as JSON")
     .action(async (options: CommonOptions & { json?: boolean }) =>
@@ -154,7 +187,10 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
         ctx.io.stdout(`${JSON.stringify(maskConnector(registry.show(nameOrId, { role })), null, 2)}\n`);
       }),
     );
+}
 
+function registerChangeCommands(kit: Kit): void {
+  const { ctx, subcommand, withChangeOptions, run, printConnectivity, printSecretWarnings } = kit;
   withChangeOptions(subcommand("add", "create a connector (created active; the id is generated)"))
     .option("--type <type>", "connector type")
     .action(async (options: ChangeOptions) => {
@@ -195,7 +231,10 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
         if (!fleet) printSecretWarnings(edited);
       });
     });
+}
 
+function registerStatusCommands(kit: Kit): void {
+  const { ctx, subcommand, run, printConnectivity } = kit;
   subcommand("deactivate", "deactivate a connector: settings are kept, flows using it halt")
     .argument("<connector>", "name (case-insensitive) or id")
     .action(async (nameOrId: string, options: CommonOptions) =>
@@ -232,7 +271,10 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
         ctx.io.stdout(`deleted connector "${connector.name}" (id ${connector.id})\n`);
       }),
     );
+}
 
+function registerFleetCommands(kit: Kit): void {
+  const { ctx, subcommand, run } = kit;
   subcommand("import", "seed the Redis store from a connectors file (refused when it holds connectors)")
     .argument("<file>", "connectors file to import")
     .option("--replace", "replace every connector the store holds (their shared tokens are dropped)")
@@ -262,7 +304,10 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
       ctx.io.stdout(`${JSON.stringify({ connectors, ...(ccaiConfigs ? { ccaiConfigs } : {}) }, null, 2)}\n`);
     }),
   );
+}
 
+function registerValidateCommand(kit: Kit): void {
+  const { ctx, colors, subcommand, run, printConnectivity } = kit;
   subcommand(
     "validate",
     "check the connectors file against the schema and every rule; optionally connectivity",
@@ -287,11 +332,6 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
         if (failed) ctx.exit(EXIT.usage);
       }),
     );
-
-  /** Plain secrets are allowed but insecure in a file; say so each time one is saved (Redis seals them). */
-  function printSecretWarnings(connector: Connector): void {
-    for (const warning of insecureSecretWarnings(connector)) printProblem(warning);
-  }
 }
 
 interface Session {

@@ -1,4 +1,4 @@
-import { FlowrunError } from "../engine/errors.js";
+import { FlowrunError } from "../core/errors.js";
 
 /** Where CLI commands write and read, so that tests can run them in-process and read what they printed. */
 export interface CliIo {

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
-import { FlowrunError, ValidationError } from "../engine/errors.js";
-import { JsonSourceError } from "../engine/json-source.js";
+import { FlowrunError, ValidationError } from "../core/errors.js";
+import { JsonSourceError } from "../core/json-source.js";
 import { registerConnectorsCommand } from "./connectors-command.js";
 import { type CliIo, EXIT, processIo, UsageError } from "./io.js";
 import { registerRecordCommand } from "./record-command.js";

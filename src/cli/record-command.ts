@@ -4,13 +4,13 @@ import path from "node:path";
 import type { Command } from "commander";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import { resolveSecret, secretFields } from "../connectors/secrets.js";
-import { createEngine } from "../engine/engine.js";
+import { parseJsonText, readJsonFile } from "../core/json-source.js";
 import { scriptedHandlers } from "../engine/host.js";
-import { parseJsonText, readJsonFile } from "../engine/json-source.js";
-import { createHttpAgent } from "../http/transport.js";
+import { createHttpAgent } from "../http/sender.js";
 import { recordingInterceptor, redactValue } from "../replay/recorder.js";
 import type { Exchange, TestCase, TestFile } from "../replay/test-file.js";
 import { testFileSchema } from "../replay/test-file.js";
+import { createEngine } from "../runtime/create-engine.js";
 import { UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { paint } from "./paint.js";
@@ -18,7 +18,6 @@ import {
   addRunOptions,
   engineOptionsFrom,
   exitCodeFor,
-  openConnectors,
   type RunCliOptions,
   runWithInputs,
 } from "./run-options.js";
@@ -87,20 +86,14 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
   ).action(async (file: string, options: RecordOptions) => {
     const flowPath = path.resolve(ctx.io.cwd, file);
     const outPath = path.resolve(ctx.io.cwd, options.out);
-    const engineOptions = await engineOptionsFrom(ctx, options);
     // Not following: every secret the recording redacts must be known before the first request.
-    const opened = await openConnectors(ctx, options, { follow: false });
-    const secrets = knownSecrets(opened?.registry, opened?.baseDir ?? ctx.io.cwd, ctx.io.env);
+    const { engine: engineOptions, registry, close } = await engineOptionsFrom(ctx, options, "snapshot");
+    const secrets = knownSecrets(registry, registry?.baseDir ?? ctx.io.cwd, ctx.io.env);
     const exchanges: Exchange[] = [];
     const agent = createHttpAgent({ ca: engineOptions.ca });
     const engine = createEngine({
       ...engineOptions,
       dispatcher: agent.compose(recordingInterceptor(secrets, (exchange) => exchanges.push(exchange))),
-      connectors: opened?.registry,
-      // A stored token would leave the case without its token exchange, and replay needs one: record fetches a
-      // new token each time, still under the fleet's lease and with the fleet's rotated refresh token.
-      sharedTokens: opened?.recordingTokens,
-      secrets: { ...engineOptions.secrets, baseDir: opened?.baseDir },
     });
     try {
       const flow = engine.compile(await readJsonFile(flowPath, file), { source: file });
@@ -150,7 +143,7 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
     } finally {
       await engine.close();
       await agent.close();
-      await opened?.close();
+      await close();
     }
   });
 }

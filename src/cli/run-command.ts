@@ -1,11 +1,11 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { createEngine, type Engine } from "../engine/engine.js";
+import { readJsonFile } from "../core/json-source.js";
 import { scriptedHandlers } from "../engine/host.js";
-import { readJsonFile } from "../engine/json-source.js";
 import { replayEngineFactory } from "../replay/engine-factory.js";
 import { ReplaySession } from "../replay/replay-agent.js";
 import { loadTestFile, type TestCase } from "../replay/test-file.js";
+import { createEngine, type Engine } from "../runtime/create-engine.js";
 import { UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { paint } from "./paint.js";
@@ -13,7 +13,6 @@ import {
   addRunOptions,
   engineOptionsFrom,
   exitCodeFor,
-  openConnectors,
   type RunCliOptions,
   runWithInputs,
 } from "./run-options.js";
@@ -29,45 +28,35 @@ interface ReplayedCase {
   session: ReplaySession;
 }
 
-/** The engine for `flowrun run`: live, or replaying one recorded case. */
+/** The engine for `flowrun run`: live, or replaying one recorded case; the same run options either way. */
 async function engineFor(
   ctx: CliContext,
   options: RunCommandOptions,
 ): Promise<{ engine: Engine; replayed?: ReplayedCase; close?: () => Promise<void> }> {
-  if (options.replay !== undefined || options.case !== undefined) {
-    if (!options.replay || !options.case) throw new UsageError("--replay and --case go together");
-    const testFile = await loadTestFile(path.resolve(ctx.io.cwd, options.replay), options.replay);
-    const testCase = testFile.cases.find((c) => c.name === options.case);
-    if (!testCase) {
-      throw new UsageError(
-        `${options.replay} has no case ${JSON.stringify(options.case)}; its cases: ${testFile.cases.map((c) => JSON.stringify(c.name)).join(", ")}`,
-      );
-    }
-    const session = new ReplaySession(testCase.exchanges);
-    const connectorsPath = options.connectors
-      ? path.resolve(ctx.io.cwd, options.connectors)
-      : testFile.connectorsPath;
-    const engine = await replayEngineFactory(ctx.io.env)({
-      dispatcher: session.dispatcher,
-      connectorsPath,
-      connectorStatus: testCase.connectorStatus,
-    });
-    return { engine, replayed: { testCase, session } };
+  if (options.replay === undefined && options.case === undefined) {
+    const { engine, close } = await engineOptionsFrom(ctx, options, "follow");
+    return { engine: createEngine(engine), close };
   }
-  const engineOptions = await engineOptionsFrom(ctx, options);
-  const opened = await openConnectors(ctx, options, { follow: true });
-  if (opened) {
-    return {
-      engine: createEngine({
-        ...engineOptions,
-        connectors: opened.registry,
-        sharedTokens: opened.sharedTokens,
-        secrets: { ...engineOptions.secrets, baseDir: opened.baseDir },
-      }),
-      close: opened.close,
-    };
+  if (!options.replay || !options.case) throw new UsageError("--replay and --case go together");
+  const testFile = await loadTestFile(path.resolve(ctx.io.cwd, options.replay), options.replay);
+  const testCase = testFile.cases.find((c) => c.name === options.case);
+  if (!testCase) {
+    throw new UsageError(
+      `${options.replay} has no case ${JSON.stringify(options.case)}; its cases: ${testFile.cases.map((c) => JSON.stringify(c.name)).join(", ")}`,
+    );
   }
-  return { engine: createEngine(engineOptions) };
+  const session = new ReplaySession(testCase.exchanges);
+  const connectorsPath = options.connectors
+    ? path.resolve(ctx.io.cwd, options.connectors)
+    : testFile.connectorsPath;
+  // The replay factory reads the connectors file itself (in memory, recorded statuses, placeholder secrets).
+  const { engine: base } = await engineOptionsFrom(ctx, options, "none");
+  const engine = await replayEngineFactory(base)({
+    dispatcher: session.dispatcher,
+    connectorsPath,
+    connectorStatus: testCase.connectorStatus,
+  });
+  return { engine, replayed: { testCase, session } };
 }
 
 export function registerRunCommand(program: Command, ctx: CliContext): void {

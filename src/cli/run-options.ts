@@ -2,13 +2,13 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import { ConnectorFileStore } from "../connectors/file-store.js";
+import type { RedisFleet } from "../connectors/redis/fleet.js";
 import { TokenKeyError } from "../connectors/redis/sealing.js";
 import { ConnectorRegistry } from "../connectors/registry.js";
-import type { SharedTokenStore } from "../connectors/token-cache.js";
-import type { CompiledFlow, EngineOptions } from "../engine/engine.js";
-import { FlowrunError } from "../engine/errors.js";
+import { FlowrunError } from "../core/errors.js";
 import type { RunOptions } from "../engine/interpreter.js";
 import type { RunResult } from "../engine/result.js";
+import type { CompiledFlow, EngineOptions } from "../runtime/create-engine.js";
 import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { collectList, collectPairs, positiveInteger } from "./options.js";
@@ -60,66 +60,101 @@ export async function readCa(cwd: string, file: string | undefined): Promise<str
   }
 }
 
-export interface OpenedConnectors {
-  readonly registry: ConnectorRegistry;
-  readonly baseDir: string;
-  /** With Redis: the fleet's shared tokens (`record` fetches a new token each time, see there). */
-  readonly sharedTokens?: SharedTokenStore;
-  readonly recordingTokens?: SharedTokenStore;
-  /** Stops following and closes what was opened (the Redis connections); call after the engine is closed. */
+/**
+ * The connectors file of `--connectors` as a registry. With `follow`, changes other processes write to the file
+ * during the run apply at once (a deactivation halts the run at its next http-request); close the registry when
+ * done. Its warnings go to stderr.
+ */
+export async function openConnectors(
+  ctx: CliContext,
+  file: string,
+  options: { allowLoopbackHttp: boolean; follow: boolean },
+): Promise<ConnectorRegistry> {
+  const { allowLoopbackHttp, follow } = options;
+  const store = new ConnectorFileStore(path.resolve(ctx.io.cwd, file), { allowLoopbackHttp });
+  const registry = await ConnectorRegistry.open(store, {
+    allowLoopbackHttp,
+    follow,
+    onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
+  });
+  for (const warning of registry.warnings) ctx.io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
+  return registry;
+}
+
+/** What `engineOptionsFrom` does with `--connectors`: follow the file, read it once, or leave it (replay). */
+export type ConnectorsMode = "follow" | "snapshot" | "none";
+
+export interface CommandEngineOptions {
+  readonly engine: EngineOptions;
+  /** The registry of `--connectors` or `--redis` (for `record` to read its secrets). */
+  readonly registry: ConnectorRegistry | undefined;
+  /** Stops following and closes the Redis connections; call after the engine is closed. */
   close(): Promise<void>;
 }
 
 /**
- * The connectors of `--connectors FILE` or `--redis URL` (or FLOWRUN_REDIS_URL) as a registry for the engine;
- * undefined when neither is given. With `follow`, changes other processes make during the run apply at once (a
- * deactivation halts the run at its next http-request).
+ * The connectors of `--redis URL` (or FLOWRUN_REDIS_URL) and the fleet's shared tokens. `record` (a snapshot)
+ * always fetches a new token, under the fleet's lease: a token served from Redis would leave the case without the
+ * token exchange that replay needs.
  */
-export async function openConnectors(
+async function openRedisConnectors(
   ctx: CliContext,
-  options: Pick<RunCliOptions, "connectors" | "redis" | "allowLoopbackHttp">,
-  { follow }: { follow: boolean },
-): Promise<OpenedConnectors | undefined> {
-  const allowLoopbackHttp = options.allowLoopbackHttp ?? false;
-  const onWarning = (message: string) => ctx.io.stderr(`warning: ${message}\n`);
-  const redisUrl = redisUrlFrom(ctx, options.redis);
-  if (redisUrl !== undefined) {
-    if (options.connectors !== undefined)
-      throw new UsageError("--connectors and --redis exclude each other: connectors come from one place");
-    const fleet = await openFleet(ctx, redisUrl, { allowLoopbackHttp });
-    try {
-      const registry = await ConnectorRegistry.open(fleet.store, { allowLoopbackHttp, follow, onWarning });
-      return {
-        registry,
-        baseDir: ctx.io.cwd,
-        sharedTokens: fleet.tokens,
-        recordingTokens: fleet.tokens.alwaysFetching(),
-        close: async () => {
-          await registry.close();
-          await fleet.close();
-        },
-      };
-    } catch (error) {
-      await fleet.close();
-      throw error instanceof TokenKeyError ? new UsageError(error.message) : error;
-    }
+  url: string,
+  options: { allowLoopbackHttp: boolean; mode: "follow" | "snapshot" },
+): Promise<{ registry: ConnectorRegistry; fleet: RedisFleet }> {
+  const { allowLoopbackHttp, mode } = options;
+  const fleet = await openFleet(ctx, url, { allowLoopbackHttp });
+  try {
+    const registry = await ConnectorRegistry.open(fleet.store, {
+      allowLoopbackHttp,
+      follow: mode === "follow",
+      onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
+    });
+    return { registry, fleet };
+  } catch (error) {
+    await fleet.close();
+    throw error instanceof TokenKeyError ? new UsageError(error.message) : error;
   }
-  if (options.connectors === undefined) return undefined;
-  const store = new ConnectorFileStore(path.resolve(ctx.io.cwd, options.connectors), { allowLoopbackHttp });
-  const registry = await ConnectorRegistry.open(store, { allowLoopbackHttp, follow, onWarning });
-  for (const warning of registry.warnings) ctx.io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
-  return { registry, baseDir: path.dirname(store.file), close: () => registry.close() };
 }
 
-/** Engine options from the command line (without the connectors). */
-export async function engineOptionsFrom(ctx: CliContext, options: RunCliOptions): Promise<EngineOptions> {
-  return {
+/**
+ * Engine options from the command line, the same for run, record and run --replay: step limit, loopback rule,
+ * CA, secrets' environment, warnings and, unless `connectors` is "none", the registry of `--connectors`.
+ */
+export async function engineOptionsFrom(
+  ctx: CliContext,
+  options: RunCliOptions,
+  connectors: ConnectorsMode,
+): Promise<CommandEngineOptions> {
+  const allowLoopbackHttp = options.allowLoopbackHttp ?? false;
+  const engine: EngineOptions = {
     maxSteps: positiveInteger("--max-steps", options.maxSteps),
-    allowLoopbackHttp: options.allowLoopbackHttp ?? false,
+    allowLoopbackHttp,
     ca: await readCa(ctx.io.cwd, options.ca),
     secrets: { env: ctx.io.env },
     onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
   };
+  const redisUrl = connectors === "none" ? undefined : redisUrlFrom(ctx, options.redis);
+  if (redisUrl !== undefined) {
+    if (options.connectors !== undefined)
+      throw new UsageError("--connectors and --redis exclude each other: connectors come from one place");
+    const mode = connectors === "follow" ? "follow" : "snapshot";
+    const { registry, fleet } = await openRedisConnectors(ctx, redisUrl, { allowLoopbackHttp, mode });
+    const sharedTokens = mode === "snapshot" ? fleet.tokens.alwaysFetching() : fleet.tokens;
+    return {
+      engine: { ...engine, connectors: registry, sharedTokens },
+      registry,
+      close: async () => {
+        await registry.close();
+        await fleet.close();
+      },
+    };
+  }
+  const registry =
+    connectors !== "none" && options.connectors
+      ? await openConnectors(ctx, options.connectors, { allowLoopbackHttp, follow: connectors === "follow" })
+      : undefined;
+  return { engine: { ...engine, connectors: registry }, registry, close: async () => registry?.close() };
 }
 
 /** Runs a flow; a run rejects only for invalid inputs (an undeclared or unconvertible --var): a usage error. */

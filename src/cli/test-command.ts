@@ -2,13 +2,13 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import { replayEngineFactory } from "../replay/engine-factory.js";
-import { jsonReport } from "../replay/reporters/json.js";
-import { junitReport } from "../replay/reporters/junit.js";
-import { prettyCaseLine, summaryLine } from "../replay/reporters/pretty.js";
 import { type CaseReport, discoverTestFiles, runTestFile } from "../replay/runner.js";
 import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { paint } from "./paint.js";
+import { jsonReport } from "./reporters/json.js";
+import { junitReport } from "./reporters/junit.js";
+import { prettyCaseLine, summaryLine } from "./reporters/pretty.js";
 
 const REPORTERS = ["pretty", "json", "junit"] as const;
 type Reporter = (typeof REPORTERS)[number];
@@ -42,7 +42,10 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
       const colors = paint(ctx.io.color);
       // Pretty output streams each case as it finishes; with --output the pretty lines still go to the terminal.
       const streamCases = reporter === "pretty" || options.output !== undefined;
-      const factory = replayEngineFactory(ctx.io.env);
+      const factory = replayEngineFactory({
+        secrets: { env: ctx.io.env },
+        onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
+      });
       const reports: CaseReport[] = [];
       for (const file of files) {
         const fileReports = await runTestFile(

@@ -1,8 +1,8 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { createEngine } from "../engine/engine.js";
-import { describeError, type Problem } from "../engine/errors.js";
-import { readJsonFile } from "../engine/json-source.js";
+import { describeError, type Problem } from "../core/errors.js";
+import { readJsonFile } from "../core/json-source.js";
+import { createEngine } from "../runtime/create-engine.js";
 import { EXIT } from "./io.js";
 import type { CliContext } from "./main.js";
 import { paint } from "./paint.js";

@@ -1,6 +1,6 @@
 import { type Dispatcher, request } from "undici";
-import { describeError } from "../engine/errors.js";
-import { scrubSecrets } from "../http/redact.js";
+import { describeError } from "../core/errors.js";
+import { scrubSecrets } from "../core/redact.js";
 import type { Connector } from "./schema.js";
 import { resolveSecret, type SecretContext } from "./secrets.js";
 import { urlProblem } from "./url-rules.js";

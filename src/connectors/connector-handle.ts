@@ -1,7 +1,7 @@
-import type { CompiledJsonPath } from "../engine/json-paths.js";
+import type { Authorization, AuthorizeRequest, ConnectorHandle } from "../core/connector-seam.js";
+import type { CompiledJsonPath } from "../core/json-paths.js";
 import { type AuthSettings, basicAuthorization, fingerprint, obtainToken } from "./auth/strategies.js";
 import type { TokenSet } from "./auth/token-set.js";
-import type { Authorization, AuthorizeRequest, ConnectorHandle } from "./seam.js";
 import type { TokenCache } from "./token-cache.js";
 
 /** What identifies a connector to the activity, shared by profiles and handles. */

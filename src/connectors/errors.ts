@@ -1,4 +1,4 @@
-import { FlowrunError, type Problem } from "../engine/errors.js";
+import { FlowrunError, type Problem } from "../core/errors.js";
 
 /**
  * Why the connector registry refused an operation. Each code names one rule of SPEC 4, so programs can react to it

@@ -1,12 +1,12 @@
-import { describeError } from "../engine/errors.js";
-import { compileJsonPath } from "../engine/json-paths.js";
+import type { ConnectorHandle, ConnectorResolver, ConnectorStatus } from "../core/connector-seam.js";
+import { describeError } from "../core/errors.js";
+import { compileJsonPath } from "../core/json-paths.js";
 import { connectorAuth } from "./connector-auth.js";
 import { type ConnectorIdentity, connectorHandle } from "./connector-handle.js";
 import { AuthError } from "./errors.js";
 import type { ConnectorRegistry } from "./registry.js";
 import { allowedMethods, tokenExpiryCheck } from "./request-rules.js";
 import { type Connector, DEFAULTS } from "./schema.js";
-import type { ConnectorHandle, ConnectorResolver, ConnectorStatus } from "./seam.js";
 import { resolveSecret, secretFields } from "./secrets.js";
 import type { TokenCache } from "./token-cache.js";
 import { connectorEndpoints, urlProblem } from "./url-rules.js";
@@ -38,6 +38,127 @@ export interface RegistryResolver extends ConnectorResolver {
 }
 
 /**
+ * Refresh tokens the token endpoint rotated but the registry could not store (the field is `{ env }` or
+ * `{ file }`, or the save failed), by connector id, with the stored field they replace. Handles are rebuilt on
+ * every change of the connector (deactivate, reactivate), and without this a rebuilt handle would read the
+ * environment's refresh token again, which the server has already replaced (RFC 6749 section 6): the connector
+ * would fail with invalid_grant until the process restarts. An admin edit of the field itself wins.
+ */
+class RotatedRefreshTokens {
+  private readonly byConnector = new Map<string, { source: string; refreshToken: string }>();
+  private static source(connector: Connector): string {
+    return JSON.stringify((connector as { refreshToken?: unknown }).refreshToken ?? null);
+  }
+  remember(connector: Connector, refreshToken: string): void {
+    this.byConnector.set(connector.id, { source: RotatedRefreshTokens.source(connector), refreshToken });
+  }
+  forget(connectorId: string): void {
+    this.byConnector.delete(connectorId);
+  }
+  /** The rotated token, while the connector's stored field is still the one it replaced. */
+  current(connector: Connector): string | undefined {
+    const remembered = this.byConnector.get(connector.id);
+    return remembered?.source === RotatedRefreshTokens.source(connector)
+      ? remembered.refreshToken
+      : undefined;
+  }
+}
+
+function secretReader(
+  connector: Connector,
+  options: RegistryResolverOptions,
+  rotated: RotatedRefreshTokens,
+): (field: string) => string {
+  const fields = new Map(secretFields(connector).map((field) => [field.field, field.value]));
+  return (field) => {
+    const value = fields.get(field);
+    if (field === "refreshToken") {
+      const current = rotated.current(connector);
+      if (current !== undefined) return current;
+    }
+    try {
+      if (value === undefined) throw new AuthError(`connector "${connector.name}" has no ${field}`);
+      return resolveSecret(connector, field, value, {
+        env: options.env ?? process.env,
+        baseDir: options.baseDir ?? process.cwd(),
+      });
+    } catch (error) {
+      const fallback = options.secretFallback?.(connector, field);
+      if (fallback !== undefined) return fallback;
+      throw error;
+    }
+  };
+}
+
+/** Stores a rotated refresh token in the registry, or remembers it (with a warning) when it cannot be stored. */
+function refreshTokenKeeper(
+  registry: ConnectorRegistry,
+  connector: Connector,
+  rotated: RotatedRefreshTokens,
+  onWarning: ((message: string) => void) | undefined,
+): (refreshToken: string) => Promise<void> {
+  return async (refreshToken) => {
+    let failure: unknown;
+    const stored = await registry.rotateRefreshToken(connector.id, refreshToken).catch((error: unknown) => {
+      failure = error;
+      return false;
+    });
+    if (stored) {
+      rotated.forget(connector.id);
+      return;
+    }
+    // The current connector object: a rebuilt handle compares its refresh token field with this one.
+    rotated.remember((registry.resolve(connector.id) as Connector | undefined) ?? connector, refreshToken);
+    onWarning?.(
+      failure === undefined
+        ? `connector "${connector.name}": the token endpoint rotated the refresh token, but it comes from an environment variable or a file and cannot be stored; this process keeps using the new one`
+        : `connector "${connector.name}": the token endpoint rotated the refresh token, but saving it failed (${describeError(failure)}); this process keeps using the new one`,
+    );
+  };
+}
+
+/** The connector's auth strategy, built at its first request so that a missing secret fails that request. */
+function authorizingHandle(
+  registry: ConnectorRegistry,
+  connector: Connector,
+  identity: ConnectorIdentity,
+  expiry: { statuses: readonly number[]; when: ReturnType<typeof compileJsonPath> | undefined },
+  options: RegistryResolverOptions,
+  rotated: RotatedRefreshTokens,
+): ConnectorHandle {
+  let auth: ReturnType<typeof connectorAuth>;
+  try {
+    auth = connectorAuth(connector, secretReader(connector, options, rotated));
+  } catch (error) {
+    throw error instanceof AuthError ? error : new AuthError(describeError(error), { cause: error });
+  }
+  // The registry checks the token URLs a connector configures, but a Google key's token_uri comes from a
+  // secret and was never checked: without this, a key naming http://any-host would have its signed assertion
+  // sent in clear text. Every token URL gets the https rule (SPEC 3) before anything is sent.
+  if (auth.auth.kind !== "basic") {
+    const problem = urlProblem(auth.auth.tokenUrl, { allowLoopbackHttp: options.allowLoopbackHttp });
+    if (problem) throw new AuthError(`connector "${connector.name}": the token URL ${problem}`);
+  }
+  return connectorHandle(
+    {
+      ...identity,
+      ...auth,
+      tokenExpiredStatuses: expiry.statuses,
+      tokenExpiredWhen: expiry.when,
+      // With a shared token store the rotated token is kept there (keyed by the configured one), not in the connector.
+      onRefreshTokenRotated: options.sharedRefreshTokens
+        ? undefined
+        : refreshTokenKeeper(registry, connector, rotated, options.onWarning),
+      onBackgroundError: (error) =>
+        options.onWarning?.(
+          `connector "${connector.name}": background token refresh failed: ${describeError(error)}`,
+        ),
+    },
+    options.tokenCache,
+  );
+}
+
+/**
  * Connectors from a registry as the http-request activity sees them. A handle is built once per version of a
  * connector (the registry replaces a connector object on every change) and its secrets are read at the first
  * request, so an unresolvable secret fails that request with kind `auth` instead of the flow's compilation.
@@ -51,49 +172,17 @@ export function registryResolver(
   const overrides = new Map(
     Object.entries(options.statusOverrides ?? {}).map(([key, status]) => [key.toLowerCase(), status]),
   );
-  /**
-   * Refresh tokens the token endpoint rotated but the registry could not store (the field is `{ env }` or
-   * `{ file }`, or the save failed), by connector id, with the stored field they replace. Handles are rebuilt on
-   * every change of the connector (deactivate, reactivate), and without this a rebuilt handle would read the
-   * environment's refresh token again, which the server has already replaced (RFC 6749 section 6): the connector
-   * would fail with invalid_grant until the process restarts. An admin edit of the field itself wins.
-   */
-  const rotated = new Map<string, { source: string; refreshToken: string }>();
+  const rotated = new RotatedRefreshTokens();
   const unsubscribe = registry.on("change", ({ kind, connector }) => {
     if (kind !== "refresh-token-rotated") options.tokenCache.dropConnector(connector.id);
-    if (kind === "deleted") rotated.delete(connector.id);
+    if (kind === "deleted") rotated.forget(connector.id);
   });
-  const refreshTokenSource = (connector: Connector): string =>
-    JSON.stringify((connector as { refreshToken?: unknown }).refreshToken ?? null);
-
   const overrideFor = (connector: Connector) =>
     overrides.get(connector.id.toLowerCase()) ?? overrides.get(connector.name.toLowerCase());
 
-  const secretReader = (connector: Connector) => {
-    const fields = new Map(secretFields(connector).map((field) => [field.field, field.value]));
-    return (field: string): string => {
-      const value = fields.get(field);
-      if (field === "refreshToken") {
-        const remembered = rotated.get(connector.id);
-        if (remembered?.source === refreshTokenSource(connector)) return remembered.refreshToken;
-      }
-      try {
-        if (value === undefined) throw new AuthError(`connector "${connector.name}" has no ${field}`);
-        return resolveSecret(connector, field, value, {
-          env: options.env ?? process.env,
-          baseDir: options.baseDir ?? process.cwd(),
-        });
-      } catch (error) {
-        const fallback = options.secretFallback?.(connector, field);
-        if (fallback !== undefined) return fallback;
-        throw error;
-      }
-    };
-  };
-
   const build = (connector: Connector, status: ConnectorStatus): ConnectorHandle => {
     const statuses: readonly number[] = connector.tokenExpiredStatuses ?? DEFAULTS.tokenExpiredStatuses;
-    const expiredWhen =
+    const when =
       connector.tokenExpiredWhen === undefined ? undefined : compileJsonPath(connector.tokenExpiredWhen);
     const identity: ConnectorIdentity = {
       id: connector.id,
@@ -104,62 +193,13 @@ export function registryResolver(
       allowedMethods: allowedMethods(connector),
     };
     let inner: ConnectorHandle | undefined;
-    const innerHandle = (): ConnectorHandle => {
-      if (inner) return inner;
-      let auth: ReturnType<typeof connectorAuth>;
-      try {
-        auth = connectorAuth(connector, secretReader(connector));
-      } catch (error) {
-        throw error instanceof AuthError ? error : new AuthError(describeError(error), { cause: error });
-      }
-      // The registry checks the token URLs a connector configures, but a Google key's token_uri comes from a
-      // secret and was never checked: without this, a key naming http://any-host would have its signed assertion
-      // sent in clear text. Every token URL gets the https rule (SPEC 3) before anything is sent.
-      if (auth.auth.kind !== "basic") {
-        const problem = urlProblem(auth.auth.tokenUrl, { allowLoopbackHttp: options.allowLoopbackHttp });
-        if (problem) throw new AuthError(`connector "${connector.name}": the token URL ${problem}`);
-      }
-      inner = connectorHandle(
-        {
-          ...identity,
-          ...auth,
-          tokenExpiredStatuses: statuses,
-          tokenExpiredWhen: expiredWhen,
-          onRefreshTokenRotated: async (refreshToken) => {
-            if (options.sharedRefreshTokens) return;
-            let failure: unknown;
-            const stored = await registry
-              .rotateRefreshToken(connector.id, refreshToken)
-              .catch((error: unknown) => {
-                failure = error;
-                return false;
-              });
-            if (stored) {
-              rotated.delete(connector.id);
-              return;
-            }
-            // The current connector object: a rebuilt handle compares its refresh token field with this source.
-            const current = (registry.resolve(connector.id) as Connector | undefined) ?? connector;
-            rotated.set(connector.id, { source: refreshTokenSource(current), refreshToken });
-            options.onWarning?.(
-              failure === undefined
-                ? `connector "${connector.name}": the token endpoint rotated the refresh token, but it comes from an environment variable or a file and cannot be stored; this process keeps using the new one`
-                : `connector "${connector.name}": the token endpoint rotated the refresh token, but saving it failed (${describeError(failure)}); this process keeps using the new one`,
-            );
-          },
-          onBackgroundError: (error) =>
-            options.onWarning?.(
-              `connector "${connector.name}": background token refresh failed: ${describeError(error)}`,
-            ),
-        },
-        options.tokenCache,
-      );
-      return inner;
-    };
     return {
       ...identity,
-      tokenExpired: tokenExpiryCheck(statuses, expiredWhen),
-      authorize: async (request) => innerHandle().authorize(request),
+      tokenExpired: tokenExpiryCheck(statuses, when),
+      authorize: async (request) => {
+        inner ??= authorizingHandle(registry, connector, identity, { statuses, when }, options, rotated);
+        return inner.authorize(request);
+      },
     };
   };
 

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
-import { describeError, type Problem } from "../engine/errors.js";
-import { zodProblems } from "../engine/schema-problems.js";
+import { describeError, type Problem } from "../core/errors.js";
+import { zodProblems } from "../core/schema-problems.js";
 import { type ConnectivityResult, type ConnectivityValidator, unavailable } from "./connectivity.js";
 import { ConnectorError, ConnectorValidationError } from "./errors.js";
 import type { ConnectorStore } from "./file-store.js";
@@ -77,6 +77,7 @@ export class ConnectorRegistry {
   private readonly listeners = new Set<ConnectorChangeListener>();
   /** Operations run one at a time so that checks and the save see the same state. */
   private queue: Promise<unknown> = Promise.resolve();
+  private loadedFrom: string | undefined;
   private loadWarnings: readonly Problem[];
   private stopFollowing: (() => void) | undefined;
   /** A refresh waiting in the queue: further requests join it instead of queueing more re-reads. */
@@ -104,12 +105,18 @@ export class ConnectorRegistry {
   ): Promise<ConnectorRegistry> {
     const loaded = await store.load();
     const registry = new ConnectorRegistry(loaded.document, { ...options, store });
+    registry.loadedFrom = loaded.baseDir;
     if (options.follow !== false && store.watch) {
       registry.stopFollowing = store.watch(() => void registry.refresh());
       // A change written between the load and the start of watching would otherwise wait for the next one.
       await registry.refresh();
     }
     return registry;
+  }
+
+  /** The folder `{ file }` secrets are relative to: the connectors file's, when the registry was opened from one. */
+  get baseDir(): string | undefined {
+    return this.loadedFrom;
   }
 
   /** Non-fatal problems of the state last loaded, such as secrets stored as plain text. */

@@ -1,6 +1,6 @@
-import { type CompiledJsonPath, compileJsonPath } from "../engine/json-paths.js";
+import type { HttpMethod } from "../core/http-types.js";
+import { type CompiledJsonPath, compileJsonPath } from "../core/json-paths.js";
 import { type Connector, DEFAULTS } from "./schema.js";
-import type { HttpMethod } from "./seam.js";
 
 /** Per-connector request rules the http-request activity and the auth strategies apply through the seam. */
 

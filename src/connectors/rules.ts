@@ -1,6 +1,6 @@
-import type { Problem } from "../engine/errors.js";
-import { formatPath, type PathSegment } from "../engine/json-path.js";
-import { zodProblems } from "../engine/schema-problems.js";
+import type { Problem } from "../core/errors.js";
+import { formatPath, type PathSegment } from "../core/json-path.js";
+import { zodProblems } from "../core/schema-problems.js";
 import { ConnectorValidationError } from "./errors.js";
 import { type Connector, type ConnectorsFile, type ConnectorType, connectorsFileSchema } from "./schema.js";
 import { insecureSecretWarnings } from "./secrets.js";

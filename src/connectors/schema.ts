@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { describeError } from "../engine/errors.js";
-import { compileJsonPath } from "../engine/json-paths.js";
+import { describeError } from "../core/errors.js";
+import { compileJsonPath } from "../core/json-paths.js";
 
 /** The connector model of SPEC 4 as zod schemas: the source of truth for types, validation and the JSON Schema. */
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import type { Problem } from "../engine/errors.js";
-import { formatPath } from "../engine/json-path.js";
+import type { Problem } from "../core/errors.js";
+import { formatPath } from "../core/json-path.js";
 import { ConnectorError } from "./errors.js";
 import type { Connector, SecretValue } from "./schema.js";
 

@@ -1,7 +1,7 @@
 import type { z } from "zod";
+import type { PathSegment } from "../core/json-path.js";
 import type { CompiledExpression, CompiledTemplate, Scope } from "./expressions.js";
 import type { CallAction, CallHandlers } from "./host.js";
-import type { PathSegment } from "./json-path.js";
 import type { EngineServices } from "./services.js";
 import type { VariableType } from "./variables.js";
 

@@ -1,6 +1,8 @@
 import type { z } from "zod";
+import { describeError, type Problem, ValidationError } from "../core/errors.js";
+import { formatPath, type PathSegment } from "../core/json-path.js";
+import { zodProblems } from "../core/schema-problems.js";
 import type { ActivityDefinition, CompileContext, VariableDeclaration } from "./activity.js";
-import { describeError, type Problem, ValidationError } from "./errors.js";
 import {
   type CompiledExpression,
   type CompiledTemplate,
@@ -9,8 +11,6 @@ import {
   compileValueTemplate,
 } from "./expressions.js";
 import { flowEnvelopeSchema } from "./flow-schema.js";
-import { formatPath, type PathSegment } from "./json-path.js";
-import { zodProblems } from "./schema-problems.js";
 import type { EngineServices } from "./services.js";
 import { coerce } from "./variables.js";
 
@@ -45,6 +45,11 @@ const RESERVED = new Set(["contact", "true", "false", "nil", "null", "empty", "b
 const UNUSABLE_TEMPLATE: CompiledTemplate = { source: "", isConstant: true, render: () => "" };
 const UNUSABLE_EXPRESSION: CompiledExpression = { source: "", evaluate: () => null };
 
+type Report = (at: readonly PathSegment[], message: string, severity?: "error" | "warning") => void;
+type Flow = z.infer<typeof flowEnvelopeSchema>;
+type ParsedActivity = { definition: ActivityDefinition; def: { type: string } };
+type MutableCompiledActivity = Omit<CompiledActivity, "links"> & { links: Map<string, CompiledActivity> };
+
 /**
  * Validates a flow document (schema, names, links, templates, expressions, JSON paths) and pre-parses everything
  * a run evaluates. Collects every problem and throws one ValidationError listing them all.
@@ -56,7 +61,7 @@ export function compileFlow(
   source?: string,
 ): FlowPlan {
   const problems: Problem[] = [];
-  const report = (at: readonly PathSegment[], message: string, severity: "error" | "warning" = "error") =>
+  const report: Report = (at, message, severity = "error") =>
     problems.push({ path: formatPath(at), message, severity });
 
   const envelope = flowEnvelopeSchema.safeParse(document);
@@ -65,8 +70,42 @@ export function compileFlow(
     // Per-activity checks still run when the envelope's problems are elsewhere, so one pass shows everything.
     if (!isRecord(document) || !isRecord(document.activities)) throw new ValidationError(problems, source);
   }
-  const flow = (envelope.success ? envelope.data : document) as z.infer<typeof flowEnvelopeSchema>;
+  const flow = (envelope.success ? envelope.data : document) as Flow;
+  const { variables, defaults } = compileVariables(document, flow, report);
+  const definitions = parseActivities(flow, registry, variables, problems, report);
+  const compiledActivities = compileActivities(definitions, variables, services, report);
 
+  const ids = new Set(Object.keys(flow.activities));
+  const onError = typeof flow.onError === "string" ? flow.onError : undefined;
+  if (typeof flow.start === "string" && !ids.has(flow.start)) {
+    report(["start"], `start activity "${flow.start}" does not exist`);
+  }
+  if (onError !== undefined && !ids.has(onError))
+    report(["onError"], `onError activity "${onError}" does not exist`);
+  const edges = linkActivities(definitions, compiledActivities, ids, onError, report);
+  if (typeof flow.start === "string" && ids.has(flow.start))
+    reportUnreachable(flow.start, edges, ids, onError, report);
+
+  if (problems.some((problem) => problem.severity === "error")) throw new ValidationError(problems, source);
+  return {
+    name: flow.name,
+    description: flow.description,
+    variables,
+    defaults,
+    start: compiledActivities.get(flow.start)! as CompiledActivity,
+    onError:
+      onError === undefined ? undefined : (compiledActivities.get(onError) as CompiledActivity | undefined),
+    activities: compiledActivities as ReadonlyMap<string, CompiledActivity>,
+    warnings: problems,
+  };
+}
+
+/** Variable declarations with names checked and defaults converted to their types. */
+function compileVariables(
+  document: unknown,
+  flow: Flow,
+  report: Report,
+): { variables: Map<string, VariableDeclaration>; defaults: Record<string, unknown> } {
   const variables = new Map<string, VariableDeclaration>();
   const defaults: Record<string, unknown> = Object.create(null);
   const parsedVariables = isRecord(flow.variables) ? flow.variables : {};
@@ -99,8 +138,18 @@ export function compileFlow(
       }
     }
   }
+  return { variables, defaults };
+}
 
-  const definitions = new Map<string, { definition: ActivityDefinition; def: { type: string } }>();
+/** Activity ids checked and each activity parsed by its type's schema. */
+function parseActivities(
+  flow: Flow,
+  registry: ReadonlyMap<string, ActivityDefinition>,
+  variables: ReadonlyMap<string, VariableDeclaration>,
+  problems: Problem[],
+  report: Report,
+): Map<string, ParsedActivity> {
+  const definitions = new Map<string, ParsedActivity>();
   const knownTypes = [...registry.keys()].join(", ");
   for (const [id, raw] of Object.entries(flow.activities)) {
     const at: PathSegment[] = ["activities", id];
@@ -125,17 +174,16 @@ export function compileFlow(
     }
     definitions.set(id, { definition, def: parsed.data });
   }
+  return definitions;
+}
 
-  const compiledActivities = new Map<
-    string,
-    {
-      id: string;
-      type: string;
-      definition: ActivityDefinition;
-      compiled: unknown;
-      links: Map<string, CompiledActivity>;
-    }
-  >();
+function compileActivities(
+  definitions: ReadonlyMap<string, ParsedActivity>,
+  variables: ReadonlyMap<string, VariableDeclaration>,
+  services: EngineServices,
+  report: Report,
+): Map<string, MutableCompiledActivity> {
+  const compiledActivities = new Map<string, MutableCompiledActivity>();
   for (const [id, { definition, def }] of definitions) {
     const at: PathSegment[] = ["activities", id];
     const ctx = compileContext(id, at, variables, services, report);
@@ -148,16 +196,20 @@ export function compileFlow(
     }
     compiledActivities.set(id, { id, type: definition.type, definition, compiled, links: new Map() });
   }
+  return compiledActivities;
+}
 
-  const ids = new Set(Object.keys(flow.activities));
-  const onError = typeof flow.onError === "string" ? flow.onError : undefined;
-  if (typeof flow.start === "string" && !ids.has(flow.start)) {
-    report(["start"], `start activity "${flow.start}" does not exist`);
-  }
-  if (onError !== undefined && !ids.has(onError))
-    report(["onError"], `onError activity "${onError}" does not exist`);
-
-  // Links: every outcome named must exist, every target must exist; then fallbacks are resolved once, here.
+/**
+ * Links: every outcome named must exist, every target must exist; then fallbacks are resolved once, here.
+ * Returns the graph's edges (activity id -> the ids it can go to), for the reachability check.
+ */
+function linkActivities(
+  definitions: ReadonlyMap<string, ParsedActivity>,
+  compiledActivities: ReadonlyMap<string, MutableCompiledActivity>,
+  ids: ReadonlySet<string>,
+  onError: string | undefined,
+  report: Report,
+): Map<string, Set<string>> {
   const edges = new Map<string, Set<string>>();
   for (const [id, { definition, def }] of definitions) {
     const outcomes = definition.outcomes(def);
@@ -192,36 +244,30 @@ export function compileFlow(
       if (targetNode) node.links.set(outcome, targetNode as CompiledActivity);
     }
   }
+  return edges;
+}
 
-  if (typeof flow.start === "string" && ids.has(flow.start)) {
-    const reached = new Set<string>([flow.start]);
-    const pending = [flow.start];
-    while (pending.length > 0) {
-      for (const target of edges.get(pending.pop()!) ?? []) {
-        if (!reached.has(target)) {
-          reached.add(target);
-          pending.push(target);
-        }
+function reportUnreachable(
+  start: string,
+  edges: ReadonlyMap<string, ReadonlySet<string>>,
+  ids: ReadonlySet<string>,
+  onError: string | undefined,
+  report: Report,
+): void {
+  const reached = new Set<string>([start]);
+  const pending = [start];
+  while (pending.length > 0) {
+    for (const target of edges.get(pending.pop()!) ?? []) {
+      if (!reached.has(target)) {
+        reached.add(target);
+        pending.push(target);
       }
     }
-    for (const id of ids) {
-      if (!reached.has(id) && id !== onError)
-        report(["activities", id], `activity "${id}" is unreachable from start`, "warning");
-    }
   }
-
-  if (problems.some((problem) => problem.severity === "error")) throw new ValidationError(problems, source);
-  return {
-    name: flow.name,
-    description: flow.description,
-    variables,
-    defaults,
-    start: compiledActivities.get(flow.start)! as CompiledActivity,
-    onError:
-      onError === undefined ? undefined : (compiledActivities.get(onError) as CompiledActivity | undefined),
-    activities: compiledActivities as ReadonlyMap<string, CompiledActivity>,
-    warnings: problems,
-  };
+  for (const id of ids) {
+    if (!reached.has(id) && id !== onError)
+      report(["activities", id], `activity "${id}" is unreachable from start`, "warning");
+  }
 }
 
 /** An unlinked `timeout` uses the `error` link; an unlinked error outcome goes to `onError`. */

@@ -8,7 +8,7 @@ import {
   toValueSync,
   Value,
 } from "liquidjs";
-import { describeError, FlowrunError } from "./errors.js";
+import { describeError, FlowrunError } from "../core/errors.js";
 import { compileFastEvaluator } from "./fast-expressions.js";
 
 /**

@@ -1,6 +1,6 @@
+import { FlowrunError } from "../core/errors.js";
 import type { RunContext, StepResult } from "./activity.js";
 import type { CompiledActivity, FlowPlan } from "./compiler.js";
-import { FlowrunError } from "./errors.js";
 import { Scope } from "./expressions.js";
 import type { CallAction, CallHandlers } from "./host.js";
 import type { RunError, RunReason, RunResult, RunStatus, TraceEntry } from "./result.js";
@@ -92,20 +92,15 @@ function asStepFailure(error: unknown): StepResult {
   return { outcome: "error", error: failure, outputs: { error: failure } };
 }
 
-/** Runs a compiled flow once. Never rejects for anything a flow does; rejects only for invalid run options. */
-export async function runPlan(
-  plan: FlowPlan,
-  services: EngineServices,
-  handlers: CallHandlers,
-  options: RunOptions,
-): Promise<RunResult> {
-  const deadlineSignal =
-    options.deadlineMs === undefined ? undefined : AbortSignal.timeout(Math.max(0, options.deadlineMs));
-  const signal =
-    options.signal && deadlineSignal
-      ? AbortSignal.any([options.signal, deadlineSignal])
-      : (options.signal ?? deadlineSignal);
-  const ctx = new ActivityRunContext(plan, signal, handlers, services);
+/** The run's abort signal: the host's, the run deadline's, or both. */
+function runSignal(options: RunOptions, deadlineSignal: AbortSignal | undefined): AbortSignal | undefined {
+  return options.signal && deadlineSignal
+    ? AbortSignal.any([options.signal, deadlineSignal])
+    : (options.signal ?? deadlineSignal);
+}
+
+/** Declared defaults, then the run's inputs (converted to their declared types), then the contact. */
+function seedScope(plan: FlowPlan, ctx: ActivityRunContext, options: RunOptions): void {
   const values = ctx.scope.values;
   for (const name of plan.variables.keys()) values[name] = plan.defaults[name];
   for (const [name, value] of Object.entries(options.variables ?? {})) {
@@ -115,6 +110,25 @@ export async function runPlan(
     ctx.assign(name, value, "run input");
   }
   values.contact = { ...options.contact };
+}
+
+/**
+ * Runs a compiled flow once. Never rejects for anything a flow does; rejects only for invalid run options.
+ * `timestamps` belongs to the engine instance (no process-global state in an embeddable engine).
+ */
+export async function runPlan(
+  plan: FlowPlan,
+  services: EngineServices,
+  handlers: CallHandlers,
+  options: RunOptions,
+  timestamps: TraceTimestamps = new TraceTimestamps(),
+): Promise<RunResult> {
+  const deadlineSignal =
+    options.deadlineMs === undefined ? undefined : AbortSignal.timeout(Math.max(0, options.deadlineMs));
+  const signal = runSignal(options, deadlineSignal);
+  const ctx = new ActivityRunContext(plan, signal, handlers, services);
+  const values = ctx.scope.values;
+  seedScope(plan, ctx, options);
 
   const path: string[] = [];
   const trace: TraceEntry[] = [];
@@ -164,7 +178,7 @@ export async function runPlan(
         const settled = await untilSettledOrAborted(performed, signal);
         if (settled === ABORTED) {
           trace.push(
-            traceEntry(current, null, startedAt, started, {
+            traceEntry(timestamps, current, null, startedAt, started, {
               error: { kind: "aborted", message: "run aborted" },
             }),
           );
@@ -176,7 +190,7 @@ export async function runPlan(
       step = asStepFailure(error);
     }
     if (step.outputs) values[current.id] = step.outputs;
-    trace.push(traceEntry(current, step, startedAt, started));
+    trace.push(traceEntry(timestamps, current, step, startedAt, started));
     if (step.halt)
       return finish("halted", step.halt.reason, {
         activity: current.id,
@@ -209,18 +223,22 @@ function isThrownFailure(step: StepResult, activity: CompiledActivity): boolean 
 
 /** Read once: `performance.timeOrigin` is a getter that costs more than the arithmetic it feeds. */
 const TIME_ORIGIN = performance.timeOrigin;
-let lastStampMs = Number.NaN;
-let lastStamp = "";
-/** ISO time of a trace entry; activities of one millisecond share the formatted string. */
-function isoTime(epochMs: number): string {
-  if (epochMs !== lastStampMs) {
-    lastStampMs = epochMs;
-    lastStamp = new Date(epochMs).toISOString();
+
+/** ISO times of trace entries; activities of one millisecond share the formatted string. One per engine. */
+export class TraceTimestamps {
+  private lastMs = Number.NaN;
+  private last = "";
+  iso(epochMs: number): string {
+    if (epochMs !== this.lastMs) {
+      this.lastMs = epochMs;
+      this.last = new Date(epochMs).toISOString();
+    }
+    return this.last;
   }
-  return lastStamp;
 }
 
 function traceEntry(
+  timestamps: TraceTimestamps,
   activity: CompiledActivity,
   step: StepResult | null,
   startedAt: number,
@@ -231,7 +249,7 @@ function traceEntry(
     activity: activity.id,
     type: activity.type,
     outcome: step?.outcome ?? null,
-    startedAt: isoTime(startedAt),
+    startedAt: timestamps.iso(startedAt),
     durationMs: Math.round((performance.now() - started) * 1000) / 1000,
   };
   if (step?.error) entry.error = step.error;

@@ -1,7 +1,7 @@
+import { describeError } from "../core/errors.js";
+import type { PathSegment } from "../core/json-path.js";
+import { type CompiledJsonPath, compileJsonPath } from "../core/json-paths.js";
 import type { CompileContext, RunContext } from "./activity.js";
-import { describeError } from "./errors.js";
-import type { PathSegment } from "./json-path.js";
-import { type CompiledJsonPath, compileJsonPath } from "./json-paths.js";
 import type { ParseSettingDefinition } from "./schema-parts.js";
 import { coerce } from "./variables.js";
 

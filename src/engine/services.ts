@@ -1,5 +1,5 @@
-import type { ConnectorResolver } from "../connectors/seam.js";
-import type { HttpServices } from "../http/transport.js";
+import type { ConnectorResolver } from "../core/connector-seam.js";
+import type { HttpServices } from "../core/http-types.js";
 
 /**
  * What the engine lends to activities: options and shared resources. Activities receive it through their

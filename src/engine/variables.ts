@@ -1,4 +1,4 @@
-import { FlowrunError } from "./errors.js";
+import { FlowrunError } from "../core/errors.js";
 
 export const VARIABLE_TYPES = ["string", "integer", "decimal", "boolean", "datetime", "json"] as const;
 export type VariableType = (typeof VARIABLE_TYPES)[number];

@@ -1,4 +1,4 @@
-import type { HttpMethod } from "../connectors/seam.js";
+import type { HttpMethod } from "../core/http-types.js";
 
 /**
  * Methods whose repetition has no additional effect (RFC 9110 section 9.2.2). Only these are retried after a

@@ -2,10 +2,8 @@ import { generateKeyPairSync } from "node:crypto";
 import path from "node:path";
 import { ConnectorFileStore, MemoryConnectorStore } from "../connectors/file-store.js";
 import { ConnectorRegistry } from "../connectors/registry.js";
-import { registryResolver } from "../connectors/registry-resolver.js";
 import type { Connector, ConnectorsFile } from "../connectors/schema.js";
-import { TokenCache } from "../connectors/token-cache.js";
-import { createEngine } from "../engine/engine.js";
+import { assembleEngine, type EngineOptions } from "../runtime/create-engine.js";
 import type { EngineFactory } from "./runner.js";
 
 let replayKey: string | undefined;
@@ -35,40 +33,34 @@ export function replaySecret(connector: Connector, field: string): string {
 }
 
 /**
- * Engines for replayed cases: the case's MockAgent as dispatcher, the test file's connectors in memory (a rotated
- * refresh token never rewrites a fixture), the case's `connectorStatus`, and a fresh token cache per case so
- * that each case replays its own token exchanges.
+ * Engines for replayed cases, built by the same composition root as live runs from the same options (`base`: step
+ * limit, CA, warnings, secrets' environment...), with the case's MockAgent as dispatcher, the test file's
+ * connectors in memory (a rotated refresh token never rewrites a fixture), the case's `connectorStatus`, and a
+ * fresh token cache per case so that each case replays its own token exchanges. Replay always accepts plain
+ * http:// to loopback hosts: nothing leaves the process, and recordings are often made against local servers.
  */
-export function replayEngineFactory(
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): EngineFactory {
+export function replayEngineFactory(base: EngineOptions = {}): EngineFactory {
   const documents = new Map<string, Promise<ConnectorsFile>>();
   const load = (file: string) => {
     let document = documents.get(file);
     if (!document) {
-      document = new ConnectorFileStore(file, { allowLoopbackHttp: true })
-        .load()
-        .then((loaded) => loaded.document);
+      document = new ConnectorFileStore(file, { allowLoopbackHttp: true }).load().then((loaded) => {
+        for (const warning of loaded.warnings) base.onWarning?.(`${warning.path}: ${warning.message}`);
+        return loaded.document;
+      });
       documents.set(file, document);
     }
     return document;
   };
   return async ({ dispatcher, connectorsPath, connectorStatus }) => {
-    if (!connectorsPath) return createEngine({ dispatcher, allowLoopbackHttp: true });
+    const options: EngineOptions = { ...base, dispatcher, allowLoopbackHttp: true, connectors: undefined };
+    if (!connectorsPath) return assembleEngine(options);
     const document = await load(connectorsPath);
-    const baseDir = path.dirname(connectorsPath);
-    const registry = new ConnectorRegistry(document, {
-      allowLoopbackHttp: true,
-      store: new MemoryConnectorStore(document, baseDir),
-    });
-    const connectors = registryResolver(registry, {
-      tokenCache: new TokenCache(),
-      env,
-      baseDir,
-      statusOverrides: connectorStatus,
-      secretFallback: replaySecret,
-      allowLoopbackHttp: true,
-    });
-    return createEngine({ dispatcher, connectors, allowLoopbackHttp: true });
+    const store = new MemoryConnectorStore(document, path.dirname(connectorsPath));
+    const connectors = await ConnectorRegistry.open(store, { allowLoopbackHttp: true });
+    return assembleEngine(
+      { ...options, connectors },
+      { statusOverrides: connectorStatus, secretFallback: replaySecret },
+    );
   };
 }

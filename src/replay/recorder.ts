@@ -1,5 +1,5 @@
 import type { Dispatcher } from "undici";
-import { isSecretName, REDACTED, redactUrl as redactShownUrl, scrubSecrets } from "../http/redact.js";
+import { isSecretName, REDACTED, redactUrl as redactShownUrl, scrubSecrets } from "../core/redact.js";
 import { bodyAsRecorded, type ObservedRequest } from "./exchange-matcher.js";
 import type { Exchange } from "./test-file.js";
 

@@ -1,11 +1,11 @@
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Dispatcher } from "undici";
-import type { Engine } from "../engine/engine.js";
-import { describeError } from "../engine/errors.js";
+import { describeError } from "../core/errors.js";
+import { readJsonFile } from "../core/json-source.js";
 import { scriptedHandlers } from "../engine/host.js";
-import { readJsonFile } from "../engine/json-source.js";
 import type { RunResult } from "../engine/result.js";
+import type { Engine } from "../runtime/create-engine.js";
 import { checkExpectation } from "./expectations.js";
 import { ReplaySession } from "./replay-agent.js";
 import { type LoadedTestFile, loadTestFile, type TestCase } from "./test-file.js";

@@ -1,12 +1,12 @@
 import path from "node:path";
 import { z } from "zod";
-import { HTTP_METHODS } from "../connectors/seam.js";
-import { ValidationError } from "../engine/errors.js";
-import { readJsonFile } from "../engine/json-source.js";
-import { zodProblems } from "../engine/schema-problems.js";
+import { ValidationError } from "../core/errors.js";
+import { HTTP_METHODS } from "../core/http-types.js";
+import { readJsonFile } from "../core/json-source.js";
+import { zodProblems } from "../core/schema-problems.js";
 
 /** What every recorded secret is replaced by; in a recorded request it matches any value. */
-export { REDACTED } from "../http/redact.js";
+export { REDACTED } from "../core/redact.js";
 
 const headersSchema = z.record(z.string(), z.string());
 

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, beforeEach } from "vitest";
 import { MemoryConnectorStore } from "../../src/connectors/file-store.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorInput, ConnectorsFile } from "../../src/connectors/schema.js";
-import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
 import type { RunResult } from "../../src/engine/result.js";
+import { createEngine, type Engine, type EngineOptions } from "../../src/runtime/create-engine.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
   closeAllServers,

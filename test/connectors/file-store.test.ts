@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ConnectorError, ConnectorValidationError } from "../../src/connectors/errors.js";
 import { ConnectorFileStore } from "../../src/connectors/file-store.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
-import { JsonSourceError } from "../../src/engine/json-source.js";
+import { JsonSourceError } from "../../src/core/json-source.js";
 import { connectorInput, tempDir } from "./builders.js";
 
 const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../fixtures/connectors.json");

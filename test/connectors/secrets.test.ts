@@ -10,7 +10,7 @@ import {
   resolveSecret,
   secretFields,
 } from "../../src/connectors/secrets.js";
-import { scrubSecrets } from "../../src/http/redact.js";
+import { scrubSecrets } from "../../src/core/redact.js";
 import { connectorInput, tempDir } from "./builders.js";
 
 const crm = { name: "CRM" };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createEngine } from "../../src/engine/engine.js";
-import { FlowrunError } from "../../src/engine/errors.js";
+import { FlowrunError } from "../../src/core/errors.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
 import { end, flow, runFlow } from "../helpers/flows.js";
 
 const loop = flow(

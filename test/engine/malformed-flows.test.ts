@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createEngine } from "../../src/engine/engine.js";
-import { type Problem, ValidationError } from "../../src/engine/errors.js";
+import { type Problem, ValidationError } from "../../src/core/errors.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
 import { end, flow } from "../helpers/flows.js";
 
 function problemsOf(document: unknown): Problem[] {

@@ -3,7 +3,7 @@
 
 import { ConnectorFileStore } from "../../src/connectors/file-store.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
-import { createEngine } from "../../src/engine/engine.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
 import { crmPing } from "./flows.js";
 
 const [file] = process.argv.slice(2);

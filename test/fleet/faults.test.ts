@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RedisFleet } from "../../src/connectors/redis/fleet.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorsFile } from "../../src/connectors/schema.js";
-import { createEngine } from "../../src/engine/engine.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
 import { cli } from "../helpers/cli.js";
 import { killMembers, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";

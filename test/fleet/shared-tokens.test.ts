@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorsFile } from "../../src/connectors/schema.js";
-import { createEngine, type Engine } from "../../src/engine/engine.js";
+import { createEngine, type Engine } from "../../src/runtime/create-engine.js";
 import { killMembers, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {

@@ -3,9 +3,9 @@
 import net from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { connectorHandle } from "../../src/connectors/connector-handle.js";
-import type { ConnectorResolver } from "../../src/connectors/seam.js";
 import { TokenCache } from "../../src/connectors/token-cache.js";
-import { createEngine, type Engine } from "../../src/engine/engine.js";
+import type { ConnectorResolver } from "../../src/core/connector-seam.js";
+import { createEngine, type Engine } from "../../src/runtime/create-engine.js";
 import { type HttpOutputs, httpFlow } from "../helpers/http-flows.js";
 import { startTokenServer, type TokenServer } from "../helpers/token-server.js";
 

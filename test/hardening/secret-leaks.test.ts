@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tokenRequestSecrets } from "../../src/connectors/auth/token-endpoint.js";
-import { REDACTED, scrubSecrets } from "../../src/http/redact.js";
+import { REDACTED, scrubSecrets } from "../../src/core/redact.js";
 import { rsaKeyPair } from "../helpers/auth.js";
 import { type CliRun, cli } from "../helpers/cli.js";
 import {

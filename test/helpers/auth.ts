@@ -2,7 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import type { Dispatcher } from "undici";
 import type { AuthSettings } from "../../src/connectors/auth/strategies.js";
 import type { ConnectorProfile } from "../../src/connectors/connector-handle.js";
-import type { AuthorizeRequest } from "../../src/connectors/seam.js";
+import type { AuthorizeRequest } from "../../src/core/connector-seam.js";
 
 /** A token call through `dispatcher` with its own time limit. */
 export function callWithin(dispatcher: Dispatcher, ms = 10_000, signal?: AbortSignal): AuthorizeRequest {

@@ -1,6 +1,6 @@
-import { createEngine, type EngineOptions } from "../../src/engine/engine.js";
 import type { RunOptions } from "../../src/engine/interpreter.js";
 import type { RunResult } from "../../src/engine/result.js";
+import { createEngine, type EngineOptions } from "../../src/runtime/create-engine.js";
 
 /** A minimal valid flow document around the given activities. */
 export function flow(

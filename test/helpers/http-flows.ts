@@ -1,6 +1,6 @@
-import { createEngine, type EngineOptions } from "../../src/engine/engine.js";
 import type { RunOptions } from "../../src/engine/interpreter.js";
 import type { RunResult, TraceEntry } from "../../src/engine/result.js";
+import { createEngine, type EngineOptions } from "../../src/runtime/create-engine.js";
 
 /**
  * A flow around one http-request activity `call`: every outcome goes to `capture`, which copies the activity's

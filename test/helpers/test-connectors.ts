@@ -4,8 +4,8 @@ import type {
   ConnectorHandle,
   ConnectorResolver,
   ConnectorStatus,
-  HttpMethod,
-} from "../../src/connectors/seam.js";
+} from "../../src/core/connector-seam.js";
+import type { HttpMethod } from "../../src/core/http-types.js";
 
 /** A connector for tests: basic auth by default, or any authorisation the test supplies. */
 export interface TestConnectorOptions {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AuthError } from "../../src/connectors/errors.js";
-import { createEngine } from "../../src/engine/engine.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
 import { httpFlow, runHttp } from "../helpers/http-flows.js";
 import { closeAllServers, type LoopbackServer, okJson, startHttpServer } from "../helpers/servers.js";
 import { TestConnectorResolver, testConnector } from "../helpers/test-connectors.js";

@@ -204,7 +204,7 @@ describe("http-request: responses and error kinds", () => {
     api.handle((_request, response) => {
       setTimeout(() => response.end("late"), 2000).unref();
     });
-    const { createEngine } = await import("../../src/engine/engine.js");
+    const { createEngine } = await import("../../src/runtime/create-engine.js");
     const engine = createEngine(engineOptions());
     const flow = engine.compile({
       name: "fallback",

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createEngine } from "../../src/engine/engine.js";
-import { ValidationError } from "../../src/engine/errors.js";
+import { ValidationError } from "../../src/core/errors.js";
 import { retryAfterMs } from "../../src/http/retry.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
 import { httpFlow, runHttp } from "../helpers/http-flows.js";
 import { closeAllServers, type LoopbackServer, okJson, startHttpServer } from "../helpers/servers.js";
 

@@ -5,7 +5,7 @@ import { MockAgent } from "undici";
 import { describe, expect, it } from "vitest";
 import type { CliIo } from "../../src/cli/io.js";
 import { runCli } from "../../src/cli/main.js";
-import { createEngine } from "../../src/engine/engine.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const samplePath = path.join(root, "fixtures/flows/unauthenticated-request.flow.json");

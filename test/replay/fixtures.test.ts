@@ -59,7 +59,7 @@ describe("fixture library", () => {
     it("replays every case and passes", async () => {
       const reports: CaseReport[] = await runTestFile(
         path.join(fixturesDir, name),
-        replayEngineFactory(envWithoutSecrets()),
+        replayEngineFactory({ secrets: { env: envWithoutSecrets() } }),
         () => {},
         repoRoot,
       );

@@ -19,7 +19,12 @@ describe("replay session", () => {
     if (!shipped?.exchanges[0]) throw new Error("fixture changed");
     shipped.exchanges[0].request.url = "https://auth.example.com/oauth2/v1/token";
     await writeJson(testFile, { ...test, cases: [shipped] });
-    const [report] = await runTestFile(testFile, replayEngineFactory(envWithoutSecrets()), () => {}, dir);
+    const [report] = await runTestFile(
+      testFile,
+      replayEngineFactory({ secrets: { env: envWithoutSecrets() } }),
+      () => {},
+      dir,
+    );
     expect(report?.passed).toBe(false);
     const unmatched = report?.failures.filter((f) => f.startsWith("no recorded exchange matches")) ?? [];
     expect(unmatched).toHaveLength(1);

@@ -1,8 +1,8 @@
 import { MockAgent } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { createEngine } from "../../src/engine/engine.js";
 import { scriptedHandlers } from "../../src/engine/host.js";
 import type { RunResult } from "../../src/engine/result.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
 
 /**
  * `timeout` and `network` cannot come from a `*.test.json`: a recorded exchange is a response (status, headers,

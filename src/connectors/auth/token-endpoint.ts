@@ -1,6 +1,6 @@
 import pRetry, { AbortError } from "p-retry";
 import { type Dispatcher, request } from "undici";
-import { isSecretName, scrubSecrets } from "../../http/redact.js";
+import { isSecretName, scrubSecrets } from "../../core/redact.js";
 import { AuthError } from "../errors.js";
 import type { TokenRequest } from "./token-request.js";
 import { processTokenResponse, type TokenEndpointAnswer } from "./token-response.js";

@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import { FlowrunError } from "../../engine/errors.js";
+import { FlowrunError } from "../../core/errors.js";
 
 /** Redis could not be reached at start, or a call failed or took too long while routing. */
 export class RedisUnavailableError extends FlowrunError {

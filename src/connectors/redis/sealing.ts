@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
-import { FlowrunError } from "../../engine/errors.js";
+import { FlowrunError } from "../../core/errors.js";
 
 /** The environment variable that holds the fleet's token key. */
 export const TOKEN_KEY_ENV = "FLOWRUN_TOKEN_KEY";

@@ -1,4 +1,4 @@
-import { describeError } from "../../engine/errors.js";
+import { describeError } from "../../core/errors.js";
 import { ConnectorError } from "../errors.js";
 import type { ConnectorStore, LoadedConnectors } from "../file-store.js";
 import { parseConnectorsDocument } from "../rules.js";

@@ -4,7 +4,7 @@ import { type AuthSettings, fingerprint } from "../../../src/connectors/auth/str
 import { connectorHandle } from "../../../src/connectors/connector-handle.js";
 import { AuthError } from "../../../src/connectors/errors.js";
 import { TokenCache } from "../../../src/connectors/token-cache.js";
-import { compileJsonPath } from "../../../src/engine/json-paths.js";
+import { compileJsonPath } from "../../../src/core/json-paths.js";
 import { callWithin, profileFor } from "../../helpers/auth.js";
 import {
   oauthError,

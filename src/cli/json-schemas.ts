@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { builtinActivities } from "../activities/index.js";
 import { connectorsFileSchema } from "../connectors/schema.js";
+import { buildFlowSchema } from "../engine/flow-schema.js";
 import { testFileSchema } from "../replay/test-file.js";
-import { buildFlowSchema } from "./flow-schema.js";
 
 /** The JSON Schemas committed under `schema/`, generated from the zod schemas (`npm run schema`). */
 export function jsonSchemas(): Record<string, unknown> {

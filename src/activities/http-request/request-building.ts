@@ -1,9 +1,9 @@
-import type { CompileContext } from "../engine/activity.js";
-import { describeError } from "../engine/errors.js";
-import type { CompiledExpression, CompiledTemplate, Scope } from "../engine/expressions.js";
-import type { PathSegment } from "../engine/json-path.js";
-import { checkHeaderValue, InvalidRequestError } from "./origin-guard.js";
-import { encodeQuery } from "./redact.js";
+import { describeError } from "../../core/errors.js";
+import type { PathSegment } from "../../core/json-path.js";
+import { encodeQuery } from "../../core/redact.js";
+import { checkHeaderValue, InvalidRequestError } from "../../core/url-rules.js";
+import type { CompileContext } from "../../engine/activity.js";
+import type { CompiledExpression, CompiledTemplate, Scope } from "../../engine/expressions.js";
 
 /**
  * Pure request building: templates are compiled once with the flow, then rendered per run into the pieces of a

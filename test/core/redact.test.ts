@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isSecretName, REDACTED, redactHeaders, redactUrl, scrubSecrets } from "../../src/http/redact.js";
+import { isSecretName, REDACTED, redactHeaders, redactUrl, scrubSecrets } from "../../src/core/redact.js";
 
 describe("redaction", () => {
   it.each([

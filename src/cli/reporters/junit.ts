@@ -1,4 +1,4 @@
-import type { CaseReport } from "../runner.js";
+import type { CaseReport } from "../../replay/runner.js";
 
 /** Characters XML 1.0 cannot carry at all (most C0 controls); they are dropped. */
 function isXmlChar(char: string): boolean {

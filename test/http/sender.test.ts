@@ -5,7 +5,7 @@ import { MockAgent } from "undici";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { CliIo } from "../../src/cli/io.js";
 import { runCli } from "../../src/cli/main.js";
-import { createEngine } from "../../src/engine/engine.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
 import { httpFlow, runHttp } from "../helpers/http-flows.js";
 import {
   closeAllServers,

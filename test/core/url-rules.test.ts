@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createEngine } from "../../src/engine/engine.js";
-import { ValidationError } from "../../src/engine/errors.js";
-import { checkRequestPath, joinToBase } from "../../src/http/origin-guard.js";
+import { ValidationError } from "../../src/core/errors.js";
+import { checkRequestPath, joinToBase } from "../../src/core/url-rules.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
 import { httpFlow, runHttp } from "../helpers/http-flows.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 import { TestConnectorResolver, testConnector } from "../helpers/test-connectors.js";

@@ -1,5 +1,5 @@
-import type { Paint } from "../../cli/paint.js";
-import type { CaseReport } from "../runner.js";
+import type { CaseReport } from "../../replay/runner.js";
+import type { Paint } from "../paint.js";
 
 /** One line per case as it finishes; a failing case's reasons below it. */
 export function prettyCaseLine(report: CaseReport, colors: Paint): string {

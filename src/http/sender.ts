@@ -1,18 +1,9 @@
 import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher, request } from "undici";
-import { FlowrunError } from "../engine/errors.js";
+import { FlowrunError } from "../core/errors.js";
 
 /** Default cap on a response body (SPEC 3): 1 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
-
-/** What the engine lends to the http-request activity. */
-export interface HttpServices {
-  /** Every request, token requests included, goes through this dispatcher (an Agent, or a MockAgent in replay). */
-  readonly dispatcher: Dispatcher;
-  readonly maxResponseBytes: number;
-  /** Whether plain `http://` to loopback hosts is allowed (local test servers). */
-  readonly allowLoopbackHttp: boolean;
-}
 
 /**
  * The engine's keep-alive connection pools. With `ca`, the custom CA is trusted in addition to Node's bundled

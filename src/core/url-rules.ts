@@ -1,4 +1,4 @@
-import { FlowrunError } from "../engine/errors.js";
+import { FlowrunError } from "./errors.js";
 
 /**
  * The request a template produced cannot be sent: a URL that would leave the connector's origin, a header value

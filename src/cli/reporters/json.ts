@@ -1,4 +1,4 @@
-import type { CaseReport } from "../runner.js";
+import type { CaseReport } from "../../replay/runner.js";
 
 /** Machine-readable results: every case with its failures and the run's status and path. */
 export function jsonReport(reports: readonly CaseReport[]): string {

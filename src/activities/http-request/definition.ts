@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { HTTP_METHODS, type HttpMethod } from "../connectors/seam.js";
-import { defineActivity } from "../engine/activity.js";
-import type { CompiledTemplate } from "../engine/expressions.js";
-import { compileParseSettings } from "../engine/parse-settings.js";
-import { nextLinks, parseSettingSchema, templateString } from "../engine/schema-parts.js";
-import { type CompiledHttpRequest, executeHttpRequest, type ResolvedHttpRequest } from "../http/execute.js";
-import { checkRequestPath, InvalidRequestError, parseAbsoluteUrl } from "../http/origin-guard.js";
+import { HTTP_METHODS, type HttpMethod } from "../../core/http-types.js";
+import { checkRequestPath, InvalidRequestError, parseAbsoluteUrl } from "../../core/url-rules.js";
+import { defineActivity } from "../../engine/activity.js";
+import type { CompiledTemplate } from "../../engine/expressions.js";
+import { compileParseSettings } from "../../engine/parse-settings.js";
+import { nextLinks, parseSettingSchema, templateString } from "../../engine/schema-parts.js";
+import { type CompiledHttpRequest, executeHttpRequest, type ResolvedHttpRequest } from "./exchange.js";
 import {
   CONTENT_TYPES,
   compileBody,
@@ -14,7 +14,7 @@ import {
   renderBody,
   renderHeaders,
   renderQuery,
-} from "../http/request-builder.js";
+} from "./request-building.js";
 
 export const MAX_TIMEOUT_MS = 60_000;
 

@@ -1,21 +1,11 @@
 import type { Dispatcher } from "undici";
+import type { HttpMethod } from "./http-types.js";
 
 /**
  * The seam between the http-request activity and connectors. The activity asks a ConnectorResolver for a
  * connector by name or id when it starts, and the connector authorises each request. The registry and the auth
  * strategies (src/connectors/) implement this; tests can implement it in a few lines.
  */
-export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS";
-export const HTTP_METHODS: readonly HttpMethod[] = [
-  "GET",
-  "POST",
-  "PUT",
-  "PATCH",
-  "DELETE",
-  "HEAD",
-  "OPTIONS",
-];
-
 export type ConnectorStatus = "active" | "inactive";
 
 export interface AuthorizeRequest {

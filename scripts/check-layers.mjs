@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+// The architecture rules of README "Architecture", checked on every `npm test`:
+//  1. a folder of src/ imports only from itself or from folders of a lower level (so no two folders import each
+//     other and no folder cycle can form);
+//  2. no function in src/ is longer than MAX_FUNCTION_LINES lines.
+// Usage: node scripts/check-layers.mjs [srcDir]   (exit 1 and one line per violation when a rule is broken)
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import ts from "typescript";
+
+/** Lower imports higher never; equal levels (different folders) never import each other. */
+export const LEVELS = {
+  core: 0,
+  engine: 1,
+  http: 1,
+  connectors: 2,
+  activities: 3,
+  runtime: 4,
+  replay: 5,
+  cli: 6,
+};
+export const MAX_FUNCTION_LINES = 100;
+
+function sourceFiles(dir) {
+  const files = [];
+  for (const name of readdirSync(dir)) {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) files.push(...sourceFiles(full));
+    else if (name.endsWith(".ts") && !name.endsWith(".d.ts")) files.push(full);
+  }
+  return files;
+}
+
+/** The top folder of src/ a file belongs to; undefined for files directly in src/ (the public index). */
+function folderOf(srcDir, file) {
+  const parts = path.relative(srcDir, file).split(path.sep);
+  return parts.length > 1 ? parts[0] : undefined;
+}
+
+function importedSpecifiers(sourceFile) {
+  const specifiers = [];
+  const visit = (node) => {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
+      specifiers.push({ text: node.moduleSpecifier.text, node });
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
+      specifiers.push({ text: node.arguments[0].text, node });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sourceFile);
+  return specifiers;
+}
+
+function functionName(node) {
+  if (node.name && ts.isIdentifier(node.name)) return node.name.text;
+  if (node.name) return node.name.getText();
+  const parent = node.parent;
+  if (parent && ts.isVariableDeclaration(parent) && ts.isIdentifier(parent.name)) return parent.name.text;
+  if (parent && ts.isPropertyAssignment(parent)) return parent.name.getText();
+  return "(anonymous)";
+}
+
+function longFunctions(sourceFile) {
+  const found = [];
+  const visit = (node) => {
+    if (ts.isFunctionLike(node) && "body" in node && node.body) {
+      const start = sourceFile.getLineAndCharacterOfPosition(node.getStart(sourceFile)).line;
+      const end = sourceFile.getLineAndCharacterOfPosition(node.getEnd()).line;
+      const lines = end - start + 1;
+      if (lines > MAX_FUNCTION_LINES) found.push({ name: functionName(node), line: start + 1, lines });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sourceFile);
+  return found;
+}
+
+export function checkSources(srcDir) {
+  const violations = [];
+  for (const file of sourceFiles(srcDir)) {
+    const text = readFileSync(file, "utf8");
+    const sourceFile = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+    const where = (node) =>
+      `${path.relative(process.cwd(), file)}:${sourceFile.getLineAndCharacterOfPosition(node.getStart(sourceFile)).line + 1}`;
+    const from = folderOf(srcDir, file);
+    if (from !== undefined && !(from in LEVELS))
+      violations.push(`${path.relative(process.cwd(), file)}: folder src/${from}/ has no level in LEVELS`);
+    for (const { text: specifier, node } of importedSpecifiers(sourceFile)) {
+      if (!specifier.startsWith(".")) continue;
+      const target = path.resolve(path.dirname(file), specifier);
+      if (!target.startsWith(srcDir + path.sep)) {
+        violations.push(`${where(node)}: imports ${specifier}, outside src/`);
+        continue;
+      }
+      const to = folderOf(srcDir, target);
+      if (from === undefined || to === from) continue;
+      if (to === undefined) {
+        violations.push(`${where(node)}: src/${from}/ imports the public index (${specifier})`);
+        continue;
+      }
+      if (!(LEVELS[to] < LEVELS[from]))
+        violations.push(
+          `${where(node)}: src/${from}/ (level ${LEVELS[from]}) imports src/${to}/ (level ${LEVELS[to]}): ${specifier}; import only downward`,
+        );
+    }
+    for (const fn of longFunctions(sourceFile))
+      violations.push(
+        `${path.relative(process.cwd(), file)}:${fn.line}: function ${fn.name} has ${fn.lines} lines (at most ${MAX_FUNCTION_LINES})`,
+      );
+  }
+  return violations;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const srcDir = path.resolve(process.argv[2] ?? "src");
+  const violations = checkSources(srcDir);
+  for (const violation of violations) console.error(violation);
+  if (violations.length > 0) {
+    console.error(`check-layers: ${violations.length} violation${violations.length === 1 ? "" : "s"}`);
+    process.exit(1);
+  }
+  console.log("check-layers: imports go only downward; no function over 100 lines");
+}

@@ -1,0 +1,21 @@
+import type { Dispatcher } from "undici";
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS";
+export const HTTP_METHODS: readonly HttpMethod[] = [
+  "GET",
+  "POST",
+  "PUT",
+  "PATCH",
+  "DELETE",
+  "HEAD",
+  "OPTIONS",
+];
+
+/** What the engine lends to the http-request activity. */
+export interface HttpServices {
+  /** Every request, token requests included, goes through this dispatcher (an Agent, or a MockAgent in replay). */
+  readonly dispatcher: Dispatcher;
+  readonly maxResponseBytes: number;
+  /** Whether plain `http://` to loopback hosts is allowed (local test servers). */
+  readonly allowLoopbackHttp: boolean;
+}

@@ -1,0 +1,62 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+// @ts-expect-error: a plain ESM script without types
+import { checkSources } from "../scripts/check-layers.mjs";
+
+const check = checkSources as (srcDir: string) => string[];
+let dir: string | undefined;
+
+function tree(files: Record<string, string>): string {
+  dir = mkdtempSync(path.join(tmpdir(), "flowrun-layers-"));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), text);
+  }
+  return dir;
+}
+
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+describe("layering check", () => {
+  it("passes on the real src/", () => {
+    expect(check(path.resolve("src"))).toEqual([]);
+  });
+
+  it("accepts downward imports and imports inside a folder", () => {
+    const src = tree({
+      "core/a.ts": "export const a = 1;\n",
+      "engine/b.ts":
+        'import { a } from "../core/a.js";\nimport { c } from "./c.js";\nexport const b = a + c;\n',
+      "engine/c.ts": "export const c = 2;\n",
+      "cli/d.ts": 'import { b } from "../engine/b.js";\nexport const d = b;\n',
+    });
+    expect(check(src)).toEqual([]);
+  });
+
+  it("reports an upward import, a peer import and a dynamic upward import", () => {
+    const src = tree({
+      "core/a.ts": 'import { b } from "../engine/b.js";\nexport const a = b;\n',
+      "engine/b.ts": 'import type { H } from "../http/h.js";\nexport const b = 1;\nexport type X = H;\n',
+      "http/h.ts": 'export type H = string;\nexport const load = () => import("../cli/x.js");\n',
+      "cli/x.ts": "export {};\n",
+    });
+    const violations = check(src);
+    expect(violations).toHaveLength(3);
+    expect(violations.join("\n")).toMatch(/src\/core\/ \(level 0\) imports src\/engine\//);
+    expect(violations.join("\n")).toMatch(/src\/engine\/ \(level 1\) imports src\/http\/ \(level 1\)/);
+    expect(violations.join("\n")).toMatch(/src\/http\/ \(level 1\) imports src\/cli\//);
+  });
+
+  it("reports a folder without a level and a function over 100 lines", () => {
+    const body = Array.from({ length: 100 }, (_, i) => `  const v${i} = ${i};`).join("\n");
+    const src = tree({ "misc/long.ts": `export function tooLong() {\n${body}\n  return 0;\n}\n` });
+    const violations = check(src).join("\n");
+    expect(violations).toMatch(/src\/misc\/ has no level/);
+    expect(violations).toMatch(/function tooLong has 103 lines/);
+  });
+});
