@@ -46,6 +46,15 @@ const document = (): ConnectorsFile => ({ connectors: [crmConnector(api.url, tok
 
 const flow = httpFlow({ connector: "CRM", requestPath: "/accounts", timeoutMs: 1000 });
 
+/** A Redis of the test's own, seeded, and an engine in a fleet member on it. */
+async function engineOnOwnRedis() {
+  redis = await ownRedis();
+  const fleet = await seeded(redis.url);
+  const registry = await ConnectorRegistry.open(fleet.store, { allowLoopbackHttp: true });
+  const engine = createEngine({ connectors: registry, sharedTokens: fleet.tokens, allowLoopbackHttp: true });
+  return { fleet, registry, engine, url: redis.url };
+}
+
 async function seeded(url: string): Promise<RedisFleet> {
   const fleet = await fleetMember(undefined, url);
   await fleet.store.importDocument(document());
@@ -104,14 +113,7 @@ describe.skipIf(!installed)("Redis lost or slow while routing", () => {
   });
 
   it("a cached token is served without any Redis call (Redis is not on the hot path)", async () => {
-    redis = await ownRedis();
-    const fleet = await seeded(redis.url);
-    const registry = await ConnectorRegistry.open(fleet.store, { allowLoopbackHttp: true });
-    const engine = createEngine({
-      connectors: registry,
-      sharedTokens: fleet.tokens,
-      allowLoopbackHttp: true,
-    });
+    const { fleet, registry, engine } = await engineOnOwnRedis();
     const compiled = engine.compile(flow);
     expect((await compiled.run()).status).toBe("completed"); // fetches and shares the token
     const admin = fleet.connection.commands;
@@ -126,16 +128,9 @@ describe.skipIf(!installed)("Redis lost or slow while routing", () => {
   });
 
   it("a slow Redis does not hold a run past its deadline: the process fetches the token itself", async () => {
-    redis = await ownRedis();
-    const fleet = await seeded(redis.url);
-    const registry = await ConnectorRegistry.open(fleet.store, { allowLoopbackHttp: true });
-    const engine = createEngine({
-      connectors: registry,
-      sharedTokens: fleet.tokens,
-      allowLoopbackHttp: true,
-    });
+    const { registry, engine, url } = await engineOnOwnRedis();
     const before = tokens.requests.length;
-    const blocker = await fleetMember(undefined, redis.url);
+    const blocker = await fleetMember(undefined, url);
     // Redis answers nothing for 1.5 s; the activity's whole deadline is 1 s.
     const sleeping = blocker.connection.commands.call("DEBUG", "SLEEP", "1.5").catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { type AddressInfo, createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
 import { connectRedisFleet, type RedisFleet } from "../../src/connectors/redis/fleet.js";
 import type { ConnectorsFile } from "../../src/connectors/schema.js";
+import { closedPort } from "./token-server.js";
 
 /** The Redis the machine (and CI) runs; tests use their own key prefix on it and clean up. */
 export const REDIS_URL = process.env.FLOWRUN_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -89,14 +90,6 @@ export async function dumpKeys(url: string, prefix: string): Promise<Map<string,
   }
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** A redis-server of the test's own (no persistence), on a free port; kill and restart it to simulate faults. */
 export interface OwnRedis {
   readonly url: string;
@@ -106,7 +99,7 @@ export interface OwnRedis {
 }
 
 export async function ownRedis(): Promise<OwnRedis> {
-  const port = await freePort();
+  const port = await closedPort();
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   const own: OwnRedis = {
