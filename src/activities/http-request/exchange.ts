@@ -1,5 +1,6 @@
 import type { Dispatcher } from "undici";
 import type { Authorization, ConnectorHandle } from "../../core/connector-seam.js";
+import { EgressDeniedError } from "../../core/egress-rules.js";
 import { FlowrunError } from "../../core/errors.js";
 import type { HttpMethod } from "../../core/http-types.js";
 import { isSecretName, redactHeaders, redactUrl, scrubSecrets } from "../../core/redact.js";
@@ -20,7 +21,8 @@ export type HttpErrorKind =
   | "auth"
   | "method-not-allowed"
   | "invalid-request"
-  | "response-too-large";
+  | "response-too-large"
+  | "egress-denied";
 
 export interface CompiledHttpRequest {
   readonly authenticated: boolean;
@@ -245,6 +247,8 @@ class HttpExchange {
     try {
       authorization = await handle.authorize({ dispatcher, signal, deadline: this.deadline });
     } catch (error) {
+      if (error instanceof EgressDeniedError)
+        throw new HttpActivityError("egress-denied", `connector "${handle.name}": ${error.message}`);
       if (signal.aborted || isAbortLike(error))
         throw new HttpActivityError(
           "timeout",
@@ -308,6 +312,8 @@ class HttpExchange {
         this.json = undefined;
         trace.status = null;
         if (error.code === "aborted") return this.fail("timeout", "the run was aborted");
+        // The egress policy refuses before a connection exists: this attempt sent nothing.
+        if (error.code === "egress-denied") trace.attempts--;
         const transient = error.code === "network" || error.code === "timeout";
         if (transient && mayRetryFailure && !signal.aborted) {
           retriesUsed++;
@@ -356,13 +362,13 @@ class HttpExchange {
     headers: Record<string, string>,
     retriesLeft: number | undefined,
   ): Promise<HttpResponse> {
-    const { dispatcher, maxResponseBytes } = this.ctx.services.http;
+    const { dispatcher, flowUrlDispatcher, maxResponseBytes } = this.ctx.services.http;
     return sendWithBudget({
       url,
       method: this.method,
       headers,
       body: this.request.body,
-      dispatcher,
+      dispatcher: this.connector ? dispatcher : flowUrlDispatcher,
       maxResponseBytes,
       signal: this.controller.signal,
       runAborted: () => this.ctx.signal?.aborted === true,
