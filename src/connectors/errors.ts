@@ -20,6 +20,8 @@ export type ConnectorErrorCode =
   | "concurrent-change"
   | "store-locked"
   | "connectors-file"
+  | "connectors-store"
+  | "store-not-empty"
   | "connector-incomplete"
   | "invalid-secret";
 
