@@ -1,12 +1,11 @@
 import type { ConnectorHandle, ConnectorResolver, ConnectorStatus } from "../core/connector-seam.js";
 import { describeError } from "../core/errors.js";
-import { compileJsonPath } from "../core/json-paths.js";
 import { connectorAuth } from "./connector-auth.js";
 import { type ConnectorIdentity, connectorHandle } from "./connector-handle.js";
 import { AuthError } from "./errors.js";
 import type { ConnectorRegistry } from "./registry.js";
-import { allowedMethods, tokenExpiryCheck } from "./request-rules.js";
-import { type Connector, DEFAULTS } from "./schema.js";
+import { allowedMethods, connectorExpirySettings, tokenExpiryCheck } from "./request-rules.js";
+import type { Connector } from "./schema.js";
 import { resolveSecret, secretFields } from "./secrets.js";
 import type { TokenCache } from "./token-cache.js";
 import { connectorEndpoints, urlProblem } from "./url-rules.js";
@@ -117,7 +116,7 @@ function authorizingHandle(
   registry: ConnectorRegistry,
   connector: Connector,
   identity: ConnectorIdentity,
-  expiry: { statuses: readonly number[]; when: ReturnType<typeof compileJsonPath> | undefined },
+  expiry: ReturnType<typeof connectorExpirySettings>,
   options: RegistryResolverOptions,
   rotated: RotatedRefreshTokens,
 ): ConnectorHandle {
@@ -173,9 +172,7 @@ export function registryResolver(
     overrides.get(connector.id.toLowerCase()) ?? overrides.get(connector.name.toLowerCase());
 
   const build = (connector: Connector, status: ConnectorStatus): ConnectorHandle => {
-    const statuses: readonly number[] = connector.tokenExpiredStatuses ?? DEFAULTS.tokenExpiredStatuses;
-    const when =
-      connector.tokenExpiredWhen === undefined ? undefined : compileJsonPath(connector.tokenExpiredWhen);
+    const expiry = connectorExpirySettings(connector);
     const identity: ConnectorIdentity = {
       id: connector.id,
       name: connector.name,
@@ -187,9 +184,9 @@ export function registryResolver(
     let inner: ConnectorHandle | undefined;
     return {
       ...identity,
-      tokenExpired: tokenExpiryCheck(statuses, when),
+      tokenExpired: tokenExpiryCheck(expiry.statuses, expiry.when),
       authorize: async (request) => {
-        inner ??= authorizingHandle(registry, connector, identity, { statuses, when }, options, rotated);
+        inner ??= authorizingHandle(registry, connector, identity, expiry, options, rotated);
         return inner.authorize(request);
       },
     };
