@@ -1,5 +1,11 @@
 import type { Dispatcher } from "undici";
-import { isSecretName, REDACTED, redactUrl as redactShownUrl, scrubSecrets } from "../core/redact.js";
+import {
+  credentialSecrets,
+  isSecretName,
+  REDACTED,
+  redactUrl as redactShownUrl,
+  scrubSecrets,
+} from "../core/redact.js";
 import { bodyAsRecorded, type ObservedRequest } from "./exchange-matcher.js";
 import type { Exchange } from "./test-file.js";
 
@@ -122,9 +128,7 @@ export function recordingInterceptor(
         const learnt: string[] = [];
         for (const [name, value] of Object.entries(observed.headers)) {
           if (!isSecretName(name)) continue;
-          learnt.push(value);
-          const credential = value.split(" ").slice(1).join(" ");
-          if (credential) learnt.push(credential);
+          learnt.push(...credentialSecrets(value));
         }
         secretFieldValues(responseBody(body, headers["content-type"] ?? ""), learnt);
         for (const secret of learnt)
