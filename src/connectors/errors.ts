@@ -1,4 +1,4 @@
-import { FlowrunError, type Problem } from "../core/errors.js";
+import { FlowrunError, type Problem, problemListMessage } from "../core/errors.js";
 
 /**
  * Why the connector registry refused an operation. Each code names one rule of SPEC 4, so programs can react to it
@@ -36,12 +36,7 @@ export class ConnectorError extends FlowrunError {
 export class ConnectorValidationError extends ConnectorError {
   readonly problems: readonly Problem[];
   constructor(problems: readonly Problem[], context: string) {
-    const errors = problems.filter((p) => p.severity === "error");
-    super(
-      "invalid-connector",
-      `${context}: ${errors.length} problem${errors.length === 1 ? "" : "s"}:\n` +
-        errors.map((p) => `  ${p.path}: ${p.message}`).join("\n"),
-    );
+    super("invalid-connector", `${context}: ${problemListMessage(problems)}`);
     this.name = "ConnectorValidationError";
     this.problems = problems;
   }
