@@ -71,7 +71,10 @@ function secretReader(
       if (current !== undefined) return current;
     }
     try {
-      if (value === undefined) throw new AuthError(`connector "${connector.name}" has no ${field}`);
+      if (value === undefined)
+        throw new AuthError(`connector "${connector.name}" has no ${field}`, {
+          code: "credentials-unavailable",
+        });
       return resolveSecret(connector, field, value, {
         env: options.env ?? process.env,
         baseDir: options.baseDir ?? process.cwd(),
@@ -124,14 +127,19 @@ function authorizingHandle(
   try {
     auth = connectorAuth(connector, secretReader(connector, options, rotated));
   } catch (error) {
-    throw error instanceof AuthError ? error : new AuthError(describeError(error), { cause: error });
+    throw error instanceof AuthError
+      ? error
+      : new AuthError(describeError(error), { code: "credentials-unavailable", cause: error });
   }
   // The registry checks the token URLs a connector configures, but a Google key's token_uri comes from a
   // secret and was never checked: without this, a key naming http://any-host would have its signed assertion
   // sent in clear text. Every token URL gets the https rule (SPEC 3) before anything is sent.
   if (auth.auth.kind !== "basic") {
     const problem = urlProblem(auth.auth.tokenUrl, { allowLoopbackHttp: options.allowLoopbackHttp });
-    if (problem) throw new AuthError(`connector "${connector.name}": the token URL ${problem}`);
+    if (problem)
+      throw new AuthError(`connector "${connector.name}": the token URL ${problem}`, {
+        code: "insecure-token-url",
+      });
   }
   return connectorHandle(
     {

@@ -115,7 +115,7 @@ describe("connectorHandle: bearer tokens", () => {
     const handle = connectorHandle(profileFor(clientCredentials(server.url())), cache);
     const error = await handle.authorize(callWithin(agent)).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AuthError);
-    expect(error).toMatchObject({ code: "auth", oauthError: "invalid_client" });
+    expect(error).toMatchObject({ code: "invalid-client", oauthError: "invalid_client" });
     expect((error as AuthError).message).toContain("unknown client flows");
     expect(cache.size).toBe(0);
     expect((await handle.authorize(callWithin(agent))).headers.authorization).toBe("Bearer fixed");

@@ -212,7 +212,7 @@ describe("JWT bearer grant (RFC 7523 2.1)", () => {
     ).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AuthError);
     const authError = error as AuthError;
-    expect(authError.code).toBe("auth");
+    expect(authError.code).toBe("credentials-unavailable");
     expect(authError.message).toContain('connector "SF"');
     expect(authError.message).toContain("not a readable PEM RSA private key");
     expect(authError.message).not.toContain("Tm90QUtleVRoaXNJc1NlY3JldE1hdGVyaWFs");

@@ -93,7 +93,7 @@ describe("requestToken retries (p-retry)", () => {
     const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
     expect(error).toBeInstanceOf(AuthError);
     const authError = error as AuthError;
-    expect(authError.code).toBe("auth");
+    expect(authError.code).toBe("invalid-client");
     expect(authError.oauthError).toBe("invalid_client");
     expect(authError.retryable).toBe(false);
     expect(authError.message).toContain(`token endpoint ${server.origin}/oauth/token`);
@@ -105,7 +105,7 @@ describe("requestToken retries (p-retry)", () => {
   it("invalid_grant is final", async () => {
     server = await startServer({ fallback: oauthError("invalid_grant", "refresh token revoked") });
     const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
-    expect(error).toMatchObject({ code: "auth", oauthError: "invalid_grant" });
+    expect(error).toMatchObject({ code: "invalid-grant", oauthError: "invalid_grant" });
     expect(server.requests).toHaveLength(1);
   });
 
