@@ -42,10 +42,6 @@ export class ConnectorValidationError extends ConnectorError {
   }
 }
 
-export function isConnectorError(error: unknown): error is ConnectorError {
-  return error instanceof ConnectorError;
-}
-
 /**
  * Why a credential could not be obtained: stable codes a host can branch on (messages are for people and change).
  * The http-request activity reports every one of them as error kind `auth`.

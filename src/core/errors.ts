@@ -41,10 +41,6 @@ export class ValidationError extends FlowrunError {
   }
 }
 
-export function isFlowrunError(error: unknown): error is FlowrunError {
-  return error instanceof FlowrunError;
-}
-
 /** A message for any thrown value, without a stack. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;
