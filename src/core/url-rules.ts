@@ -1,13 +1,13 @@
 import { isIPv4 } from "node:net";
-import { FlowrunError } from "./errors.js";
+import { type FixableCause, FlowrunError } from "./errors.js";
 
 /**
  * The request a template produced cannot be sent: a URL that would leave the connector's origin, a header value
  * with CR/LF, a scheme that is not allowed. Nothing is sent; the activity reports error kind `invalid-request`.
  */
 export class InvalidRequestError extends FlowrunError {
-  constructor(message: string) {
-    super("invalid-request", message);
+  constructor(message: string, fixable?: FixableCause) {
+    super("invalid-request", message, { fixable });
     this.name = "InvalidRequestError";
   }
 }
@@ -68,6 +68,7 @@ export function checkSendableUrl(url: URL, allowLoopbackHttp: boolean, what: str
     case "loopback-http-not-allowed":
       throw new InvalidRequestError(
         `${what} uses plain http:// to a loopback host; allow it with the engine option allowLoopbackHttp (--allow-loopback-http)`,
+        { code: "loopback-http-not-allowed", subject: what },
       );
   }
 }

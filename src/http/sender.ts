@@ -1,6 +1,8 @@
 import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher, request } from "undici";
+import { EgressDeniedError, type EgressPolicy } from "../core/egress-rules.js";
 import { FlowrunError } from "../core/errors.js";
+import { type EgressLookup, egressConnector } from "./egress.js";
 
 /** Default cap on a response body (SPEC 3): 1 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -13,18 +15,24 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 export const DEFAULT_CONNECTIONS_PER_ORIGIN = 128;
 
 export function createHttpAgent(
-  options: { ca?: string | Buffer; connectionsPerOrigin?: number } = {},
+  options: {
+    ca?: string | Buffer;
+    connectionsPerOrigin?: number;
+    /** Checks every new connection's resolved address against the egress policy (SPEC 12). */
+    egress?: { policy: EgressPolicy; lookup?: EgressLookup };
+  } = {},
 ): Agent {
+  const tls = options.ca === undefined ? undefined : { ca: [...rootCertificates, options.ca.toString()] };
   return new Agent({
     keepAliveTimeout: 10_000,
     keepAliveMaxTimeout: 60_000,
     connections: options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN,
-    connect: options.ca === undefined ? undefined : { ca: [...rootCertificates, options.ca.toString()] },
+    connect: options.egress ? egressConnector(options.egress.policy, { ...tls }, options.egress.lookup) : tls,
   });
 }
 
 /** Why one attempt produced no response. `aborted` means the run itself was aborted by its host. */
-export type AttemptFailureKind = "timeout" | "network" | "response-too-large" | "aborted";
+export type AttemptFailureKind = "timeout" | "network" | "response-too-large" | "aborted" | "egress-denied";
 
 export class AttemptError extends FlowrunError {
   override readonly code: AttemptFailureKind;
@@ -73,6 +81,7 @@ function describeNetworkError(error: unknown): string {
 
 function classify(error: unknown, attempt: Attempt): AttemptError {
   if (error instanceof AttemptError) return error;
+  if (error instanceof EgressDeniedError) return new AttemptError("egress-denied", error.message);
   if (attempt.signal.aborted) {
     return attempt.runAborted()
       ? new AttemptError("aborted", "the run was aborted", { cause: error })

@@ -6,16 +6,21 @@ import {
   type RegistryResolverOptions,
   registryResolver,
 } from "../connectors/registry-resolver.js";
-import { TokenCache } from "../connectors/token-cache.js";
+import { type SharedTokenStore, TokenCache } from "../connectors/token-cache.js";
 import type { ConnectorResolver } from "../core/connector-seam.js";
 import { FlowrunError } from "../core/errors.js";
 import { createFlowEngine, type Engine } from "../engine/flow-engine.js";
 import type { CallHandlers } from "../engine/host.js";
-import { createHttpAgent, DEFAULT_MAX_RESPONSE_BYTES } from "../http/sender.js";
+import { type DispatcherOptions, engineDispatchers } from "../http/dispatchers.js";
+import { DEFAULT_MAX_RESPONSE_BYTES } from "../http/sender.js";
 
 export type { CompiledFlow, CompileOptions, Engine } from "../engine/flow-engine.js";
 
-export interface EngineOptions {
+export interface EngineOptions
+  extends Pick<
+    DispatcherOptions,
+    "egressAllow" | "egressPolicyForConnectors" | "egressLookup" | "interceptors"
+  > {
   /** Maximum activities per run before it fails with reason `step-limit`. Default 1000. */
   maxSteps?: number;
   /** Default call-effect handlers for every run (a run may pass its own). */
@@ -35,6 +40,11 @@ export interface EngineOptions {
    * folder of the registry's connectors file (the working directory for a registry without a file).
    */
   secrets?: { env?: Readonly<Record<string, string | undefined>>; baseDir?: string };
+  /**
+   * Tokens shared by the processes of a fleet (`connectRedisFleet(...).tokens`): asked only when this engine's own
+   * cache has no valid token, so one token request serves the fleet. Default: none (each engine fetches its own).
+   */
+  sharedTokens?: SharedTokenStore;
   /** Told about things worth a warning, such as a failed background token refresh. Default: none. */
   onWarning?: (message: string) => void;
   /** Accept plain `http://` base and request URLs for loopback hosts (127.0.0.0/8, ::1, localhost). */
@@ -68,18 +78,17 @@ function checkedMaxResponseBytes(value: number | undefined): number {
  */
 export function assembleEngine(options: EngineOptions, replayRules: ReplayConnectorRules = {}): Engine {
   const maxResponseBytes = checkedMaxResponseBytes(options.maxResponseBytes);
-  const ownAgent = options.dispatcher
-    ? undefined
-    : createHttpAgent({ ca: options.ca, connectionsPerOrigin: options.connectionsPerOrigin });
+  const dispatchers = engineDispatchers(options);
   // One token cache per engine; a registry is followed so that deactivation and edits drop tokens at once.
   const followed: RegistryResolver | undefined =
     options.connectors && isRegistry(options.connectors)
       ? registryResolver(options.connectors, {
-          tokenCache: new TokenCache(),
+          tokenCache: new TokenCache({ shared: options.sharedTokens }),
           env: options.secrets?.env,
           baseDir: options.secrets?.baseDir ?? options.connectors.baseDir,
           onWarning: options.onWarning,
           allowLoopbackHttp: options.allowLoopbackHttp,
+          sharedRefreshTokens: options.sharedTokens !== undefined,
           ...replayRules,
         })
       : undefined;
@@ -88,7 +97,8 @@ export function assembleEngine(options: EngineOptions, replayRules: ReplayConnec
     services: {
       maxSteps: options.maxSteps ?? 1000,
       http: {
-        dispatcher: options.dispatcher ?? ownAgent!,
+        dispatcher: dispatchers.connectors,
+        flowUrlDispatcher: dispatchers.flowUrls,
         maxResponseBytes,
         allowLoopbackHttp: options.allowLoopbackHttp ?? false,
       },
@@ -97,7 +107,7 @@ export function assembleEngine(options: EngineOptions, replayRules: ReplayConnec
     handlers: options.handlers ?? {},
     async close() {
       followed?.close();
-      await ownAgent?.close();
+      await dispatchers.close();
     },
   });
 }

@@ -372,6 +372,15 @@ describe("secret-leak audit", () => {
     const pretty = outputs.command("test pretty", await cli(["test", fixtures], { env: allEnv() }));
     expect(pretty.stdout).toContain(`${report.cases.length} passed, 0 failed`);
     for (const { name } of report.cases) expect(pretty.stdout).toContain(name);
+    const html = path.join(dir, "test-report.html");
+    rmSync(html, { force: true });
+    outputs.command(
+      "test --reporter html",
+      await cli(["test", fixtures, "--reporter", "html", "--output", html], { env: allEnv() }),
+    );
+    const page = outputs.file("test-report.html", html);
+    for (const { name } of report.cases)
+      expect(page).toContain(name.replaceAll("&", "&amp;").replaceAll("'", "&#39;"));
     outputs.expectNoSecrets();
   });
 
@@ -390,6 +399,13 @@ describe("secret-leak audit", () => {
     );
     const pretty = outputs.command("run pretty (ok)", await cli(runArgs(), { env: allEnv() }));
     expectEveryActivityTraced(pretty.stdout);
+    const report = path.join(dir, "run-ok.html");
+    rmSync(report, { force: true });
+    outputs.command("run --report (ok)", await cli([...runArgs(), "--report", report], { env: allEnv() }));
+    // The report shows the request as sent: every connector's step is in it, credentials redacted.
+    expect(outputs.file("run --report (ok) html", report).match(/authorization: \[REDACTED\]/g)).toHaveLength(
+      connectorNames.length,
+    );
     outputs.expectNoSecrets();
   });
 
@@ -414,6 +430,13 @@ describe("secret-leak audit", () => {
     const pretty = outputs.command("run pretty (reject)", await cli(runArgs(), { env: allEnv() }));
     expectEveryActivityTraced(pretty.stdout);
     expect(pretty.stdout).toContain("invalid_client");
+    const report = path.join(dir, "run-reject.html");
+    rmSync(report, { force: true });
+    outputs.command(
+      "run --report (reject)",
+      await cli([...runArgs(), "--report", report], { env: allEnv() }),
+    );
+    expect(outputs.file("run --report (reject) html", report)).toContain("invalid_client");
     outputs.expectNoSecrets();
   });
 

@@ -1,6 +1,7 @@
 import type { Dispatcher } from "undici";
 import type { Authorization, ConnectorHandle } from "../../core/connector-seam.js";
-import { FlowrunError } from "../../core/errors.js";
+import { EgressDeniedError } from "../../core/egress-rules.js";
+import { type FixableCause, FlowrunError, fixableCauseOf } from "../../core/errors.js";
 import type { HttpMethod } from "../../core/http-types.js";
 import { isSecretName, redactHeaders, redactUrl, scrubSecrets } from "../../core/redact.js";
 import { checkSendableUrl, InvalidRequestError, joinToBase, parseAbsoluteUrl } from "../../core/url-rules.js";
@@ -20,7 +21,8 @@ export type HttpErrorKind =
   | "auth"
   | "method-not-allowed"
   | "invalid-request"
-  | "response-too-large";
+  | "response-too-large"
+  | "egress-denied";
 
 export interface CompiledHttpRequest {
   readonly authenticated: boolean;
@@ -46,7 +48,25 @@ export interface ResolvedHttpRequest {
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string | undefined;
   readonly invalid?: string;
+  /** Why `invalid`, when the person running the flow can fix it (plain http to loopback without the option). */
+  readonly invalidCause?: FixableCause;
 }
+
+/**
+ * What the connector's credential step did for an activity (absent without a connector):
+ * `not-requested` the activity ended before asking (invalid request, method not allowed); `basic` fixed
+ * credentials, no token; `cached` a cached token; `fetched` a token from the token endpoint; `refreshed` the API
+ * rejected the token as expired and a new one was fetched; `failed` no credentials (the error says why: a secret,
+ * the token endpoint, ...); `timeout` the deadline passed while waiting for a token.
+ */
+export type CredentialState =
+  | "not-requested"
+  | "basic"
+  | "cached"
+  | "fetched"
+  | "refreshed"
+  | "failed"
+  | "timeout";
 
 /** The `http` trace detail: the request as sent, secrets redacted. */
 export interface HttpTraceDetails {
@@ -56,6 +76,10 @@ export interface HttpTraceDetails {
   requestHeaders: Record<string, string>;
   attempts: number;
   tokenFetched?: boolean;
+  /** The connector's credential step (authenticated endpoints only). */
+  credentials?: CredentialState;
+  /** A cause of the failure the person running the flow can fix (an unset secret variable, ...). */
+  cause?: FixableCause;
 }
 
 class HttpActivityError extends FlowrunError {
@@ -81,6 +105,13 @@ function parseJsonBody(text: string): unknown {
 function isAbortLike(error: unknown): boolean {
   const name = (error as { name?: unknown } | null)?.name;
   return name === "AbortError" || name === "TimeoutError";
+}
+
+/** The credential step's trace word for an authorisation that succeeded. */
+function credentialState(authorization: Authorization, refreshing: boolean): CredentialState {
+  if (authorization.tokenless) return "basic";
+  if (refreshing) return "refreshed";
+  return authorization.tokenFetched ? "fetched" : "cached";
 }
 
 /** Joined and checked URLs by base, path and loopback rule: the checks are pure, and most paths are constant. */
@@ -173,7 +204,10 @@ class HttpExchange {
     this.compiled = request.compiled;
     this.method = request.compiled.method;
     this.trace = { method: this.method, url: null, status: null, requestHeaders: {}, attempts: 0 };
-    if (connector) this.trace.tokenFetched = false;
+    if (connector) {
+      this.trace.tokenFetched = false;
+      this.trace.credentials = "not-requested";
+    }
   }
 
   private outputs(): Record<string, unknown> {
@@ -186,7 +220,8 @@ class HttpExchange {
     };
   }
 
-  private fail(kind: HttpErrorKind, message: string): StepResult {
+  private fail(kind: HttpErrorKind, message: string, cause?: FixableCause): StepResult {
+    if (cause) this.trace.cause = cause;
     const error = { kind, message: scrubSecrets(message, this.secrets) };
     return {
       outcome: kind === "timeout" ? "timeout" : "error",
@@ -198,7 +233,8 @@ class HttpExchange {
 
   async perform(): Promise<StepResult> {
     const { request, connector, method } = this;
-    if (request.invalid !== undefined) return this.fail("invalid-request", request.invalid);
+    if (request.invalid !== undefined)
+      return this.fail("invalid-request", request.invalid, request.invalidCause);
     if (connector?.allowedMethods && !connector.allowedMethods.includes(method)) {
       return this.fail(
         "method-not-allowed",
@@ -224,7 +260,8 @@ class HttpExchange {
       if (failed) return failed;
     } catch (error) {
       if (error instanceof HttpActivityError) return this.fail(error.code, error.message);
-      if (error instanceof InvalidRequestError) return this.fail("invalid-request", error.message);
+      if (error instanceof InvalidRequestError)
+        return this.fail("invalid-request", error.message, error.fixable);
       if (this.controller.signal.aborted || isAbortLike(error))
         return this.fail(
           "timeout",
@@ -238,22 +275,31 @@ class HttpExchange {
     return this.answer(this.response!);
   }
 
-  private async authorize(handle: ConnectorHandle): Promise<Authorization> {
+  private async authorize(handle: ConnectorHandle, refreshing: boolean): Promise<Authorization> {
     const { dispatcher } = this.ctx.services.http;
     const signal = this.controller.signal;
     let authorization: Authorization;
     try {
       authorization = await handle.authorize({ dispatcher, signal, deadline: this.deadline });
     } catch (error) {
-      if (signal.aborted || isAbortLike(error))
+      if (error instanceof EgressDeniedError) {
+        this.trace.credentials = "failed";
+        throw new HttpActivityError("egress-denied", `connector "${handle.name}": ${error.message}`);
+      }
+      if (signal.aborted || isAbortLike(error)) {
+        this.trace.credentials = "timeout";
         throw new HttpActivityError(
           "timeout",
           `connector "${handle.name}" was not authorised before the deadline`,
         );
+      }
+      this.trace.credentials = "failed";
+      this.trace.cause = fixableCauseOf(error);
       const message = error instanceof Error ? error.message : String(error);
       throw new HttpActivityError("auth", `connector "${handle.name}": ${message}`);
     }
     if (authorization.tokenFetched) this.trace.tokenFetched = true;
+    this.trace.credentials = credentialState(authorization, refreshing);
     for (const [name, value] of Object.entries(authorization.headers)) {
       this.connectorHeaderNames.add(name.toLowerCase());
       this.secrets.add(value);
@@ -288,7 +334,7 @@ class HttpExchange {
   private async exchange(): Promise<StepResult | undefined> {
     const { connector, method, trace, compiled } = this;
     const signal = this.controller.signal;
-    let authorization = connector ? await this.authorize(connector) : undefined;
+    let authorization = connector ? await this.authorize(connector, false) : undefined;
     let refreshed = false;
     let retriesUsed = 0;
     for (;;) {
@@ -308,6 +354,8 @@ class HttpExchange {
         this.json = undefined;
         trace.status = null;
         if (error.code === "aborted") return this.fail("timeout", "the run was aborted");
+        // The egress policy refuses before a connection exists: this attempt sent nothing.
+        if (error.code === "egress-denied") trace.attempts--;
         const transient = error.code === "network" || error.code === "timeout";
         if (transient && mayRetryFailure && !signal.aborted) {
           retriesUsed++;
@@ -334,7 +382,7 @@ class HttpExchange {
           );
         refreshed = true;
         authorization.invalidate();
-        authorization = await this.authorize(connector);
+        authorization = await this.authorize(connector, true);
         continue;
       }
       if (isRetryableStatus(response.status) && retriesUsed < compiled.retries) {
@@ -356,13 +404,13 @@ class HttpExchange {
     headers: Record<string, string>,
     retriesLeft: number | undefined,
   ): Promise<HttpResponse> {
-    const { dispatcher, maxResponseBytes } = this.ctx.services.http;
+    const { dispatcher, flowUrlDispatcher, maxResponseBytes } = this.ctx.services.http;
     return sendWithBudget({
       url,
       method: this.method,
       headers,
       body: this.request.body,
-      dispatcher,
+      dispatcher: this.connector ? dispatcher : flowUrlDispatcher,
       maxResponseBytes,
       signal: this.controller.signal,
       runAborted: () => this.ctx.signal?.aborted === true,

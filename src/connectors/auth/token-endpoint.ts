@@ -1,5 +1,6 @@
 import pRetry, { AbortError } from "p-retry";
 import { type Dispatcher, request } from "undici";
+import { EgressDeniedError } from "../../core/egress-rules.js";
 import { isSecretName, scrubSecrets } from "../../core/redact.js";
 import { AuthError } from "../errors.js";
 import type { TokenRequest } from "./token-request.js";
@@ -111,7 +112,7 @@ async function postOnce(
       signal: call.signal,
     });
   } catch (error) {
-    if (call.signal.aborted) throw error;
+    if (call.signal.aborted || error instanceof EgressDeniedError) throw error;
     const code = (error as { code?: string }).code ?? (error as Error).name;
     throw new AuthError(`could not reach ${endpoint} (${code})`, { retryable: true, cause: error });
   }
