@@ -339,7 +339,7 @@ describe("error.type on failed attempts", () => {
     await engine.close();
     await refusing.close();
     const fetch = only(installed.spans(), "flowrun.token.fetch");
-    expect(fetch.attributes["error.type"]).toBe("auth");
+    expect(fetch.attributes["error.type"]).toBe("invalid-client"); // the AuthError code (docs/auth-errors.md)
     expect(fetch.status.code).toBe(SpanStatusCode.ERROR);
     expect(named(installed.spans(), "GET")).toHaveLength(0);
   });
