@@ -26,7 +26,7 @@ export interface TokenLookup {
   readonly defaultLifetimeSeconds: number;
   /** Requests a token; `background` when no caller waits for it (proactive refresh). */
   readonly fetch: (background: boolean) => Promise<TokenSet>;
-  /** Stops waiting (not the shared fetch) when the caller's deadline passes. */
+  /** Stops waiting (not the shared fetch) when the caller's deadline passes. Read only by a caller that waits. */
   readonly signal: AbortSignal;
   /** Called with errors of background refreshes, which no caller awaits. */
   readonly onBackgroundError?: (error: unknown) => void;

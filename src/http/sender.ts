@@ -209,15 +209,17 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.#received += chunk.length;
+    // A detached request's body is counted against the cap, but not kept.
     if (this.#received > this.#attempt.maxResponseBytes) {
       controller.abort(this.#tooLarge());
       return;
     }
-    this.#chunks.push(chunk);
+    if (this.#resolve !== undefined) this.#chunks.push(chunk);
   }
 
   onResponseEnd(): void {
     this.#finished();
+    if (this.#resolve === undefined) return;
     const chunks = this.#chunks;
     const body =
       chunks.length === 0
@@ -236,7 +238,9 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
   }
 
   readonly #onSignal = (): void => {
-    this.#end(this.#abortError());
+    const reason = this.#abortError();
+    if (this.#stage === 1 && reason.code === "aborted") this.#detach(reason);
+    else this.#end(reason);
   };
 
   readonly #onDeadline = (): void => {
@@ -259,10 +263,10 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
 
   /** Ends the attempt early: a waiting one never reaches undici; a sent one is aborted there. */
   #end(reason: AttemptError): void {
-    if (this.#resolve === undefined) return;
     if (this.#stage === 0) {
       this.#gate?.withdraw(this.#origin, this);
       this.#stage = 2;
+      this.#clearTimer();
     } else if (this.#stage === 1) {
       this.#abortReason = reason;
       // Without a controller yet, undici still queues the request: onRequestStart aborts it.
@@ -272,11 +276,27 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
     this.#settleWithError(reason);
   }
 
+  /**
+   * The run was aborted while its request was with undici: the caller is answered at once, but the request is
+   * left to finish (its body read and dropped, its deadline still running). Aborting it would close its connection,
+   * and undici 7 then opens a new one at once (nodejs/undici#386): a hang-up of thousands of calls would become
+   * thousands of new connections to the API. Finished, the connection serves the next request instead.
+   */
+  #detach(reason: AttemptError): void {
+    this.#settleWithError(reason);
+  }
+
   /** undici is done with the request: its slot is free. */
   #finished(): void {
+    this.#clearTimer();
     if (this.#stage !== 1) return;
     this.#stage = 2;
     this.#gate?.leave(this.#origin);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 
   #settleWithError(error: AttemptError): void {
@@ -285,10 +305,10 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
     reject?.(error);
   }
 
+  /** Answers the caller (once); undici may still be busy with the request. */
   #settle(): void {
+    if (this.#resolve === undefined) return;
     this.#resolve = undefined;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
     this.#attempt.signal?.removeEventListener("abort", this.#onSignal);
   }
 }
