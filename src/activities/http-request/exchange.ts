@@ -189,7 +189,10 @@ function connectorOrHalt(
 }
 
 /** Performs a resolved http-request: connector checks, authorisation, attempts, retries, parse settings. */
-export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunContext): Promise<StepResult> {
+export function executeHttpRequest(
+  request: ResolvedHttpRequest,
+  ctx: RunContext,
+): StepResult | Promise<StepResult> {
   const found = connectorOrHalt(request.compiled, ctx);
   if ("halt" in found) return found.halt;
   return new HttpExchange(request, ctx, found.connector).perform();
