@@ -1,19 +1,56 @@
 // `npm run bench`: flowrun against a hand-written undici loop (the limit) and what a user writes instead
-// (fetch + jsonpath-plus), side by side against one loopback server process; then the interpreter alone, a cold
+// (fetch + jsonpath-plus), side by side against one loopback server process; the same for a second flow (two calls,
+// the second a POST with a templated JSON body); then the interpreter alone, a cold
 // token stampede, and heap per in-flight run. Prints one table and writes bench/results/latest.json.
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { JSONPath } from "jsonpath-plus";
 import { Agent, request } from "undici";
 import { createEngine } from "../dist/index.js";
-import { crmResolver, lookupFlow } from "./contenders.js";
+import { crmResolver, interactionFlow, lookupFlow } from "./contenders.js";
 import { gc, median, startServer, throughput } from "./harness.js";
 
 const CONCURRENCY = 64;
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const STAMPEDE = 1000;
 const IN_FLIGHT = 10_000;
+
+/** The limit of the interaction flow: the same two exchanges, hand-written. */
+function interactionLimit(server, agent) {
+  const lookupUrl = `${server.origin}/api/accounts?phone=%2B15551234567`;
+  const logUrl = `${server.origin}/api/interactions`;
+  return async () => {
+    const found = await request(lookupUrl, { dispatcher: agent, headers: { authorization: "Bearer x" } });
+    const account = JSON.parse(await found.body.text()).accounts[0];
+    if (!account.id || account.vip === undefined) throw new Error("bad answer");
+    const logged = await request(logUrl, {
+      dispatcher: agent,
+      method: "POST",
+      headers: { authorization: "Bearer x", "content-type": "application/json" },
+      body: JSON.stringify({
+        accountId: account.id,
+        ani: "+15551234567",
+        vip: account.vip,
+        channel: "voice",
+      }),
+    });
+    if (!JSON.parse(await logged.body.text()).id) throw new Error("bad answer");
+  };
+}
+
+/** Runs/s of each contender, rounds interleaved (order alternating), medians. */
+async function compare(contenders, runsPerRound = REQUESTS) {
+  for (const task of Object.values(contenders)) await throughput(2000, CONCURRENCY, task); // warm-up
+  const names = Object.keys(contenders);
+  const samples = Object.fromEntries(names.map((name) => [name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? names : [...names].reverse();
+    for (const name of order)
+      samples[name].push(await throughput(runsPerRound, CONCURRENCY, contenders[name]));
+  }
+  return Object.fromEntries(names.map((name) => [name, median(samples[name])]));
+}
 
 async function httpThroughput(server) {
   const url = `${server.origin}/api/accounts?phone=%2B15551234567`;
@@ -37,23 +74,22 @@ async function httpThroughput(server) {
     allowLoopbackHttp: true,
     connectionsPerOrigin: CONCURRENCY,
   });
-  const flow = engine.compile(lookupFlow);
   const contact = { ani: "+15551234567" };
-  const flowrun = async () => {
+  const runner = (flow) => async () => {
     const result = await flow.run({ contact });
     if (result.status !== "completed") throw new Error(`run ${result.status}: ${result.error?.message}`);
   };
+  const flowrun = runner(engine.compile(lookupFlow));
   await flowrun(); // a cached token, as the budget says
-  const contenders = { limit, typical, flowrun };
-  for (const task of Object.values(contenders)) await throughput(2000, CONCURRENCY, task); // warm-up
-  const samples = { limit: [], typical: [], flowrun: [] };
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? ["limit", "typical", "flowrun"] : ["flowrun", "typical", "limit"];
-    for (const name of order) samples[name].push(await throughput(REQUESTS, CONCURRENCY, contenders[name]));
-  }
+  const lookup = await compare({ limit, typical, flowrun });
+  // Two requests a run: half the runs, the same number of requests per round.
+  const interaction = await compare(
+    { limit: interactionLimit(server, agent), flowrun: runner(engine.compile(interactionFlow)) },
+    REQUESTS / 2,
+  );
   await engine.close();
   await agent.close();
-  return Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
+  return { lookup, interaction };
 }
 
 async function interpreterOnly() {
@@ -148,7 +184,7 @@ async function heapPerRun(server) {
 const server = await startServer();
 const slowServer = await startServer({ SLOW_MS: "1000" });
 try {
-  const http = await httpThroughput(server);
+  const { lookup: http, interaction } = await httpThroughput(server);
   const activitiesPerSecond = await interpreterOnly();
   const stampede = await coldStampede(server);
   const memory = await heapPerRun(slowServer);
@@ -160,7 +196,12 @@ try {
     requestsPerRound: REQUESTS,
     rounds: ROUNDS,
     runsPerSecond: http,
-    ratios: { flowrunToLimit: http.flowrun / http.limit, flowrunToTypical: http.flowrun / http.typical },
+    ratios: {
+      flowrunToLimit: http.flowrun / http.limit,
+      flowrunToTypical: http.flowrun / http.typical,
+      interactionFlowrunToLimit: interaction.flowrun / interaction.limit,
+    },
+    interactionRunsPerSecond: interaction,
     interpreterActivitiesPerSecond: activitiesPerSecond,
     stampede,
     memory,
@@ -178,6 +219,12 @@ try {
       `${results.ratios.flowrunToLimit.toFixed(2)}× (budget ≥ 0.85×)`,
     ],
     ["flowrun / typical", "", `${results.ratios.flowrunToTypical.toFixed(2)}×`],
+    ["interaction flow (2 calls, POST JSON): limit", `${Math.round(interaction.limit)} runs/s`, "1.00×"],
+    [
+      "interaction flow: flowrun",
+      `${Math.round(interaction.flowrun)} runs/s`,
+      `${results.ratios.interactionFlowrunToLimit.toFixed(2)}×`,
+    ],
     ["interpreter only (one core)", `${Math.round(activitiesPerSecond)} activities/s`, "budget ≥ 500,000"],
     [`cold stampede: ${STAMPEDE} runs`, `${stampede.tokenRequests} token request(s)`, "budget = 1"],
     [
