@@ -51,15 +51,8 @@ export const interactionFlow = {
   start: "lookup",
   activities: {
     lookup: {
-      type: "http-request",
-      connector: "CRM",
-      requestPath: "/api/accounts",
-      method: "GET",
-      queryParameters: { phone: "{{ contact.ani }}" },
-      parseSettings: [
-        { outputVariable: "accountId", pathExpression: "$.accounts[0].id", required: true },
-        { outputVariable: "isVip", pathExpression: "$.accounts[0].vip" },
-      ],
+      ...lookupFlow.activities.lookup,
+      parseSettings: lookupFlow.activities.lookup.parseSettings.slice(0, 2),
       next: { success: "byTier" },
     },
     byTier: {

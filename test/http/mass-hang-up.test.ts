@@ -174,27 +174,14 @@ async function expectUsable(engine: Engine): Promise<void> {
 }
 
 describe("a mass hang-up (issue 17)", () => {
-  it(`${RUNS} runs sharing the host's signal, with retries: no connection storm, no warning`, async () => {
+  it.each([
+    { how: "sharing the host's signal, with retries", sharedSignal: true, retries: 3 },
+    { how: "with a signal each", sharedSignal: false, retries: 0 },
+  ])(`${RUNS} runs $how: no connection storm, no warning`, async ({ sharedSignal, retries }) => {
     const engine = startEngine(basic);
     const outcome = await hangUpOnAll(engine, {
-      retries: 3,
-      sharedSignal: true,
-      queuedWhen: () => server.apiRequests >= CONNECTIONS,
-    });
-    expect(warnings).toEqual([]);
-    expect(statuses(outcome.results)).toEqual({ aborted: RUNS });
-    expect(outcome.newConnections).toBeLessThanOrEqual(5);
-    expect(outcome.requestsAfter).toBe(0);
-    expect(outcome.leftListeners).toBe(0);
-    await expectUsable(engine);
-    expect(warnings).toEqual([]);
-  });
-
-  it(`${RUNS} runs with a signal each: no connection storm, no warning`, async () => {
-    const engine = startEngine(basic);
-    const outcome = await hangUpOnAll(engine, {
-      retries: 0,
-      sharedSignal: false,
+      retries,
+      sharedSignal,
       queuedWhen: () => server.apiRequests >= CONNECTIONS,
     });
     expect(warnings).toEqual([]);
