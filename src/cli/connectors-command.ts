@@ -39,7 +39,7 @@ interface ChangeOptions extends CommonOptions {
 }
 
 /** Failures of the environment rather than refusals: the command may succeed when run again. */
-const IO_ERRORS: ReadonlySet<string> = new Set(["concurrent-change", "connectors-file"]);
+const IO_ERRORS: ReadonlySet<string> = new Set(["concurrent-change", "connectors-file", "store-locked"]);
 
 /** What every `connectors` subcommand shares: its options, the session runner and the printers. */
 interface Kit {
@@ -309,7 +309,8 @@ async function openSession(
     baseDir: path.dirname(file),
     allowLoopbackHttp,
   });
-  const registry = await ConnectorRegistry.open(store, { role, allowLoopbackHttp, validate });
+  // One operation and exit: each write re-reads the file under its lock, so there is nothing to follow.
+  const registry = await ConnectorRegistry.open(store, { role, allowLoopbackHttp, validate, follow: false });
   return { registry, role, file: path.relative(ctx.io.cwd, file) || file };
 }
 

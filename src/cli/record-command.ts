@@ -86,8 +86,8 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
   ).action(async (file: string, options: RecordOptions) => {
     const flowPath = path.resolve(ctx.io.cwd, file);
     const outPath = path.resolve(ctx.io.cwd, options.out);
-    const engineOptions = await engineOptionsFrom(ctx, options);
-    const registry = engineOptions.connectors as ConnectorRegistry | undefined;
+    // Not following: every secret the recording redacts must be known before the first request.
+    const { engine: engineOptions, registry } = await engineOptionsFrom(ctx, options, "snapshot");
     const secrets = knownSecrets(registry, registry?.baseDir ?? ctx.io.cwd, ctx.io.env);
     const exchanges: Exchange[] = [];
     const agent = createHttpAgent({ ca: engineOptions.ca });

@@ -1,5 +1,6 @@
 import path from "node:path";
 import type { Command } from "commander";
+import type { ConnectorRegistry } from "../connectors/registry.js";
 import { readJsonFile } from "../core/json-source.js";
 import { scriptedHandlers } from "../engine/host.js";
 import { replayEngineFactory } from "../replay/engine-factory.js";
@@ -32,9 +33,11 @@ interface ReplayedCase {
 async function engineFor(
   ctx: CliContext,
   options: RunCommandOptions,
-): Promise<{ engine: Engine; replayed?: ReplayedCase }> {
-  if (options.replay === undefined && options.case === undefined)
-    return { engine: createEngine(await engineOptionsFrom(ctx, options)) };
+): Promise<{ engine: Engine; replayed?: ReplayedCase; registry?: ConnectorRegistry }> {
+  if (options.replay === undefined && options.case === undefined) {
+    const { engine, registry } = await engineOptionsFrom(ctx, options, "follow");
+    return { engine: createEngine(engine), registry };
+  }
   if (!options.replay || !options.case) throw new UsageError("--replay and --case go together");
   const testFile = await loadTestFile(path.resolve(ctx.io.cwd, options.replay), options.replay);
   const testCase = testFile.cases.find((c) => c.name === options.case);
@@ -48,7 +51,7 @@ async function engineFor(
     ? path.resolve(ctx.io.cwd, options.connectors)
     : testFile.connectorsPath;
   // The replay factory reads the connectors file itself (in memory, recorded statuses, placeholder secrets).
-  const base = await engineOptionsFrom(ctx, options, false);
+  const { engine: base } = await engineOptionsFrom(ctx, options, "none");
   const engine = await replayEngineFactory(base)({
     dispatcher: session.dispatcher,
     connectorsPath,
@@ -67,7 +70,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     .option("--replay <testfile>", "answer HTTP requests from a recorded case instead of the network")
     .option("--case <name>", "the case of --replay to use")
     .action(async (file: string, options: RunCommandOptions) => {
-      const { engine, replayed } = await engineFor(ctx, options);
+      const { engine, replayed, registry } = await engineFor(ctx, options);
       try {
         const flow = engine.compile(await readJsonFile(path.resolve(ctx.io.cwd, file), file), {
           source: file,
@@ -99,6 +102,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
         ctx.exit(exitCodeFor(result));
       } finally {
         await engine.close();
+        await registry?.close();
         await replayed?.session.close();
       }
     });

@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { ConnectorFileStore } from "../connectors/file-store.js";
 import { ConnectorRegistry } from "../connectors/registry.js";
-import { FlowrunError, type Problem } from "../core/errors.js";
+import { FlowrunError } from "../core/errors.js";
 import type { RunOptions } from "../engine/interpreter.js";
 import type { RunResult } from "../engine/result.js";
 import type { CompiledFlow, EngineOptions } from "../runtime/create-engine.js";
@@ -55,43 +55,58 @@ export async function readCa(cwd: string, file: string | undefined): Promise<str
   }
 }
 
-/** The connectors file of `--connectors` as a registry the engine follows; its warnings go to stderr. */
+/**
+ * The connectors file of `--connectors` as a registry. With `follow`, changes other processes write to the file
+ * during the run apply at once (a deactivation halts the run at its next http-request); close the registry when
+ * done. Its warnings go to stderr.
+ */
 export async function openConnectors(
   ctx: CliContext,
   file: string,
-  allowLoopbackHttp: boolean,
+  options: { allowLoopbackHttp: boolean; follow: boolean },
 ): Promise<ConnectorRegistry> {
+  const { allowLoopbackHttp, follow } = options;
   const store = new ConnectorFileStore(path.resolve(ctx.io.cwd, file), { allowLoopbackHttp });
-  const registry = await ConnectorRegistry.open(store, { allowLoopbackHttp });
-  printWarnings(ctx, registry.warnings);
+  const registry = await ConnectorRegistry.open(store, {
+    allowLoopbackHttp,
+    follow,
+    onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
+  });
+  for (const warning of registry.warnings) ctx.io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
   return registry;
 }
 
-export function printWarnings(ctx: CliContext, warnings: readonly Problem[]): void {
-  for (const warning of warnings) ctx.io.stderr(`warning: ${warning.path}: ${warning.message}\n`);
+/** What `engineOptionsFrom` does with `--connectors`: follow the file, read it once, or leave it (replay). */
+export type ConnectorsMode = "follow" | "snapshot" | "none";
+
+export interface CommandEngineOptions {
+  readonly engine: EngineOptions;
+  /** The registry of `--connectors`, for the command to close (and `record` to read its secrets). */
+  readonly registry: ConnectorRegistry | undefined;
 }
 
 /**
  * Engine options from the command line, the same for run, record and run --replay: step limit, loopback rule,
- * CA, secrets' environment, warnings and, with `--connectors` and `withConnectors`, the connectors file.
+ * CA, secrets' environment, warnings and, unless `connectors` is "none", the registry of `--connectors`.
  */
 export async function engineOptionsFrom(
   ctx: CliContext,
   options: RunCliOptions,
-  withConnectors = true,
-): Promise<EngineOptions> {
+  connectors: ConnectorsMode,
+): Promise<CommandEngineOptions> {
   const allowLoopbackHttp = options.allowLoopbackHttp ?? false;
-  return {
+  const engine: EngineOptions = {
     maxSteps: positiveInteger("--max-steps", options.maxSteps),
     allowLoopbackHttp,
     ca: await readCa(ctx.io.cwd, options.ca),
     secrets: { env: ctx.io.env },
     onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
-    connectors:
-      withConnectors && options.connectors
-        ? await openConnectors(ctx, options.connectors, allowLoopbackHttp)
-        : undefined,
   };
+  const registry =
+    connectors !== "none" && options.connectors
+      ? await openConnectors(ctx, options.connectors, { allowLoopbackHttp, follow: connectors === "follow" })
+      : undefined;
+  return { engine: { ...engine, connectors: registry }, registry };
 }
 
 /** Runs a flow; a run rejects only for invalid inputs (an undeclared or unconvertible --var): a usage error. */

@@ -18,6 +18,7 @@ export type ConnectorErrorCode =
   | "connectivity-failed"
   | "secret-unresolved"
   | "concurrent-change"
+  | "store-locked"
   | "connectors-file"
   | "connector-incomplete"
   | "invalid-secret";

@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
-import { chmod, open, readFile, rename, unlink } from "node:fs/promises";
+import { watch as watchDirectory } from "node:fs";
+import { chmod, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { Problem } from "../core/errors.js";
 import { parseJsonText } from "../core/json-source.js";
 import { ConnectorError } from "./errors.js";
+import { acquireFileLock, type FileLockOptions, type ReleaseLock } from "./file-lock.js";
 import { parseConnectorsDocument } from "./rules.js";
 import type { ConnectorsFile } from "./schema.js";
 import type { UrlRuleOptions } from "./url-rules.js";
@@ -11,7 +13,19 @@ import type { UrlRuleOptions } from "./url-rules.js";
 /** Where a registry loads its connectors from and saves them to. */
 export interface ConnectorStore {
   load(): Promise<LoadedConnectors>;
+  /** Refuses with ConnectorError `concurrent-change` when the stored state changed since the last `load()`. */
   save(document: ConnectorsFile): Promise<void>;
+  /**
+   * Calls `onChange` whenever the stored state may have changed from outside (another process wrote it), so that
+   * a registry re-reads it; spurious and repeated calls are allowed. Returns a function that stops watching.
+   * Must not keep the process alive.
+   */
+  watch?(onChange: () => void): () => void;
+  /**
+   * Takes an exclusive write lock for a registry's read-modify-write and resolves to its release. Without it, a
+   * registry relies on `save()`'s concurrent-change check alone.
+   */
+  lock?(): Promise<ReleaseLock>;
 }
 
 export interface LoadedConnectors {
@@ -27,12 +41,23 @@ export interface FileStoreOptions extends UrlRuleOptions {
   readonly createIfMissing?: boolean;
   /** Replaceable for tests that simulate a crash between writing the temp file and renaming it. */
   readonly rename?: (from: string, to: string) => Promise<void>;
+  /** The write lock beside the file (`FILE.lock`): how long to wait for it, when to take over a stale one. */
+  readonly lock?: FileLockOptions;
+  /** How often `watch` checks the file's identity (device, inode, size, times). Default 250 ms. */
+  readonly pollMs?: number;
+  /** Use fs.watch as well as the poll (default true); false where fs.watch misbehaves, the poll alone suffices. */
+  readonly fsWatch?: boolean;
 }
 
 /** What the file looked like when it was read: compared before every write to detect someone else's change. */
 type Snapshot = { kind: "absent" } | { kind: "present"; hash: string };
 
 const FILE_MODE = 0o600;
+const DEFAULT_POLL_MS = 250;
+/** Every this many polls the content is hashed too (an in-place write of the same size within one mtime tick). */
+const HASH_EVERY_POLLS = 16;
+/** fs.watch reports each step of one save; a short settle turns them into one re-read. */
+const WATCH_SETTLE_MS = 15;
 
 /**
  * The connectors file. Writes are atomic (temp file in the same directory, fsync, rename, fsync of the directory),
@@ -43,6 +68,7 @@ export class ConnectorFileStore implements ConnectorStore {
   readonly file: string;
   private readonly options: FileStoreOptions;
   private snapshot: Snapshot | undefined;
+  private locksHeld = 0;
 
   constructor(file: string, options: FileStoreOptions = {}) {
     this.file = path.resolve(file);
@@ -68,12 +94,116 @@ export class ConnectorFileStore implements ConnectorStore {
   }
 
   async save(document: ConnectorsFile): Promise<void> {
-    if (!this.snapshot)
+    const snapshot = this.snapshot;
+    if (!snapshot)
       throw new ConnectorError("connectors-file", `${this.file}: load the file before saving it`);
-    await this.assertUnchanged(this.snapshot);
-    const text = `${JSON.stringify(document, null, 2)}\n`;
-    await this.writeAtomically(text);
-    this.snapshot = { kind: "present", hash: hashText(text) };
+    // The check and the rename must not interleave with another writer's: a caller that did not take the lock
+    // for its whole read-modify-write gets it for this part at least.
+    const release = this.locksHeld > 0 ? undefined : await this.lock();
+    try {
+      await this.assertUnchanged(snapshot);
+      const text = `${JSON.stringify(document, null, 2)}\n`;
+      await this.writeAtomically(text);
+      this.snapshot = { kind: "present", hash: hashText(text) };
+    } finally {
+      await release?.();
+    }
+  }
+
+  /** The write lock (`FILE.lock` beside the file) for a read-modify-write; `save()` inside it does not re-lock. */
+  async lock(): Promise<ReleaseLock> {
+    const release = await acquireFileLock(this.file, this.options.lock);
+    this.locksHeld++;
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      this.locksHeld--;
+      await release();
+    };
+  }
+
+  /**
+   * Follows the file: fs.watch on its directory (a rename replaces the file's inode, which a watch on the file
+   * itself would lose), backed by a poll of the file's identity and, now and then, its content hash, because
+   * fs.watch misses events on network and container filesystems. Neither the watcher nor the timer keeps the
+   * process alive.
+   */
+  watch(onChange: () => void): () => void {
+    let stopped = false;
+    let settle: NodeJS.Timeout | undefined;
+    const notify = () => {
+      if (!stopped) onChange();
+    };
+    const soon = () => {
+      if (settle || stopped) return;
+      settle = setTimeout(() => {
+        settle = undefined;
+        notify();
+      }, WATCH_SETTLE_MS);
+      settle.unref();
+    };
+    const watcher = this.options.fsWatch === false ? undefined : this.watchDirectory(soon);
+    const poller = this.pollIdentity(notify);
+    return () => {
+      stopped = true;
+      clearTimeout(settle);
+      watcher?.close();
+      poller.stop();
+    };
+  }
+
+  private watchDirectory(onEvent: () => void): { close(): void } | undefined {
+    const base = path.basename(this.file);
+    try {
+      const watcher = watchDirectory(path.dirname(this.file), { persistent: false }, (_event, name) => {
+        if (name === null || name.toString() === base) onEvent();
+      });
+      // A watcher that fails (directory removed, too many watches) leaves the poll in charge.
+      watcher.on("error", () => watcher.close());
+      return watcher;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private pollIdentity(onChange: () => void): { stop(): void } {
+    let identity: string | undefined;
+    let hash = this.snapshot?.kind === "present" ? this.snapshot.hash : undefined;
+    let polls = 0;
+    let busy = false;
+    const poll = async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        const current = await this.identity();
+        const changed = identity !== undefined && current !== identity;
+        identity = current;
+        if (polls++ % HASH_EVERY_POLLS === 0 || changed) {
+          const text = await this.readCurrent().catch(() => undefined);
+          const currentHash = text === undefined ? undefined : hashText(text);
+          if (changed || currentHash !== hash) onChange();
+          hash = currentHash;
+        }
+      } finally {
+        busy = false;
+      }
+    };
+    const timer = setInterval(
+      () => void poll().catch(() => undefined),
+      this.options.pollMs ?? DEFAULT_POLL_MS,
+    );
+    timer.unref();
+    return { stop: () => clearInterval(timer) };
+  }
+
+  private async identity(): Promise<string> {
+    try {
+      const info = await stat(this.file, { bigint: true });
+      return `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+    } catch (error) {
+      return `missing:${(error as NodeJS.ErrnoException).code ?? "?"}`;
+    }
   }
 
   private async assertUnchanged(snapshot: Snapshot): Promise<void> {

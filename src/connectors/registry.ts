@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { Problem } from "../core/errors.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { isDeepStrictEqual } from "node:util";
+import { describeError, type Problem } from "../core/errors.js";
 import { zodProblems } from "../core/schema-problems.js";
 import { type ConnectivityResult, type ConnectivityValidator, unavailable } from "./connectivity.js";
 import { ConnectorError, ConnectorValidationError } from "./errors.js";
@@ -15,6 +17,9 @@ import {
 } from "./rules.js";
 import { type CcaiConfig, type Connector, type ConnectorsFile, connectorSchema } from "./schema.js";
 import { connectorUrlProblems, type UrlRuleOptions } from "./url-rules.js";
+
+/** How long a follower waits before reading a broken state a second time (an in-place save may be half done). */
+const SETTLE_MS = 50;
 
 export type ConnectorChangeKind =
   | "created"
@@ -41,6 +46,13 @@ export interface ConnectorRegistryOptions extends UrlRuleOptions {
   /** Where changes are saved; without a store the registry lives in memory only. */
   readonly store?: ConnectorStore;
   readonly generateId?: () => string;
+  /**
+   * Follow changes other processes make to the store (when it can `watch`), applied as this registry's own.
+   * Default true; only `ConnectorRegistry.open` follows.
+   */
+  readonly follow?: boolean;
+  /** Told when the stored state cannot be loaded while following (and when it is valid again). */
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface OperationOptions {
@@ -60,13 +72,19 @@ export interface OperationOptions {
 export class ConnectorRegistry {
   private connectors: readonly Connector[];
   private ccai: readonly CcaiConfig[] | undefined;
-  private readonly schemaUrl: string | undefined;
+  private schemaUrl: string | undefined;
   private readonly options: ConnectorRegistryOptions;
   private readonly listeners = new Set<ConnectorChangeListener>();
   /** Operations run one at a time so that checks and the save see the same state. */
   private queue: Promise<unknown> = Promise.resolve();
-  readonly warnings: readonly Problem[];
   private loadedFrom: string | undefined;
+  private loadWarnings: readonly Problem[];
+  private stopFollowing: (() => void) | undefined;
+  /** A refresh waiting in the queue: further requests join it instead of queueing more re-reads. */
+  private queuedRefresh: Promise<readonly ConnectorChange[]> | undefined;
+  private runningRefresh: Promise<unknown> | undefined;
+  /** The load failure last warned about, so a broken store warns once, not at every change notice. */
+  private invalidState: string | undefined;
 
   constructor(document: ConnectorsFile = { connectors: [] }, options: ConnectorRegistryOptions = {}) {
     const { document: checked, warnings } = parseConnectorsDocument(document, "connectors", options);
@@ -74,10 +92,13 @@ export class ConnectorRegistry {
     this.ccai = checked.ccaiConfigs?.map(freeze);
     this.schemaUrl = checked.$schema;
     this.options = options;
-    this.warnings = warnings;
+    this.loadWarnings = warnings;
   }
 
-  /** Loads the registry from its store (a file's problems are reported with file:line:col or JSON paths). */
+  /**
+   * Loads the registry from its store (a file's problems are reported with file:line:col or JSON paths) and, unless
+   * `follow: false`, follows the changes other processes make to it until `close()`.
+   */
   static async open(
     store: ConnectorStore,
     options: Omit<ConnectorRegistryOptions, "store"> = {},
@@ -85,12 +106,49 @@ export class ConnectorRegistry {
     const loaded = await store.load();
     const registry = new ConnectorRegistry(loaded.document, { ...options, store });
     registry.loadedFrom = loaded.baseDir;
+    if (options.follow !== false && store.watch) {
+      registry.stopFollowing = store.watch(() => void registry.refresh());
+      // A change written between the load and the start of watching would otherwise wait for the next one.
+      await registry.refresh();
+    }
     return registry;
   }
 
   /** The folder `{ file }` secrets are relative to: the connectors file's, when the registry was opened from one. */
   get baseDir(): string | undefined {
     return this.loadedFrom;
+  }
+
+  /** Non-fatal problems of the state last loaded, such as secrets stored as plain text. */
+  get warnings(): readonly Problem[] {
+    return this.loadWarnings;
+  }
+
+  /**
+   * Re-reads the whole state from the store and applies every difference exactly as this registry's own changes
+   * (`change` events: the engine drops tokens and halts). Resolves to the changes applied. A state that cannot be
+   * loaded or breaks a rule changes nothing: the last good state stays in force, `onWarning` is told once.
+   */
+  refresh(): Promise<readonly ConnectorChange[]> {
+    if (this.queuedRefresh) return this.queuedRefresh;
+    const refresh = this.serialize(async () => {
+      this.queuedRefresh = undefined;
+      this.runningRefresh = refresh;
+      try {
+        return await this.reload("keep-last-good");
+      } finally {
+        this.runningRefresh = undefined;
+      }
+    });
+    this.queuedRefresh = refresh;
+    return refresh;
+  }
+
+  /** Stops following the store and waits for a re-read in progress. The store itself stays open. */
+  async close(): Promise<void> {
+    this.stopFollowing?.();
+    this.stopFollowing = undefined;
+    await this.runningRefresh?.catch(() => undefined);
   }
 
   // ---- runtime lookups (no role: the engine resolves connectors while routing calls) ----
@@ -136,32 +194,34 @@ export class ConnectorRegistry {
   }
 
   create(input: unknown, options: OperationOptions = {}): Promise<Readonly<Connector>> {
-    return this.serialize(async () => {
-      this.authorize("create", options);
-      if (!isPlainObject(input))
-        throw new ConnectorValidationError(
-          [problem("$", "a connector must be a JSON object")],
-          "create refused",
-        );
-      if (input.id !== undefined)
-        throw new ConnectorError(
-          "immutable-field",
-          "create refused by the immutable id rule: the id is generated on creation and cannot be given",
-        );
-      if (input.status !== undefined && input.status !== "active")
-        throw new ConnectorValidationError(
-          [problem("$.status", "a connector is created active; deactivate it afterwards")],
-          "create refused",
-        );
-      const generateId = this.options.generateId ?? randomUUID;
-      const connector = this.parse({ ...input, id: generateId(), status: "active" }, "create refused");
-      this.assertWithinLimit(connector);
-      this.assertNameFree(connector.name, undefined, "create");
-      this.assertSecureUrls(connector, "create");
-      if (options.validate) await this.checkConnectivityOf(connector, "create", options);
-      await this.commit([...this.connectors, connector], this.ccai, { kind: "created", connector });
-      return connector;
-    });
+    return this.mutate(
+      () => this.authorize("create", options),
+      async () => {
+        if (!isPlainObject(input))
+          throw new ConnectorValidationError(
+            [problem("$", "a connector must be a JSON object")],
+            "create refused",
+          );
+        if (input.id !== undefined)
+          throw new ConnectorError(
+            "immutable-field",
+            "create refused by the immutable id rule: the id is generated on creation and cannot be given",
+          );
+        if (input.status !== undefined && input.status !== "active")
+          throw new ConnectorValidationError(
+            [problem("$.status", "a connector is created active; deactivate it afterwards")],
+            "create refused",
+          );
+        const generateId = this.options.generateId ?? randomUUID;
+        const connector = this.parse({ ...input, id: generateId(), status: "active" }, "create refused");
+        this.assertWithinLimit(connector);
+        this.assertNameFree(connector.name, undefined, "create");
+        this.assertSecureUrls(connector, "create");
+        if (options.validate) await this.checkConnectivityOf(connector, "create", options);
+        await this.commit([...this.connectors, connector], this.ccai, { kind: "created", connector });
+        return connector;
+      },
+    );
   }
 
   /**
@@ -169,97 +229,105 @@ export class ConnectorRegistry {
    * `id`, `type` and `status` cannot change here.
    */
   edit(nameOrId: string, changes: unknown, options: OperationOptions = {}): Promise<Readonly<Connector>> {
-    return this.serialize(async () => {
-      this.authorize("edit", options);
-      const current = this.require(nameOrId, "edit");
-      if (current.status !== "inactive")
-        throw new ConnectorError(
-          "edit-while-active",
-          `edit of "${current.name}" refused: a connector can be edited only while inactive (deactivate it first)`,
-        );
-      if (!isPlainObject(changes))
-        throw new ConnectorValidationError([problem("$", "changes must be a JSON object")], "edit refused");
-      for (const field of ["id", "type"] as const) {
-        if (field in changes && changes[field] !== current[field])
+    return this.mutate(
+      () => this.authorize("edit", options),
+      async () => {
+        const current = this.require(nameOrId, "edit");
+        if (current.status !== "inactive")
+          throw new ConnectorError(
+            "edit-while-active",
+            `edit of "${current.name}" refused: a connector can be edited only while inactive (deactivate it first)`,
+          );
+        if (!isPlainObject(changes))
+          throw new ConnectorValidationError([problem("$", "changes must be a JSON object")], "edit refused");
+        for (const field of ["id", "type"] as const) {
+          if (field in changes && changes[field] !== current[field])
+            throw new ConnectorError(
+              "immutable-field",
+              `edit of "${current.name}" refused by the immutable ${field} rule: ${field} can never change`,
+            );
+        }
+        if ("status" in changes && changes.status !== current.status)
           throw new ConnectorError(
             "immutable-field",
-            `edit of "${current.name}" refused by the immutable ${field} rule: ${field} can never change`,
+            `edit of "${current.name}" refused: status changes only through deactivate and reactivate`,
           );
-      }
-      if ("status" in changes && changes.status !== current.status)
-        throw new ConnectorError(
-          "immutable-field",
-          `edit of "${current.name}" refused: status changes only through deactivate and reactivate`,
-        );
-      const next = this.parse(applyMergePatch(current, changes), `edit of "${current.name}" refused`);
-      this.assertNameFree(next.name, current.id, "edit");
-      this.assertSecureUrls(next, "edit");
-      if (options.validate) await this.checkConnectivityOf(next, "edit", options);
-      const ccai =
-        nameKey(next.name) === nameKey(current.name)
-          ? this.ccai
-          : this.ccai?.map((config) =>
-              nameKey(config.connector) === nameKey(current.name)
-                ? { ...config, connector: next.name }
-                : config,
-            );
-      await this.commit(this.replace(next), ccai, { kind: "edited", connector: next });
-      return next;
-    });
+        const next = this.parse(applyMergePatch(current, changes), `edit of "${current.name}" refused`);
+        this.assertNameFree(next.name, current.id, "edit");
+        this.assertSecureUrls(next, "edit");
+        if (options.validate) await this.checkConnectivityOf(next, "edit", options);
+        const ccai =
+          nameKey(next.name) === nameKey(current.name)
+            ? this.ccai
+            : this.ccai?.map((config) =>
+                nameKey(config.connector) === nameKey(current.name)
+                  ? { ...config, connector: next.name }
+                  : config,
+              );
+        await this.commit(this.replace(next), ccai, { kind: "edited", connector: next });
+        return next;
+      },
+    );
   }
 
   /** Deactivates a connector: its settings stay, and flows that use it halt at once. */
   deactivate(nameOrId: string, options: OperationOptions = {}): Promise<Readonly<Connector>> {
-    return this.serialize(async () => {
-      this.authorize("deactivate", options);
-      const current = this.require(nameOrId, "deactivate");
-      if (current.status === "inactive") return current;
-      const next = freeze({ ...current, status: "inactive" as const });
-      await this.commit(this.replace(next), this.ccai, { kind: "deactivated", connector: next });
-      return next;
-    });
+    return this.mutate(
+      () => this.authorize("deactivate", options),
+      async () => {
+        const current = this.require(nameOrId, "deactivate");
+        if (current.status === "inactive") return current;
+        const next = freeze({ ...current, status: "inactive" as const });
+        await this.commit(this.replace(next), this.ccai, { kind: "deactivated", connector: next });
+        return next;
+      },
+    );
   }
 
   /** Reactivates a connector after checking it again (rules and connectivity); a failure leaves it inactive. */
   reactivate(nameOrId: string, options: OperationOptions = {}): Promise<Readonly<Connector>> {
-    return this.serialize(async () => {
-      this.authorize("reactivate", options);
-      const current = this.require(nameOrId, "reactivate");
-      if (current.status === "active") return current;
-      const next = this.parse({ ...current, status: "active" }, `reactivate of "${current.name}" refused`);
-      this.assertNameFree(next.name, next.id, "reactivate");
-      this.assertSecureUrls(next, "reactivate");
-      await this.checkConnectivityOf(next, "reactivate", options);
-      await this.commit(this.replace(next), this.ccai, { kind: "reactivated", connector: next });
-      return next;
-    });
+    return this.mutate(
+      () => this.authorize("reactivate", options),
+      async () => {
+        const current = this.require(nameOrId, "reactivate");
+        if (current.status === "active") return current;
+        const next = this.parse({ ...current, status: "active" }, `reactivate of "${current.name}" refused`);
+        this.assertNameFree(next.name, next.id, "reactivate");
+        this.assertSecureUrls(next, "reactivate");
+        await this.checkConnectivityOf(next, "reactivate", options);
+        await this.commit(this.replace(next), this.ccai, { kind: "reactivated", connector: next });
+        return next;
+      },
+    );
   }
 
   delete(nameOrId: string, options: OperationOptions = {}): Promise<Readonly<Connector>> {
-    return this.serialize(async () => {
-      this.authorize("delete", options);
-      const current = this.require(nameOrId, "delete");
-      if (current.status !== "inactive")
-        throw new ConnectorError(
-          "delete-while-active",
-          `delete of "${current.name}" refused: only an inactive connector can be deleted (deactivate it first)`,
+    return this.mutate(
+      () => this.authorize("delete", options),
+      async () => {
+        const current = this.require(nameOrId, "delete");
+        if (current.status !== "inactive")
+          throw new ConnectorError(
+            "delete-while-active",
+            `delete of "${current.name}" refused: only an inactive connector can be deleted (deactivate it first)`,
+          );
+        const users = (this.ccai ?? []).filter(
+          (config) => findConnector([current], config.connector) !== undefined,
         );
-      const users = (this.ccai ?? []).filter(
-        (config) => findConnector([current], config.connector) !== undefined,
-      );
-      if (current.type === "google-ccai" && users.length > 0)
-        throw new ConnectorError(
-          "ccai-in-use",
-          `delete of "${current.name}" refused: CCAI configuration ${users.map((c) => `"${c.name}"`).join(", ")} ` +
-            "uses it (a google-ccai connector cannot be deleted while a CCAI configuration refers to it)",
+        if (current.type === "google-ccai" && users.length > 0)
+          throw new ConnectorError(
+            "ccai-in-use",
+            `delete of "${current.name}" refused: CCAI configuration ${users.map((c) => `"${c.name}"`).join(", ")} ` +
+              "uses it (a google-ccai connector cannot be deleted while a CCAI configuration refers to it)",
+          );
+        await this.commit(
+          this.connectors.filter((connector) => connector.id !== current.id),
+          this.ccai,
+          { kind: "deleted", connector: current },
         );
-      await this.commit(
-        this.connectors.filter((connector) => connector.id !== current.id),
-        this.ccai,
-        { kind: "deleted", connector: current },
-      );
-      return current;
-    });
+        return current;
+      },
+    );
   }
 
   /**
@@ -268,14 +336,19 @@ export class ConnectorRegistry {
    * rewritten; one that comes from `{ env }` or `{ file }` is left alone and false is returned.
    */
   rotateRefreshToken(id: string, refreshToken: string): Promise<boolean> {
-    return this.serialize(async () => {
-      const current = this.connectors.find((connector) => connector.id === id);
-      if (!current || !("refreshToken" in current) || typeof current.refreshToken !== "string") return false;
-      if (current.refreshToken === refreshToken) return true;
-      const next = freeze({ ...structuredClone(current), refreshToken } as Connector);
-      await this.commit(this.replace(next), this.ccai, { kind: "refresh-token-rotated", connector: next });
-      return true;
-    });
+    // No role: the engine stores what the token endpoint rotated.
+    return this.mutate(
+      () => undefined,
+      async () => {
+        const current = this.connectors.find((connector) => connector.id === id);
+        if (!current || !("refreshToken" in current) || typeof current.refreshToken !== "string")
+          return false;
+        if (current.refreshToken === refreshToken) return true;
+        const next = freeze({ ...structuredClone(current), refreshToken } as Connector);
+        await this.commit(this.replace(next), this.ccai, { kind: "refresh-token-rotated", connector: next });
+        return true;
+      },
+    );
   }
 
   /** Runs the connectivity check on a stored connector without changing anything (read access suffices). */
@@ -375,8 +448,77 @@ export class ConnectorRegistry {
       if (ccai !== undefined) document.ccaiConfigs = structuredClone([...ccai]) as CcaiConfig[];
       await this.options.store.save(document);
     }
+    this.apply(connectors, ccai, [change]);
+  }
+
+  /**
+   * Loads the store's state and applies how it differs from ours. `keep-last-good` (following) turns a failure
+   * into one warning; `strict` (before an admin operation) throws it, because acting on a state we could not
+   * read would be refused by the save anyway.
+   */
+  private async reload(mode: "keep-last-good" | "strict"): Promise<readonly ConnectorChange[]> {
+    const store = this.options.store;
+    if (!store) return [];
+    const loadChecked = async () => {
+      const loaded = await store.load();
+      return parseConnectorsDocument(loaded.document, "connectors", this.options);
+    };
+    let checked: Awaited<ReturnType<typeof loadChecked>>;
+    try {
+      checked = await loadChecked();
+    } catch (error) {
+      if (mode === "strict") throw error;
+      try {
+        // An editor saving in place is caught half-written now and then: look again before warning.
+        await sleep(SETTLE_MS, undefined, { ref: false });
+        checked = await loadChecked();
+      } catch (again) {
+        this.warnInvalidState(again);
+        return [];
+      }
+    }
+    const next = checked.document;
+    this.loadWarnings = checked.warnings;
+    if (this.invalidState !== undefined) {
+      this.invalidState = undefined;
+      this.warn("the stored connectors are valid again; their current state is in force");
+    }
+    const { connectors, changes } = diffConnectors(this.connectors, next.connectors);
+    this.schemaUrl = next.$schema;
+    this.apply(
+      connectors,
+      isDeepStrictEqual(next.ccaiConfigs, this.ccai) ? this.ccai : next.ccaiConfigs?.map(freeze),
+      changes,
+    );
+    return changes;
+  }
+
+  private warnInvalidState(error: unknown): void {
+    const problem = describeError(error);
+    if (problem === this.invalidState) return;
+    this.invalidState = problem;
+    this.warn(
+      `the stored connectors cannot be loaded; the last valid state stays in force and routing goes on: ${problem}`,
+    );
+  }
+
+  private warn(message: string): void {
+    if (this.options.onWarning) this.options.onWarning(message);
+    else process.emitWarning(message);
+  }
+
+  /** The one way state changes, whether this registry made the change or another process did. */
+  private apply(
+    connectors: readonly Connector[],
+    ccai: readonly CcaiConfig[] | undefined,
+    changes: readonly ConnectorChange[],
+  ): void {
     this.connectors = connectors;
     this.ccai = ccai;
+    for (const change of changes) this.announce(change);
+  }
+
+  private announce(change: ConnectorChange): void {
     for (const listener of [...this.listeners]) {
       try {
         listener(change);
@@ -389,11 +531,65 @@ export class ConnectorRegistry {
     }
   }
 
+  /**
+   * An admin operation: under the store's write lock (when it has one) the state is re-read first, so that the
+   * rules are checked against what other processes saved and their changes are never overwritten.
+   */
+  private mutate<T>(authorize: () => void, operation: () => Promise<T>): Promise<T> {
+    return this.serialize(async () => {
+      authorize(); // before waiting for the lock: a role that may not write needs no lock to be told so
+      const release = await this.options.store?.lock?.();
+      if (!release) return operation();
+      try {
+        await this.reload("strict");
+        return await operation();
+      } finally {
+        await release();
+      }
+    });
+  }
+
   private serialize<T>(operation: () => Promise<T>): Promise<T> {
     const run = this.queue.then(operation, operation);
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/**
+ * How `next` differs from `current`, as the change events this registry would have announced had it made the
+ * changes itself; unchanged connectors keep their objects (handles and tokens built on them stay valid). Several
+ * changes to one connector between two reads become one event: a status change wins, since it decides routing.
+ */
+export function diffConnectors(
+  current: readonly Connector[],
+  next: readonly Connector[],
+): { connectors: Connector[]; changes: ConnectorChange[] } {
+  const before = new Map(current.map((connector) => [connector.id, connector]));
+  const changes: ConnectorChange[] = [];
+  const connectors = next.map((raw) => {
+    const old = before.get(raw.id);
+    before.delete(raw.id);
+    if (old && isDeepStrictEqual(old, raw)) return old;
+    const connector = freeze(raw);
+    changes.push({ kind: changeKind(old, connector), connector });
+    return connector;
+  });
+  for (const removed of before.values()) changes.push({ kind: "deleted", connector: removed });
+  return { connectors, changes };
+}
+
+function changeKind(old: Connector | undefined, next: Connector): ConnectorChangeKind {
+  if (!old) return "created";
+  if (old.status !== next.status) return next.status === "inactive" ? "deactivated" : "reactivated";
+  const rotatedOnly =
+    next.status === "active" &&
+    "refreshToken" in old &&
+    "refreshToken" in next &&
+    typeof old.refreshToken === "string" &&
+    typeof next.refreshToken === "string" &&
+    isDeepStrictEqual({ ...old, refreshToken: "" }, { ...next, refreshToken: "" });
+  return rotatedOnly ? "refresh-token-rotated" : "edited";
 }
 
 function problem(path: string, message: string): Problem {

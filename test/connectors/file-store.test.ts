@@ -130,33 +130,62 @@ describe("saving", () => {
     expect(await readFile(file, "utf8")).toBe(text);
   });
 
-  it("refuses to overwrite a file someone else changed since it was read, and keeps their change", async () => {
+  it("a registry that read the file earlier applies its change on top of someone else's, never over it", async () => {
     const { file } = await fileWithOneConnector();
-    const mine = await ConnectorRegistry.open(new ConnectorFileStore(file), { role: "full-admin" });
-    const theirs = await ConnectorRegistry.open(new ConnectorFileStore(file), { role: "full-admin" });
+    const mine = await ConnectorRegistry.open(new ConnectorFileStore(file), {
+      role: "full-admin",
+      follow: false,
+    });
+    const theirs = await ConnectorRegistry.open(new ConnectorFileStore(file), {
+      role: "full-admin",
+      follow: false,
+    });
+    const seen: string[] = [];
+    mine.on("change", ({ kind, connector }) => seen.push(`${kind}:${connector.name}`));
     await theirs.create(connectorInput("genesys", "Theirs"));
-    const theirText = await readFile(file, "utf8");
-    const error = (await mine
-      .create(connectorInput("custom", "Mine"))
+    // Under the write lock the file is read again first: their connector counts for the rules and is kept.
+    await expect(mine.create(connectorInput("genesys", "theirs"))).rejects.toMatchObject({
+      code: "name-taken",
+    });
+    await mine.create(connectorInput("custom", "Mine"));
+    expect(seen).toEqual(["created:Theirs", "created:Mine"]);
+    const reread = await ConnectorRegistry.open(new ConnectorFileStore(file), { role: "full-admin" });
+    expect(reread.list().map((c) => c.name)).toEqual(["CRM", "Theirs", "Mine"]);
+    await reread.close();
+  });
+
+  it("refuses to overwrite a file changed by a writer that ignores the lock, and keeps their change", async () => {
+    const { file } = await fileWithOneConnector();
+    const handEdited = `${(await readFile(file, "utf8")).trimEnd()}\n\n`;
+    const registry = await ConnectorRegistry.open(new ConnectorFileStore(file), {
+      role: "full-admin",
+      follow: false,
+      // Runs under the lock, after the re-read: the hand edit lands between that read and the save.
+      validate: async (connector) => {
+        await writeFile(file, handEdited);
+        return { status: "ok", message: `checked ${connector.name}` };
+      },
+    });
+    const error = (await registry
+      .create(connectorInput("custom", "Mine"), { validate: true })
       .catch((e: unknown) => e)) as ConnectorError;
     expect(error.code).toBe("concurrent-change");
     expect(error.message).toContain("changed since it was read");
-    expect(await readFile(file, "utf8")).toBe(theirText);
-    expect(mine.resolve("Mine")).toBeUndefined();
-    const reread = await ConnectorRegistry.open(new ConnectorFileStore(file), { role: "full-admin" });
-    expect(reread.list().map((c) => c.name)).toEqual(["CRM", "Theirs"]);
+    expect(await readFile(file, "utf8")).toBe(handEdited);
+    expect(registry.resolve("Mine")).toBeUndefined();
   });
 
-  it("refuses to create a file that appeared after the missing file was read", async () => {
+  it("creates the file on top of one that appeared after the missing file was read", async () => {
     const dir = await tempDir();
     const file = path.join(dir, "connectors.json");
     const registry = await ConnectorRegistry.open(new ConnectorFileStore(file, { createIfMissing: true }), {
       role: "full-admin",
+      follow: false,
     });
-    await writeFile(file, '{ "connectors": [] }\n');
-    await expect(registry.create(connectorInput("custom", "CRM"))).rejects.toMatchObject({
-      code: "concurrent-change",
-    });
-    expect(await readFile(file, "utf8")).toBe('{ "connectors": [] }\n');
+    await writeFile(file, '{ "$schema": "x.json", "connectors": [] }\n');
+    await registry.create(connectorInput("custom", "CRM"));
+    const saved = JSON.parse(await readFile(file, "utf8"));
+    expect(saved.$schema).toBe("x.json");
+    expect(saved.connectors.map((c: { name: string }) => c.name)).toEqual(["CRM"]);
   });
 });

@@ -1,0 +1,165 @@
+import { randomBytes } from "node:crypto";
+import { link, open, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
+import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ConnectorError } from "./errors.js";
+
+export interface FileLockOptions {
+  /** A lock whose holder stopped refreshing it this long ago is taken over. Default 10 s. */
+  readonly staleMs?: number;
+  /** How long to wait for a held lock before refusing. Default 10 s. */
+  readonly timeoutMs?: number;
+}
+
+/** Releases the lock; safe to call twice. Never removes a lock someone else took over meanwhile. */
+export type ReleaseLock = () => Promise<void>;
+
+interface LockOwner {
+  readonly pid: number;
+  readonly host: string;
+  readonly token: string;
+  readonly acquiredAt: string;
+}
+
+const DEFAULT_STALE_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+/**
+ * An advisory lock beside a file: `FILE.lock`, created with O_EXCL (`wx`) and holding the owner's pid, host, a
+ * random token and the time. O_EXCL creation is atomic on local filesystems and on NFSv3+, which makes the lock
+ * portable without native code (no flock in Node). The holder touches the lock's mtime while it holds it, so a
+ * lock that stopped being touched (its holder died) or whose holder's pid is gone on this host is taken over.
+ */
+export async function acquireFileLock(file: string, options: FileLockOptions = {}): Promise<ReleaseLock> {
+  const lockPath = `${file}.lock`;
+  const staleMs = options.staleMs ?? DEFAULT_STALE_MS;
+  const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const owner: LockOwner = {
+    pid: process.pid,
+    host: hostname(),
+    token: randomBytes(8).toString("hex"),
+    acquiredAt: new Date().toISOString(),
+  };
+  for (let attempt = 0; ; attempt++) {
+    if (await tryCreate(lockPath, owner)) return holdLock(lockPath, owner, staleMs);
+    const held = await readHolder(lockPath);
+    if (held && (await isStale(lockPath, held.text, staleMs))) {
+      await takeOver(lockPath, held.text, owner.token);
+      continue;
+    }
+    if (Date.now() >= deadline) throw lockedError(file, lockPath, held?.text);
+    // Short, growing, jittered waits: holders keep the lock for milliseconds (one read-modify-write).
+    await sleep(Math.min(5 * 2 ** Math.min(attempt, 5), 100) * (0.5 + Math.random()));
+  }
+}
+
+async function tryCreate(lockPath: string, owner: LockOwner): Promise<boolean> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(lockPath, "wx", 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw lockIoError(lockPath, error);
+  }
+  try {
+    await handle.writeFile(JSON.stringify(owner), "utf8");
+  } finally {
+    await handle.close();
+  }
+  return true;
+}
+
+function holdLock(lockPath: string, owner: LockOwner, staleMs: number): ReleaseLock {
+  // Touching keeps a live holder from looking stale during a slow step (a connectivity check inside the lock).
+  const heartbeat = setInterval(
+    () => {
+      const now = new Date();
+      utimes(lockPath, now, now).catch(() => undefined);
+    },
+    Math.max(staleMs / 3, 10),
+  );
+  heartbeat.unref();
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    clearInterval(heartbeat);
+    const held = await readHolder(lockPath);
+    if (held?.owner?.token === owner.token) await unlink(lockPath).catch(() => undefined);
+  };
+}
+
+async function readHolder(lockPath: string): Promise<{ text: string; owner?: LockOwner } | undefined> {
+  try {
+    const text = await readFile(lockPath, "utf8");
+    return { text, owner: parseOwner(text) };
+  } catch {
+    return undefined; // released meanwhile: the next attempt creates it
+  }
+}
+
+function parseOwner(text: string): LockOwner | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<LockOwner>;
+    return typeof value.pid === "number" && typeof value.token === "string"
+      ? (value as LockOwner)
+      : undefined;
+  } catch {
+    return undefined; // being written right now, or garbage: only its age can tell
+  }
+}
+
+async function isStale(lockPath: string, text: string, staleMs: number): Promise<boolean> {
+  const owner = parseOwner(text);
+  if (owner && owner.host === hostname() && !processExists(owner.pid)) return true;
+  try {
+    return Date.now() - (await stat(lockPath)).mtimeMs > staleMs;
+  } catch {
+    return false;
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes a stale lock without removing a fresh one: the lock is first renamed aside (atomic; only one taker
+ * succeeds), and if what was moved is not the stale lock we judged (another taker replaced it in between), it is
+ * linked back (link fails rather than overwrite when yet another lock appeared).
+ */
+async function takeOver(lockPath: string, staleText: string, token: string): Promise<void> {
+  const aside = `${lockPath}.${token}.stale`;
+  try {
+    await rename(lockPath, aside);
+  } catch {
+    return; // someone else took it over first
+  }
+  const moved = await readFile(aside, "utf8").catch(() => staleText);
+  if (moved !== staleText) await link(aside, lockPath).catch(() => undefined);
+  await unlink(aside).catch(() => undefined);
+}
+
+function lockedError(file: string, lockPath: string, text: string | undefined): ConnectorError {
+  const owner = text === undefined ? undefined : parseOwner(text);
+  const holder = owner
+    ? `process ${owner.pid} on ${owner.host} (since ${owner.acquiredAt})`
+    : "another process";
+  return new ConnectorError(
+    "store-locked",
+    `${file} is being saved by ${holder}; nothing was written. Run the command again; if no flowrun process is ` +
+      `saving it, delete ${lockPath}.`,
+  );
+}
+
+function lockIoError(lockPath: string, error: unknown): ConnectorError {
+  const code = (error as NodeJS.ErrnoException).code ?? String(error);
+  return new ConnectorError("connectors-file", `${lockPath}: cannot create the lock file (${code})`, {
+    cause: error,
+  });
+}
