@@ -39,17 +39,25 @@ function interactionLimit(server, agent) {
   };
 }
 
-/** Runs/s of each contender, rounds interleaved (order alternating), medians. */
+/**
+ * Runs/s of each contender, rounds interleaved (order alternating), medians. Also the CPU time of this process per
+ * run: on a machine shared with other work, runs/s move with the neighbours' load while CPU per run barely does.
+ */
 async function compare(contenders, runsPerRound = REQUESTS) {
   for (const task of Object.values(contenders)) await throughput(2000, CONCURRENCY, task); // warm-up
   const names = Object.keys(contenders);
-  const samples = Object.fromEntries(names.map((name) => [name, []]));
+  const samples = Object.fromEntries(names.map((name) => [name, { perSecond: [], cpuUs: [] }]));
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? names : [...names].reverse();
-    for (const name of order)
-      samples[name].push(await throughput(runsPerRound, CONCURRENCY, contenders[name]));
+    for (const name of order) {
+      const cpu = process.cpuUsage();
+      samples[name].perSecond.push(await throughput(runsPerRound, CONCURRENCY, contenders[name]));
+      const used = process.cpuUsage(cpu);
+      samples[name].cpuUs.push((used.user + used.system) / runsPerRound);
+    }
   }
-  return Object.fromEntries(names.map((name) => [name, median(samples[name])]));
+  const medians = (key) => Object.fromEntries(names.map((name) => [name, median(samples[name][key])]));
+  return { perSecond: medians("perSecond"), cpuUsPerRun: medians("cpuUs"), rounds: samples };
 }
 
 async function httpThroughput(server) {
@@ -181,10 +189,13 @@ async function heapPerRun(server) {
   return { perRunBytes: (during - before) / IN_FLIGHT, aborted };
 }
 
+const loadAtStart = os.loadavg();
 const server = await startServer();
 const slowServer = await startServer({ SLOW_MS: "1000" });
 try {
-  const { lookup: http, interaction } = await httpThroughput(server);
+  const { lookup, interaction: interactionSamples } = await httpThroughput(server);
+  const http = lookup.perSecond;
+  const interaction = interactionSamples.perSecond;
   const activitiesPerSecond = await interpreterOnly();
   const stampede = await coldStampede(server);
   const memory = await heapPerRun(slowServer);
@@ -195,17 +206,24 @@ try {
     concurrency: CONCURRENCY,
     requestsPerRound: REQUESTS,
     rounds: ROUNDS,
+    loadAverage: { atStart: loadAtStart, atEnd: os.loadavg() },
     runsPerSecond: http,
+    cpuMicrosecondsPerRun: lookup.cpuUsPerRun,
+    rounds: lookup.rounds,
     ratios: {
       flowrunToLimit: http.flowrun / http.limit,
       flowrunToTypical: http.flowrun / http.typical,
       interactionFlowrunToLimit: interaction.flowrun / interaction.limit,
     },
     interactionRunsPerSecond: interaction,
+    interactionCpuMicrosecondsPerRun: interactionSamples.cpuUsPerRun,
+    interactionRounds: interactionSamples.rounds,
     interpreterActivitiesPerSecond: activitiesPerSecond,
     stampede,
     memory,
   };
+  const cpu = lookup.cpuUsPerRun;
+  const interactionCpu = interactionSamples.cpuUsPerRun;
   const rows = [
     ["limit: undici.request + JSON.parse", `${Math.round(http.limit)} runs/s`, "1.00×"],
     [
@@ -219,11 +237,21 @@ try {
       `${results.ratios.flowrunToLimit.toFixed(2)}× (budget ≥ 0.85×)`,
     ],
     ["flowrun / typical", "", `${results.ratios.flowrunToTypical.toFixed(2)}×`],
+    [
+      "  CPU per run: limit / flowrun",
+      `${cpu.limit.toFixed(1)} / ${cpu.flowrun.toFixed(1)} µs`,
+      `${(cpu.limit / cpu.flowrun).toFixed(2)}× (limit's CPU / flowrun's)`,
+    ],
     ["interaction flow (2 calls, POST JSON): limit", `${Math.round(interaction.limit)} runs/s`, "1.00×"],
     [
       "interaction flow: flowrun",
       `${Math.round(interaction.flowrun)} runs/s`,
       `${results.ratios.interactionFlowrunToLimit.toFixed(2)}×`,
+    ],
+    [
+      "  CPU per run: limit / flowrun",
+      `${interactionCpu.limit.toFixed(1)} / ${interactionCpu.flowrun.toFixed(1)} µs`,
+      `${(interactionCpu.limit / interactionCpu.flowrun).toFixed(2)}× (limit's CPU / flowrun's)`,
     ],
     ["interpreter only (one core)", `${Math.round(activitiesPerSecond)} activities/s`, "budget ≥ 500,000"],
     [`cold stampede: ${STAMPEDE} runs`, `${stampede.tokenRequests} token request(s)`, "budget = 1"],
@@ -241,7 +269,12 @@ try {
   const width = Math.max(...rows.map((row) => row[0].length));
   const valueWidth = Math.max(...rows.map((row) => row[1].length));
   process.stdout.write(`flowrun bench — ${results.date} — Node ${results.node} — ${results.machine}\n`);
-  process.stdout.write(`concurrency ${CONCURRENCY}, ${REQUESTS} requests × ${ROUNDS} rounds, medians\n\n`);
+  process.stdout.write(
+    `concurrency ${CONCURRENCY}, ${REQUESTS} requests × ${ROUNDS} rounds, medians; load average ${os
+      .loadavg()
+      .map((value) => value.toFixed(2))
+      .join(" ")}\n\n`,
+  );
   for (const [name, value, note] of rows)
     process.stdout.write(`${name.padEnd(width)}  ${value.padStart(valueWidth)}  ${note}\n`);
   await mkdir(new URL("./results/", import.meta.url), { recursive: true });
