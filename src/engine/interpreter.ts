@@ -110,7 +110,7 @@ function seedScope(plan: FlowPlan, ctx: ActivityRunContext, options: RunOptions)
  * Runs a compiled flow once. Never rejects for anything a flow does; rejects only for invalid run options.
  * `engineState` belongs to the engine instance (no process-global state in an embeddable engine).
  */
-export async function runPlan(
+export function runPlan(
   plan: FlowPlan,
   services: EngineServices,
   handlers: CallHandlers,
@@ -118,11 +118,9 @@ export async function runPlan(
   engineState: EngineRunState = { timestamps: new TraceTimestamps(), aborts: new RunAborts() },
 ): Promise<RunResult> {
   const abort = engineState.aborts.open(options.signal, options.deadlineMs);
-  try {
-    return await runSteps(plan, services, handlers, options, engineState.timestamps, abort);
-  } finally {
-    abort?.release();
-  }
+  const running = runSteps(plan, services, handlers, options, engineState.timestamps, abort);
+  // Whatever the ending (even a rejection for invalid run options), nothing of the run stays on the host's signal.
+  return abort === undefined ? running : running.finally(() => abort.release());
 }
 
 /** What the runs of one engine share: trace timestamps and the fan-out of host signals. */
