@@ -209,7 +209,7 @@ try {
     loadAverage: { atStart: loadAtStart, atEnd: os.loadavg() },
     runsPerSecond: http,
     cpuMicrosecondsPerRun: lookup.cpuUsPerRun,
-    rounds: lookup.rounds,
+    roundSamples: lookup.rounds,
     ratios: {
       flowrunToLimit: http.flowrun / http.limit,
       flowrunToTypical: http.flowrun / http.typical,
@@ -217,7 +217,7 @@ try {
     },
     interactionRunsPerSecond: interaction,
     interactionCpuMicrosecondsPerRun: interactionSamples.cpuUsPerRun,
-    interactionRounds: interactionSamples.rounds,
+    interactionRoundSamples: interactionSamples.rounds,
     interpreterActivitiesPerSecond: activitiesPerSecond,
     stampede,
     memory,
