@@ -1,3 +1,4 @@
+import { EgressOptionError, EgressPolicy } from "../core/egress-rules.js";
 import { UsageError } from "./io.js";
 
 /** Collects repeatable `name=value` options (`--var`, `--contact`) into an object. */
@@ -20,3 +21,17 @@ export function positiveInteger(flag: string, text: string | undefined): number 
     throw new UsageError(`${flag} expects a positive whole number, got ${text}`);
   return n;
 }
+
+/** Collects `--egress-allow` entries, each checked at once so that a typo is a usage error naming the entry. */
+export function collectEgressAllow(value: string, previous: string[] = []): string[] {
+  try {
+    new EgressPolicy({ allow: [value] });
+  } catch (error) {
+    if (error instanceof EgressOptionError) throw new UsageError(`--egress-allow: ${error.message}`);
+    throw error;
+  }
+  return [...previous, value];
+}
+
+export const EGRESS_ALLOW_HELP =
+  "let flow-authored URLs reach this CIDR range, address or host name of the host's own network (repeatable)";

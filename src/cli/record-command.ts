@@ -6,7 +6,6 @@ import type { ConnectorRegistry } from "../connectors/registry.js";
 import { resolveSecret, secretFields } from "../connectors/secrets.js";
 import { parseJsonText, readJsonFile } from "../core/json-source.js";
 import { scriptedHandlers } from "../engine/host.js";
-import { createHttpAgent } from "../http/sender.js";
 import { recordingInterceptor, redactValue } from "../replay/recorder.js";
 import type { Exchange, TestCase, TestFile } from "../replay/test-file.js";
 import { testFileSchema } from "../replay/test-file.js";
@@ -90,10 +89,9 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
     const { engine: engineOptions, registry } = await engineOptionsFrom(ctx, options, "snapshot");
     const secrets = knownSecrets(registry, registry?.baseDir ?? ctx.io.cwd, ctx.io.env);
     const exchanges: Exchange[] = [];
-    const agent = createHttpAgent({ ca: engineOptions.ca });
     const engine = createEngine({
       ...engineOptions,
-      dispatcher: agent.compose(recordingInterceptor(secrets, (exchange) => exchanges.push(exchange))),
+      interceptors: [recordingInterceptor(secrets, (exchange) => exchanges.push(exchange))],
     });
     try {
       const flow = engine.compile(await readJsonFile(flowPath, file), { source: file });
@@ -142,7 +140,6 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
       ctx.exit(exitCodeFor(result));
     } finally {
       await engine.close();
-      await agent.close();
     }
   });
 }

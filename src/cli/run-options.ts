@@ -9,7 +9,13 @@ import type { RunResult } from "../engine/result.js";
 import type { CompiledFlow, EngineOptions } from "../runtime/create-engine.js";
 import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
-import { collectList, collectPairs, positiveInteger } from "./options.js";
+import {
+  collectEgressAllow,
+  collectList,
+  collectPairs,
+  EGRESS_ALLOW_HELP,
+  positiveInteger,
+} from "./options.js";
 
 /** The options `run` and `record` share. */
 export interface RunCliOptions {
@@ -21,6 +27,7 @@ export interface RunCliOptions {
   deadlineMs?: string;
   maxSteps?: string;
   allowLoopbackHttp?: boolean;
+  egressAllow?: string[];
   ca?: string;
 }
 
@@ -42,6 +49,7 @@ export function addRunOptions(command: Command): Command {
     .option("--deadline-ms <ms>", "abort the run after this many milliseconds")
     .option("--max-steps <n>", "maximum activities per run (default 1000)")
     .option("--allow-loopback-http", "accept plain http:// URLs for loopback hosts (local test servers)")
+    .option("--egress-allow <cidr-or-host>", EGRESS_ALLOW_HELP, collectEgressAllow)
     .option("--ca <file>", "trust this CA certificate (PEM) for HTTPS, in addition to the usual roots");
 }
 
@@ -98,6 +106,7 @@ export async function engineOptionsFrom(
   const engine: EngineOptions = {
     maxSteps: positiveInteger("--max-steps", options.maxSteps),
     allowLoopbackHttp,
+    egressAllow: options.egressAllow,
     ca: await readCa(ctx.io.cwd, options.ca),
     secrets: { env: ctx.io.env },
     onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),

@@ -5,6 +5,7 @@ import { replayEngineFactory } from "../replay/engine-factory.js";
 import { type CaseReport, discoverTestFiles, runTestFile } from "../replay/runner.js";
 import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
+import { collectEgressAllow, EGRESS_ALLOW_HELP } from "./options.js";
 import { paint } from "./paint.js";
 import { jsonReport } from "./reporters/json.js";
 import { junitReport } from "./reporters/junit.js";
@@ -12,6 +13,12 @@ import { prettyCaseLine, summaryLine } from "./reporters/pretty.js";
 
 const REPORTERS = ["pretty", "json", "junit"] as const;
 type Reporter = (typeof REPORTERS)[number];
+
+interface TestCliOptions {
+  reporter: string;
+  output?: string;
+  egressAllow?: string[];
+}
 
 export function registerTestCommand(program: Command, ctx: CliContext): void {
   program
@@ -22,7 +29,8 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
     .argument("[paths...]", "test files or folders to search for *.test.json (default: the current folder)")
     .option("--reporter <name>", `output format: ${REPORTERS.join(", ")}`, "pretty")
     .option("--output <file>", "write the json or junit report to this file instead of standard output")
-    .action(async (paths: string[], options: { reporter: string; output?: string }) => {
+    .option("--egress-allow <cidr-or-host>", EGRESS_ALLOW_HELP, collectEgressAllow)
+    .action(async (paths: string[], options: TestCliOptions) => {
       if (!REPORTERS.includes(options.reporter as Reporter)) {
         throw new UsageError(
           `--reporter must be one of ${REPORTERS.join(", ")}, got ${JSON.stringify(options.reporter)}`,
@@ -43,6 +51,7 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
       // Pretty output streams each case as it finishes; with --output the pretty lines still go to the terminal.
       const streamCases = reporter === "pretty" || options.output !== undefined;
       const factory = replayEngineFactory({
+        egressAllow: options.egressAllow,
         secrets: { env: ctx.io.env },
         onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
       });

@@ -13,8 +13,10 @@ export const HTTP_METHODS: readonly HttpMethod[] = [
 
 /** What the engine lends to the http-request activity. */
 export interface HttpServices {
-  /** Every request, token requests included, goes through this dispatcher (an Agent, or a MockAgent in replay). */
+  /** Connector requests, token requests included, go through this dispatcher (an Agent, or a MockAgent in replay). */
   readonly dispatcher: Dispatcher;
+  /** Flow-authored URLs (`requestUrl`) go through this one, under the egress policy (SPEC 12). */
+  readonly flowUrlDispatcher: Dispatcher;
   readonly maxResponseBytes: number;
   /** Whether plain `http://` to loopback hosts is allowed (local test servers). */
   readonly allowLoopbackHttp: boolean;

@@ -1,14 +1,23 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher } from "undici";
+import { EgressDeniedError, type EgressPolicy } from "../core/egress-rules.js";
 import { FlowrunError } from "../core/errors.js";
 import { AdmissionGate, type AdmissionWaiter } from "./admission.js";
+import { type EgressLookup, egressConnector } from "./egress.js";
 
 /** Default cap on a response body (SPEC 3): 1 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** The gates of the Agents `createHttpAgent` built; other dispatchers (a host's own, a MockAgent) have none. */
 const gates = new WeakMap<Dispatcher, AdmissionGate>();
+
+/** A dispatcher composed onto an engine Agent (a recording interceptor) still sends through the Agent's gate. */
+export function withAgentAdmission<D extends Dispatcher>(agent: Dispatcher, composed: D): D {
+  const gate = gates.get(agent);
+  if (gate !== undefined) gates.set(composed, gate);
+  return composed;
+}
 
 /** Connections kept per origin when the engine is not told otherwise. */
 export const DEFAULT_CONNECTIONS_PER_ORIGIN = 128;
@@ -18,14 +27,20 @@ export const DEFAULT_CONNECTIONS_PER_ORIGIN = 128;
  * roots (Node 20 cannot list NODE_EXTRA_CA_CERTS, so those are not added when `ca` is given).
  */
 export function createHttpAgent(
-  options: { ca?: string | Buffer; connectionsPerOrigin?: number } = {},
+  options: {
+    ca?: string | Buffer;
+    connectionsPerOrigin?: number;
+    /** Checks every new connection's resolved address against the egress policy (SPEC 12). */
+    egress?: { policy: EgressPolicy; lookup?: EgressLookup };
+  } = {},
 ): Agent {
   const connections = options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN;
+  const tls = options.ca === undefined ? undefined : { ca: [...rootCertificates, options.ca.toString()] };
   const agent = new Agent({
     keepAliveTimeout: 10_000,
     keepAliveMaxTimeout: 60_000,
     connections,
-    connect: options.ca === undefined ? undefined : { ca: [...rootCertificates, options.ca.toString()] },
+    connect: options.egress ? egressConnector(options.egress.policy, { ...tls }, options.egress.lookup) : tls,
   });
   // No more requests per origin in undici at a time than it has connections (see admission.ts).
   gates.set(agent, new AdmissionGate(connections));
@@ -33,7 +48,7 @@ export function createHttpAgent(
 }
 
 /** Why one attempt produced no response. `aborted` means the run itself was aborted by its host. */
-export type AttemptFailureKind = "timeout" | "network" | "response-too-large" | "aborted";
+export type AttemptFailureKind = "timeout" | "network" | "response-too-large" | "aborted" | "egress-denied";
 
 export class AttemptError extends FlowrunError {
   override readonly code: AttemptFailureKind;
@@ -92,6 +107,8 @@ function describeNetworkError(error: unknown): string {
 
 function classify(error: unknown, duringResponse: boolean): AttemptError {
   if (error instanceof AttemptError) return error;
+  if (error instanceof EgressDeniedError)
+    return new AttemptError("egress-denied", error.message, { cause: error });
   const code = errorCode(error);
   if (code && TIMEOUT_CODES.has(code))
     return new AttemptError("timeout", describeNetworkError(error), { cause: error, duringResponse });

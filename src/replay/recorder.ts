@@ -1,7 +1,7 @@
 import type { Dispatcher } from "undici";
 import { isSecretName, REDACTED, redactUrl as redactShownUrl, scrubSecrets } from "../core/redact.js";
 import { bodyAsRecorded, type ObservedRequest } from "./exchange-matcher.js";
-import type { Exchange } from "./test-file.js";
+import type { Exchange, RecordedResponse } from "./test-file.js";
 
 /** Names that look secret but are not, and that replay needs intact (a token answer's `token_type`). */
 const NOT_SECRET = new Set(["token_type", "token_uri", "expires_in"]);
@@ -136,7 +136,7 @@ export function recordingInterceptor(
         };
         const recordedBody = bodyAsRecorded(observed);
         if (recordedBody !== undefined) request.body = redactValue(recordedBody, knownSecrets);
-        const response: Exchange["response"] = { status };
+        const response: RecordedResponse = { status };
         if (Object.keys(headers).length > 0) response.headers = headers;
         const parsedBody = responseBody(body, headers["content-type"] ?? "");
         if (parsedBody !== undefined) response.body = redactValue(parsedBody, knownSecrets);

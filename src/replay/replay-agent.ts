@@ -1,6 +1,6 @@
-import { MockAgent } from "undici";
+import { errors, MockAgent } from "undici";
 import { closestRecorded, describeUnmatched, matches, type ObservedRequest } from "./exchange-matcher.js";
-import type { Exchange, RecordedResponse } from "./test-file.js";
+import type { Exchange, Fault, RecordedResponse } from "./test-file.js";
 
 /** The answer to a request no recorded exchange matches: a status nothing retries (see ReplaySession). */
 export const UNMATCHED_STATUS = 404;
@@ -30,6 +30,35 @@ function flatHeaders(headers: unknown): Record<string, string> {
   return flat;
 }
 
+/** What MockAgent passes to a reply callback (and to a reply's data function): the dispatched request. */
+interface DispatchedRequest {
+  readonly signal?: { aborted: boolean; addEventListener(type: "abort", listener: () => void): void } | null;
+}
+
+/**
+ * A reply body that arrives after `delayMs`: MockAgent waits for a promise returned by the data function, and
+ * drops the reply when the request is aborted meanwhile (the deadline passed), which is then a timeout.
+ */
+function delayed(data: string, delayMs: number) {
+  return (request: DispatchedRequest) =>
+    new Promise<string>((resolve) => {
+      const timer = setTimeout(() => resolve(data), delayMs);
+      timer.unref();
+      request.signal?.addEventListener("abort", () => clearTimeout(timer));
+    });
+}
+
+/**
+ * SPEC 8 faults, through the MockAgent like every replayed answer. `network`: the dispatch fails with undici's
+ * SocketError, as a dropped connection does (and as MockAgent's replyWithError does, at the same point).
+ * `timeout`: the reply never comes; MockAgent has handed undici the abort hook, so the activity's deadline
+ * aborts the request as it would a silent server.
+ */
+function faultReply(fault: Fault) {
+  if (fault === "network") throw new errors.SocketError("other side closed (fixture fault: network)");
+  return { statusCode: 200, data: () => new Promise<string>(() => {}), responseOptions: {} };
+}
+
 function replyFor(response: RecordedResponse) {
   const headers: Record<string, string> = { ...response.headers };
   const hasContentType = Object.keys(headers).some((name) => name.toLowerCase() === "content-type");
@@ -41,7 +70,8 @@ function replyFor(response: RecordedResponse) {
     data = JSON.stringify(response.body);
     if (!hasContentType) headers["content-type"] = "application/json";
   }
-  return { statusCode: response.status, data, responseOptions: { headers } };
+  const body = response.delayMs ? delayed(data, response.delayMs) : data;
+  return { statusCode: response.status, data: body, responseOptions: { headers } };
 }
 
 /**
@@ -82,7 +112,8 @@ export class ReplaySession {
     );
     if (index >= 0) {
       this.#used[index] = true;
-      return replyFor(this.#exchanges[index]!.response);
+      const exchange = this.#exchanges[index]!;
+      return exchange.fault ? faultReply(exchange.fault) : replyFor(exchange.response!);
     }
     const alreadyUsed = this.#exchanges.some((exchange) => matches(observed, exchange.request));
     const unused = this.#exchanges.filter((_, i) => !this.#used[i]);

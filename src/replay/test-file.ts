@@ -24,12 +24,34 @@ export const recordedResponseSchema = z.strictObject({
   status: z.number().int().min(100).max(599),
   headers: headersSchema.optional(),
   body: z.unknown().optional().meta({ description: "JSON value (sent as application/json) or text" }),
+  delayMs: z.number().int().min(0).max(60_000).optional().meta({
+    description: "The answer comes after this many ms (a delay past the activity's deadline is a timeout)",
+  }),
 });
 
-export const exchangeSchema = z.strictObject({
-  request: recordedRequestSchema,
-  response: recordedResponseSchema,
-});
+/** SPEC 8 "Faults": what an exchange may stand for instead of an answer. */
+export const FAULTS = ["timeout", "network"] as const;
+
+export const exchangeSchema = z
+  .strictObject({
+    request: recordedRequestSchema,
+    response: recordedResponseSchema.optional(),
+    fault: z.enum(FAULTS).optional().meta({
+      description:
+        "Instead of a response: timeout (no answer until the activity's deadline) or network (the connection drops)",
+    }),
+  })
+  .superRefine((exchange, ctx) => {
+    if (exchange.response !== undefined && exchange.fault !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["fault"],
+        message: "an exchange has a response or a fault, not both",
+      });
+    if (exchange.response === undefined && exchange.fault === undefined)
+      ctx.addIssue({ code: "custom", path: [], message: "an exchange needs a response or a fault" });
+  })
+  .meta({ oneOf: [{ required: ["response"] }, { required: ["fault"] }] });
 
 export const expectationSchema = z.strictObject({
   status: z.enum(["completed", "halted", "failed", "aborted"]).optional(),
@@ -75,6 +97,7 @@ export const testFileSchema = z
 export type RecordedRequest = z.infer<typeof recordedRequestSchema>;
 export type RecordedResponse = z.infer<typeof recordedResponseSchema>;
 export type Exchange = z.infer<typeof exchangeSchema>;
+export type Fault = (typeof FAULTS)[number];
 export type Expectation = z.infer<typeof expectationSchema>;
 export type TestCase = z.infer<typeof testCaseSchema>;
 export type TestFile = z.infer<typeof testFileSchema>;

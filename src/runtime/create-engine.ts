@@ -11,11 +11,16 @@ import type { ConnectorResolver } from "../core/connector-seam.js";
 import { FlowrunError } from "../core/errors.js";
 import { createFlowEngine, type Engine } from "../engine/flow-engine.js";
 import type { CallHandlers } from "../engine/host.js";
-import { createHttpAgent, DEFAULT_MAX_RESPONSE_BYTES } from "../http/sender.js";
+import { type DispatcherOptions, engineDispatchers } from "../http/dispatchers.js";
+import { DEFAULT_MAX_RESPONSE_BYTES } from "../http/sender.js";
 
 export type { CompiledFlow, CompileOptions, Engine } from "../engine/flow-engine.js";
 
-export interface EngineOptions {
+export interface EngineOptions
+  extends Pick<
+    DispatcherOptions,
+    "egressAllow" | "egressPolicyForConnectors" | "egressLookup" | "interceptors"
+  > {
   /** Maximum activities per run before it fails with reason `step-limit`. Default 1000. */
   maxSteps?: number;
   /** Default call-effect handlers for every run (a run may pass its own). */
@@ -68,9 +73,7 @@ function checkedMaxResponseBytes(value: number | undefined): number {
  */
 export function assembleEngine(options: EngineOptions, replayRules: ReplayConnectorRules = {}): Engine {
   const maxResponseBytes = checkedMaxResponseBytes(options.maxResponseBytes);
-  const ownAgent = options.dispatcher
-    ? undefined
-    : createHttpAgent({ ca: options.ca, connectionsPerOrigin: options.connectionsPerOrigin });
+  const dispatchers = engineDispatchers(options);
   // One token cache per engine; a registry is followed so that deactivation and edits drop tokens at once.
   const followed: RegistryResolver | undefined =
     options.connectors && isRegistry(options.connectors)
@@ -88,7 +91,8 @@ export function assembleEngine(options: EngineOptions, replayRules: ReplayConnec
     services: {
       maxSteps: options.maxSteps ?? 1000,
       http: {
-        dispatcher: options.dispatcher ?? ownAgent!,
+        dispatcher: dispatchers.connectors,
+        flowUrlDispatcher: dispatchers.flowUrls,
         maxResponseBytes,
         allowLoopbackHttp: options.allowLoopbackHttp ?? false,
       },
@@ -97,7 +101,7 @@ export function assembleEngine(options: EngineOptions, replayRules: ReplayConnec
     handlers: options.handlers ?? {},
     async close() {
       followed?.close();
-      await ownAgent?.close();
+      await dispatchers.close();
     },
   });
 }

@@ -26,6 +26,10 @@ export interface LoopbackServer {
   readonly port: number;
   /** Every request received, in order. */
   readonly received: ReceivedRequest[];
+  /** Every TCP connection accepted (a refused destination must leave this unchanged). */
+  readonly connections: { count: number };
+  /** The SNI server name of each TLS connection (HTTPS servers; "" when the client sent none). */
+  readonly servernames: string[];
   /** Replaces the handler (tests share servers and set what they need). */
   handle(handler: Handler): void;
   close(): Promise<void>;
@@ -35,9 +39,15 @@ const open: LoopbackServer[] = [];
 
 function wrap(server: http.Server | https.Server, scheme: "http" | "https", initial: Handler) {
   const received: ReceivedRequest[] = [];
+  const connections = { count: 0 };
+  const servernames: string[] = [];
   const sockets = new Set<import("node:net").Socket>();
   let handler = initial;
+  server.on("secureConnection", (socket: import("node:tls").TLSSocket) => {
+    servernames.push(typeof socket.servername === "string" ? socket.servername : "");
+  });
   server.on("connection", (socket) => {
+    connections.count++;
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
@@ -65,6 +75,8 @@ function wrap(server: http.Server | https.Server, scheme: "http" | "https", init
         url: `${scheme}://127.0.0.1:${port}`,
         port,
         received,
+        connections,
+        servernames,
         handle: (next) => {
           handler = next;
         },
@@ -106,7 +118,10 @@ export interface TestCertificates {
   cert: string;
 }
 
-/** A throwaway CA and a server certificate for 127.0.0.1 and localhost, made with the openssl CLI. */
+/**
+ * A throwaway CA and a server certificate for 127.0.0.1, localhost and *.flowrun.test (names tests resolve with
+ * an injected lookup), made with the openssl CLI.
+ */
 export function makeTestCertificates(): TestCertificates {
   const dir = mkdtempSync(path.join(tmpdir(), "flowrun-tls-"));
   const file = (name: string) => path.join(dir, name);
@@ -144,7 +159,7 @@ export function makeTestCertificates(): TestCertificates {
   );
   writeFileSync(
     file("server.ext"),
-    "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:*.flowrun.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
   );
   openssl(
     "x509",

@@ -36,8 +36,9 @@ beforeEach(() => {
 
 describe("HTTPS and the loopback rule", () => {
   it("reaches an HTTPS server whose CA is given with the ca option", async () => {
+    // The server is on loopback, which the egress policy refuses to flow-authored URLs unless allowed.
     const run = await runHttp(
-      { ca: tls.ca },
+      { ca: tls.ca, egressAllow: ["127.0.0.1"] },
       { useAuthenticatedEndpoint: false, requestUrl: `${secure.url}/x` },
     );
     expect(run.entry.outcome).toBe("success");
@@ -45,7 +46,10 @@ describe("HTTPS and the loopback rule", () => {
   });
 
   it("refuses an unknown CA as a network error", async () => {
-    const run = await runHttp({}, { useAuthenticatedEndpoint: false, requestUrl: `${secure.url}/x` });
+    const run = await runHttp(
+      { egressAllow: ["127.0.0.1"] },
+      { useAuthenticatedEndpoint: false, requestUrl: `${secure.url}/x` },
+    );
     expect(run.outputs.error?.kind).toBe("network");
     expect(secure.received).toHaveLength(0);
   });
@@ -161,7 +165,10 @@ describe("flowrun run", () => {
       JSON.stringify(httpFlow({ useAuthenticatedEndpoint: false, requestUrl: `${secure.url}/ping` })),
     );
     const io = collectingIo(dir);
-    const code = await runCli(["run", "secure.flow.json", "--ca", "ca.pem"], io);
+    const code = await runCli(
+      ["run", "secure.flow.json", "--ca", "ca.pem", "--egress-allow", "127.0.0.1"],
+      io,
+    );
     expect(code).toBe(0);
     expect(io.out.join("")).toContain(`GET ${secure.url}/ping → 200`);
     expect(await runCli(["run", "secure.flow.json", "--ca", "missing.pem"], collectingIo(dir))).toBe(2);

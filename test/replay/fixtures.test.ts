@@ -33,7 +33,7 @@ describe("fixture library", () => {
     expect([...used].sort()).toEqual(connectors.connectors.map((c) => c.name).sort());
   });
 
-  it("covers halting and every HTTP error kind replay can produce", async () => {
+  it("covers halting and every HTTP error kind (timeout and network through fixture faults)", async () => {
     const kinds = new Set<string>();
     const reasons = new Set<string>();
     for (const name of testFiles) {
@@ -46,11 +46,14 @@ describe("fixture library", () => {
     }
     expect([...kinds].sort()).toEqual([
       "auth",
+      "egress-denied",
       "http-status",
       "invalid-request",
       "method-not-allowed",
+      "network",
       "parse",
       "response-too-large",
+      "timeout",
     ]);
     expect([...reasons].sort()).toEqual(["connector-inactive", "connector-not-found"]);
   });

@@ -147,3 +147,42 @@ describe("flowrun run --replay honours the run options", () => {
     }
   });
 });
+
+describe("--egress-allow reaches the replay engine (run --replay and test)", () => {
+  const STATUS_FLOW = path.join(fixturesDir, "status-check.flow.json");
+  const STATUS_TESTS = path.join(fixturesDir, "status-check.test.json");
+  const METADATA = "status host set to the cloud metadata address: egress-denied, nothing sent";
+  const replayMetadata = ["run", STATUS_FLOW, "--replay", STATUS_TESTS, "--case", METADATA, "--json"];
+
+  it("without it, the metadata address is refused and nothing is sent (0 attempts)", async () => {
+    const run = await cli(replayMetadata, { env: envWithoutSecrets() });
+    const result = JSON.parse(run.stdout);
+    expect(result.variables.errorKind).toBe("egress-denied");
+    expect(result.trace[0].http.attempts).toBe(0);
+  });
+
+  it("with it, the request is sent to the replay (which has no recording for it)", async () => {
+    const run = await cli([...replayMetadata, "--egress-allow", "169.254.169.254"], {
+      env: envWithoutSecrets(),
+    });
+    const result = JSON.parse(run.stdout);
+    expect(result.variables.errorKind).not.toBe("egress-denied");
+    expect(result.trace[0].http.attempts).toBeGreaterThan(0);
+  });
+
+  it("flowrun test --egress-allow makes the case expecting egress-denied fail, naming it", async () => {
+    const allowed = await cli(["test", STATUS_TESTS, "--egress-allow", "169.254.169.254"], {
+      env: envWithoutSecrets(),
+    });
+    expect(allowed.code).toBe(1);
+    expect(allowed.stdout).toMatch(/✗.*status host set to the cloud metadata address/);
+    const plain = await cli(["test", STATUS_TESTS], { env: envWithoutSecrets() });
+    expect(plain.code).toBe(0);
+  });
+
+  it("an entry that is no range, address or name is a usage error naming it", async () => {
+    const run = await cli([...replayMetadata, "--egress-allow", "10.0.0.0/99"], { env: envWithoutSecrets() });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("10.0.0.0/99");
+  });
+});

@@ -1,4 +1,5 @@
 import type { Authorization, ConnectorHandle } from "../../core/connector-seam.js";
+import { EgressDeniedError } from "../../core/egress-rules.js";
 import { FlowrunError } from "../../core/errors.js";
 import type { HttpMethod } from "../../core/http-types.js";
 import { encodeQuery, isSecretName, REDACTED, redactUrl, scrubSecrets } from "../../core/redact.js";
@@ -19,7 +20,8 @@ export type HttpErrorKind =
   | "auth"
   | "method-not-allowed"
   | "invalid-request"
-  | "response-too-large";
+  | "response-too-large"
+  | "egress-denied";
 
 export interface CompiledHttpRequest {
   readonly authenticated: boolean;
@@ -341,6 +343,8 @@ class HttpExchange {
         },
       });
     } catch (error) {
+      if (error instanceof EgressDeniedError)
+        throw new HttpActivityError("egress-denied", `connector "${handle.name}": ${error.message}`);
       if (this.ended || isAbortLike(error))
         throw new HttpActivityError(
           "timeout",
@@ -415,6 +419,8 @@ class HttpExchange {
         this.json = undefined;
         trace.status = null;
         if (error.code === "aborted") return this.fail("timeout", "the run was aborted");
+        // The egress policy refuses before a connection exists: this attempt sent nothing.
+        if (error.code === "egress-denied") trace.attempts--;
         const transient = error.code === "network" || error.code === "timeout";
         if (transient && mayRetryFailure && !this.ended) {
           retriesUsed++;
@@ -462,14 +468,14 @@ class HttpExchange {
    * remaining time, so that a retry can happen.
    */
   private send(url: RequestUrl, headers: Record<string, string>, retriesLeft: number): Promise<HttpResponse> {
-    const { dispatcher, maxResponseBytes } = this.ctx.services.http;
+    const { dispatcher, flowUrlDispatcher, maxResponseBytes } = this.ctx.services.http;
     const now = performance.now();
     return sendAttempt({
       url,
       method: this.method,
       headers,
       body: this.request.body,
-      dispatcher,
+      dispatcher: this.connector ? dispatcher : flowUrlDispatcher,
       maxResponseBytes,
       deadline: retriesLeft === 0 ? this.deadline : now + (this.deadline - now) / (retriesLeft + 1),
       signal: this.ctx.signal,

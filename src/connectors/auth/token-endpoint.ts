@@ -102,6 +102,8 @@ async function postOnce(
     });
   } catch (error) {
     if (call.signal.aborted) throw call.signal.reason;
+    // The egress policy's refusal is final and keeps its own kind (SPEC 12): not retried, not `auth`.
+    if (error instanceof AttemptError && error.code === "egress-denied") throw error.cause;
     if (error instanceof AttemptError && error.code === "response-too-large")
       throw new AuthError(
         `${endpoint} answered more than ${MAX_TOKEN_RESPONSE_BYTES} bytes; that is not a token`,
