@@ -16,6 +16,11 @@ export {
   type LoadedConnectors,
   MemoryConnectorStore,
 } from "./connectors/file-store.js";
+export { type RedisConnectionOptions, RedisUnavailableError } from "./connectors/redis/connection.js";
+export { connectRedisFleet, type RedisFleet, type RedisFleetOptions } from "./connectors/redis/fleet.js";
+export { TOKEN_KEY_ENV, TokenKeyError } from "./connectors/redis/sealing.js";
+export { RedisSharedTokens } from "./connectors/redis/shared-tokens.js";
+export { type ImportResult, RedisConnectorStore } from "./connectors/redis/store.js";
 export {
   type ConnectorChange,
   type ConnectorChangeKind,
@@ -45,6 +50,7 @@ export {
   type SecretValue,
 } from "./connectors/schema.js";
 export { maskConnector, maskSecret, resolveSecret, type SecretContext } from "./connectors/secrets.js";
+export type { SharedTokenStore } from "./connectors/token-cache.js";
 export { connectorEndpoints, isLoopbackHost } from "./connectors/url-rules.js";
 export type {
   Authorization,

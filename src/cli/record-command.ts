@@ -10,6 +10,7 @@ import { recordingInterceptor, redactValue } from "../replay/recorder.js";
 import type { Exchange, TestCase, TestFile } from "../replay/test-file.js";
 import { testFileSchema } from "../replay/test-file.js";
 import { createEngine } from "../runtime/create-engine.js";
+import { cliHints } from "./hints.js";
 import { UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { paint } from "./paint.js";
@@ -86,7 +87,7 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
     const flowPath = path.resolve(ctx.io.cwd, file);
     const outPath = path.resolve(ctx.io.cwd, options.out);
     // Not following: every secret the recording redacts must be known before the first request.
-    const { engine: engineOptions, registry } = await engineOptionsFrom(ctx, options, "snapshot");
+    const { engine: engineOptions, registry, close } = await engineOptionsFrom(ctx, options, "snapshot");
     const secrets = knownSecrets(registry, registry?.baseDir ?? ctx.io.cwd, ctx.io.env);
     const exchanges: Exchange[] = [];
     const engine = createEngine({
@@ -132,7 +133,17 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
       ctx.io.stdout(
         options.json
           ? `${JSON.stringify(result, null, 2)}\n`
-          : formatTrace(flow.name, result, paint(ctx.io.color)),
+          : formatTrace(
+              flow.name,
+              result,
+              paint(ctx.io.color),
+              cliHints({
+                cwd: ctx.io.cwd,
+                flowFile: file,
+                connectorsFile: options.connectors,
+                replay: false,
+              }),
+            ),
       );
       ctx.io.stdout(
         `recorded case ${JSON.stringify(options.case)} with ${exchanges.length} exchange(s) into ${options.out}\n`,
@@ -140,6 +151,7 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
       ctx.exit(exitCodeFor(result));
     } finally {
       await engine.close();
+      await close();
     }
   });
 }

@@ -1,15 +1,17 @@
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import type { ConnectorRegistry } from "../connectors/registry.js";
 import { readJsonFile } from "../core/json-source.js";
 import { scriptedHandlers } from "../engine/host.js";
 import { replayEngineFactory } from "../replay/engine-factory.js";
 import { ReplaySession } from "../replay/replay-agent.js";
 import { loadTestFile, type TestCase } from "../replay/test-file.js";
 import { createEngine, type Engine } from "../runtime/create-engine.js";
+import { cliHints } from "./hints.js";
 import { UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { paint } from "./paint.js";
+import { runReportHtml } from "./reporters/html/run-report.js";
 import {
   addRunOptions,
   engineOptionsFrom,
@@ -22,6 +24,7 @@ import { formatTrace } from "./trace-format.js";
 interface RunCommandOptions extends RunCliOptions {
   replay?: string;
   case?: string;
+  report?: string;
 }
 
 interface ReplayedCase {
@@ -33,10 +36,10 @@ interface ReplayedCase {
 async function engineFor(
   ctx: CliContext,
   options: RunCommandOptions,
-): Promise<{ engine: Engine; replayed?: ReplayedCase; registry?: ConnectorRegistry }> {
+): Promise<{ engine: Engine; replayed?: ReplayedCase; close?: () => Promise<void> }> {
   if (options.replay === undefined && options.case === undefined) {
-    const { engine, registry } = await engineOptionsFrom(ctx, options, "follow");
-    return { engine: createEngine(engine), registry };
+    const { engine, close } = await engineOptionsFrom(ctx, options, "follow");
+    return { engine: createEngine(engine), close };
   }
   if (!options.replay || !options.case) throw new UsageError("--replay and --case go together");
   const testFile = await loadTestFile(path.resolve(ctx.io.cwd, options.replay), options.replay);
@@ -69,12 +72,12 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
   )
     .option("--replay <testfile>", "answer HTTP requests from a recorded case instead of the network")
     .option("--case <name>", "the case of --replay to use")
+    .option("--report <file>", "also write a self-contained HTML report of the run (graph, path, details)")
     .action(async (file: string, options: RunCommandOptions) => {
-      const { engine, replayed, registry } = await engineFor(ctx, options);
+      const { engine, replayed, close } = await engineFor(ctx, options);
       try {
-        const flow = engine.compile(await readJsonFile(path.resolve(ctx.io.cwd, file), file), {
-          source: file,
-        });
+        const flowDocument = await readJsonFile(path.resolve(ctx.io.cwd, file), file);
+        const flow = engine.compile(flowDocument, { source: file });
         const recorded = replayed?.testCase;
         const result = await runWithInputs(
           flow,
@@ -86,23 +89,39 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
           options.deadlineMs,
         );
         const colors = paint(ctx.io.color);
+        const hints = cliHints({
+          cwd: ctx.io.cwd,
+          flowFile: file,
+          connectorsFile: options.connectors,
+          replay: replayed !== undefined,
+        });
         ctx.io.stdout(
-          options.json ? `${JSON.stringify(result, null, 2)}\n` : formatTrace(flow.name, result, colors),
+          options.json
+            ? `${JSON.stringify(result, null, 2)}\n`
+            : formatTrace(flow.name, result, colors, hints),
         );
-        if (replayed) {
-          for (const problem of replayed.session.unmatched) ctx.io.stderr(`${colors.red(problem)}\n`);
-          for (const exchange of replayed.session.unused) {
-            ctx.io.stderr(
-              colors.yellow(
-                `recorded exchange never used: ${exchange.request.method} ${exchange.request.url}\n`,
-              ),
-            );
-          }
+        const unmatched = replayed?.session.unmatched ?? [];
+        const unused = (replayed?.session.unused ?? []).map(
+          (exchange) => `recorded exchange never used: ${exchange.request.method} ${exchange.request.url}`,
+        );
+        for (const problem of unmatched) ctx.io.stderr(`${colors.red(problem)}\n`);
+        for (const problem of unused) ctx.io.stderr(`${colors.yellow(problem)}\n`);
+        if (options.report) {
+          const html = runReportHtml({
+            flowName: flow.name,
+            flowFile: file,
+            flowDocument,
+            result,
+            replay: replayed && { file: options.replay!, caseName: replayed.testCase.name },
+            problems: [...unmatched, ...unused],
+            generatedAt: new Date(),
+          });
+          await writeFile(path.resolve(ctx.io.cwd, options.report), html);
         }
         ctx.exit(exitCodeFor(result));
       } finally {
         await engine.close();
-        await registry?.close();
+        await close?.();
         await replayed?.session.close();
       }
     });

@@ -7,17 +7,32 @@ import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { collectEgressAllow, EGRESS_ALLOW_HELP } from "./options.js";
 import { paint } from "./paint.js";
+import { testReportHtml } from "./reporters/html/test-report.js";
 import { jsonReport } from "./reporters/json.js";
 import { junitReport } from "./reporters/junit.js";
 import { prettyCaseLine, summaryLine } from "./reporters/pretty.js";
 
-const REPORTERS = ["pretty", "json", "junit"] as const;
+const REPORTERS = ["pretty", "json", "junit", "html"] as const;
 type Reporter = (typeof REPORTERS)[number];
 
 interface TestCliOptions {
   reporter: string;
   output?: string;
   egressAllow?: string[];
+}
+
+/** The report a reporter writes once every case ran; undefined for pretty, which streams. */
+function writtenReport(reporter: Reporter, reports: readonly CaseReport[]): string | undefined {
+  switch (reporter) {
+    case "json":
+      return jsonReport(reports);
+    case "junit":
+      return junitReport(reports);
+    case "html":
+      return testReportHtml(reports, new Date());
+    case "pretty":
+      return undefined;
+  }
 }
 
 export function registerTestCommand(program: Command, ctx: CliContext): void {
@@ -28,7 +43,7 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
     )
     .argument("[paths...]", "test files or folders to search for *.test.json (default: the current folder)")
     .option("--reporter <name>", `output format: ${REPORTERS.join(", ")}`, "pretty")
-    .option("--output <file>", "write the json or junit report to this file instead of standard output")
+    .option("--output <file>", "write the json, junit or html report to this file instead of standard output")
     .option("--egress-allow <cidr-or-host>", EGRESS_ALLOW_HELP, collectEgressAllow)
     .action(async (paths: string[], options: TestCliOptions) => {
       if (!REPORTERS.includes(options.reporter as Reporter)) {
@@ -67,8 +82,7 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
         );
         reports.push(...fileReports);
       }
-      const report =
-        reporter === "json" ? jsonReport(reports) : reporter === "junit" ? junitReport(reports) : undefined;
+      const report = writtenReport(reporter, reports);
       if (report !== undefined) {
         if (options.output) await writeFile(path.resolve(ctx.io.cwd, options.output), report);
         else ctx.io.stdout(report);

@@ -1,4 +1,7 @@
+import type { HttpTraceDetails } from "../activities/http-request/exchange.js";
 import type { RunResult, TraceEntry } from "../engine/result.js";
+import type { Hints } from "./hints.js";
+import { httpSummaryLine, summarizeHttp } from "./http-summary.js";
 import type { Paint } from "./paint.js";
 
 const SHOWN_ELSEWHERE = new Set(["activity", "type", "outcome", "startedAt", "durationMs", "error"]);
@@ -25,7 +28,10 @@ function detailLines(entry: TraceEntry, colors: Paint): string[] {
         lines.push(`caller entered ${detail === null ? colors.dim("nothing") : value(detail)}`);
         break;
       case "http":
-        lines.push(...httpLines(detail as HttpDetails, colors));
+        lines.push(...httpLines(detail as Partial<HttpTraceDetails>, entry.error?.kind, colors));
+        break;
+      case "connector":
+        lines.push(`connector ${value(detail)}`);
         break;
       default:
         lines.push(`${key}: ${value(detail)}`);
@@ -35,44 +41,46 @@ function detailLines(entry: TraceEntry, colors: Paint): string[] {
   return lines;
 }
 
-interface HttpDetails {
-  method?: string;
-  url?: string;
-  status?: number | null;
-  attempts?: number;
-  tokenFetched?: boolean;
-  requestHeaders?: Record<string, string>;
-}
-
-function httpLines(http: HttpDetails, colors: Paint): string[] {
-  const status =
-    http.status === undefined || http.status === null ? colors.red("no response") : String(http.status);
-  const notes = [
-    `${http.attempts ?? 1} attempt${http.attempts === 1 || http.attempts === undefined ? "" : "s"}`,
-  ];
-  if (http.tokenFetched !== undefined) notes.push(http.tokenFetched ? "token fetched" : "token cached");
-  const lines = [
-    `${http.method ?? "?"} ${http.url ?? "?"} → ${status} ${colors.dim(`(${notes.join(", ")})`)}`,
-  ];
-  for (const [name, header] of Object.entries(http.requestHeaders ?? {}))
-    lines.push(colors.dim(`  ${name}: ${header}`));
+function httpLines(http: Partial<HttpTraceDetails>, errorKind: string | undefined, colors: Paint): string[] {
+  const summary = summarizeHttp(http, errorKind);
+  const answered = typeof http.status === "number";
+  const painted = { ...summary, answer: answered ? summary.answer : colors.red(summary.answer) };
+  const lines = [httpSummaryLine(painted, colors.dim)];
+  // Headers only of a request that was sent: a request never sent has none worth showing.
+  if (summary.sent)
+    for (const [name, header] of Object.entries(http.requestHeaders ?? {}))
+      lines.push(colors.dim(`  ${name}: ${header}`));
   return lines;
 }
 
 const STATUS_COLOR = { completed: "green", halted: "yellow", failed: "red", aborted: "red" } as const;
 
-/** The readable trace `flowrun run` prints. */
-export function formatTrace(flowName: string, result: RunResult, colors: Paint): string {
+/** The activity that halted the run, when it halted. */
+function haltedActivity(result: RunResult): string | undefined {
+  return result.status === "halted" ? (result.error?.activity ?? result.endedAt ?? undefined) : undefined;
+}
+
+/** `✓` done, `✗` failed, `■` halted (routing stopped there: no outcome was taken). */
+function stepLine(entry: TraceEntry, index: number, halted: boolean, colors: Paint): string {
+  const mark = halted ? colors.yellow("■") : entry.error !== undefined ? colors.red("✗") : colors.green("✓");
+  const outcome = halted
+    ? colors.yellow("halted")
+    : entry.outcome === null
+      ? colors.dim("(end)")
+      : colors.cyan(entry.outcome);
+  const step = String(index + 1).padStart(3);
+  return `${step} ${mark} ${colors.bold(entry.activity)} ${colors.dim(entry.type)} → ${outcome} ${colors.dim(`${entry.durationMs.toFixed(1)} ms`)}`;
+}
+
+/** The readable trace `flowrun run` prints; `hints` adds one-line advice under activities (people only). */
+export function formatTrace(flowName: string, result: RunResult, colors: Paint, hints?: Hints): string {
   const out: string[] = [colors.bold(`flow ${flowName}`)];
+  const haltedAt = haltedActivity(result);
+  const last = result.trace.length - 1;
   result.trace.forEach((entry, index) => {
-    const failed = entry.error !== undefined;
-    const mark = failed ? colors.red("✗") : colors.green("✓");
-    const outcome = entry.outcome === null ? colors.dim("(end)") : colors.cyan(entry.outcome);
-    const step = String(index + 1).padStart(3);
-    out.push(
-      `${step} ${mark} ${colors.bold(entry.activity)} ${colors.dim(entry.type)} → ${outcome} ${colors.dim(`${entry.durationMs.toFixed(1)} ms`)}`,
-    );
+    out.push(stepLine(entry, index, index === last && entry.activity === haltedAt, colors));
     for (const line of detailLines(entry, colors)) out.push(`        ${line}`);
+    for (const hint of hints?.(entry, result) ?? []) out.push(`        ${colors.yellow(`hint: ${hint}`)}`);
   });
   const paintStatus = colors[STATUS_COLOR[result.status]];
   const reason = result.reason ? ` (${result.reason})` : "";

@@ -36,12 +36,19 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
   let auth = profile.auth;
   const key = `${profile.id}:${fingerprint(auth)}`;
   const owner = `connector "${profile.name}"`;
+  const configuredRefreshToken = auth.kind === "refresh-token" ? auth.refreshToken : undefined;
 
-  const fetchToken = async (request: AuthorizeRequest): Promise<TokenSet> => {
+  /** `refreshToken`: a rotated one another process stored, used instead of the one this process knows. */
+  const fetchToken = async (request: AuthorizeRequest, refreshToken?: string): Promise<TokenSet> => {
     if (auth.kind === "basic") throw new Error("basic auth has no token");
-    const token = await obtainToken(auth, request, owner);
-    if (auth.kind === "refresh-token" && token.refreshToken && token.refreshToken !== auth.refreshToken) {
-      auth = { ...auth, refreshToken: token.refreshToken };
+    const settings = auth.kind === "refresh-token" && refreshToken ? { ...auth, refreshToken } : auth;
+    const token = await obtainToken(settings, request, owner);
+    if (
+      settings.kind === "refresh-token" &&
+      token.refreshToken &&
+      token.refreshToken !== settings.refreshToken
+    ) {
+      auth = { ...settings, refreshToken: token.refreshToken };
       await profile.onRefreshTokenRotated?.(token.refreshToken);
     }
     return token;
@@ -66,6 +73,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
         return {
           headers: { authorization: basicAuthorization(auth.username, auth.password) },
           tokenFetched: false,
+          tokenless: true,
           invalidate: NO_OP,
         };
       }
@@ -73,17 +81,22 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
         key,
         connectorId: profile.id,
         defaultLifetimeSeconds: profile.defaultLifetimeSeconds,
-        fetch: (background) => {
+        deadline: request.deadline,
+        configuredRefreshToken,
+        fetch: (background, refreshToken) => {
           // The fetch is shared by every caller waiting for this token (single flight), so it must not be tied
           // to the signal of the caller that happened to start it: that caller's run being cancelled would fail
           // all the other waiters with its reason. It keeps that caller's deadline as its own time limit; each
           // caller's signal only ends its own wait (TokenLookup.signal).
           const deadline = background ? performance.now() + BACKGROUND_REFRESH_MS : request.deadline;
-          return fetchToken({
-            dispatcher: request.dispatcher,
-            signal: AbortSignal.timeout(Math.max(0, Math.ceil(deadline - performance.now()))),
-            deadline,
-          });
+          return fetchToken(
+            {
+              dispatcher: request.dispatcher,
+              signal: AbortSignal.timeout(Math.max(0, Math.ceil(deadline - performance.now()))),
+              deadline,
+            },
+            refreshToken,
+          );
         },
         // Read only when the caller has to wait for a token: creating the caller's signal costs microseconds.
         get signal() {

@@ -1,4 +1,4 @@
-import { FlowrunError, type Problem } from "../core/errors.js";
+import { type FixableCause, FlowrunError, type Problem } from "../core/errors.js";
 
 /**
  * Why the connector registry refused an operation. Each code names one rule of SPEC 4, so programs can react to it
@@ -20,12 +20,18 @@ export type ConnectorErrorCode =
   | "concurrent-change"
   | "store-locked"
   | "connectors-file"
+  | "connectors-store"
+  | "store-not-empty"
   | "connector-incomplete"
   | "invalid-secret";
 
 export class ConnectorError extends FlowrunError {
   override readonly code: ConnectorErrorCode;
-  constructor(code: ConnectorErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: ConnectorErrorCode,
+    message: string,
+    options?: { cause?: unknown; fixable?: FixableCause },
+  ) {
     super(code, message, options);
     this.name = "ConnectorError";
     this.code = code;

@@ -23,6 +23,11 @@ export interface RegistryResolverOptions {
   readonly secretFallback?: (connector: Connector, field: string) => string | undefined;
   /** Accept plain `http://` token URLs on loopback hosts (the engine's `allowLoopbackHttp`). Default false. */
   readonly allowLoopbackHttp?: boolean;
+  /**
+   * Rotated refresh tokens are kept by the shared token store (Redis), keyed by the configured one, instead of
+   * being written into the connector: an admin's later edit of the field then wins by itself. Default false.
+   */
+  readonly sharedRefreshTokens?: boolean;
   /** Told about things worth a warning (a rotated refresh token that cannot be stored). */
   readonly onWarning?: (message: string) => void;
 }
@@ -140,7 +145,10 @@ function authorizingHandle(
       ...auth,
       tokenExpiredStatuses: expiry.statuses,
       tokenExpiredWhen: expiry.when,
-      onRefreshTokenRotated: refreshTokenKeeper(registry, connector, rotated, options.onWarning),
+      // With a shared token store the rotated token is kept there (keyed by the configured one), not in the connector.
+      onRefreshTokenRotated: options.sharedRefreshTokens
+        ? undefined
+        : refreshTokenKeeper(registry, connector, rotated, options.onWarning),
       onBackgroundError: (error) =>
         options.onWarning?.(
           `connector "${connector.name}": background token refresh failed: ${describeError(error)}`,

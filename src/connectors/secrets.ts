@@ -19,6 +19,11 @@ const SECRET_FIELD_PATHS: Record<Connector["type"], readonly (readonly string[])
   genesys: [["clientSecret"], ["refreshToken"]],
 };
 
+/** Where a connector of this type keeps its secrets. */
+export function secretFieldPaths(type: Connector["type"]): readonly (readonly string[])[] {
+  return SECRET_FIELD_PATHS[type] ?? [];
+}
+
 export interface SecretField {
   /** Dotted field name within the connector, e.g. `auth.clientSecret`. */
   readonly field: string;
@@ -69,20 +74,36 @@ export function resolveSecret(
   if ("env" in value) {
     const resolved = context.env[value.env];
     if (resolved === undefined || resolved === "")
-      throw new ConnectorError("secret-unresolved", `${where}: environment variable ${value.env} is not set`);
+      throw new ConnectorError(
+        "secret-unresolved",
+        `${where}: environment variable ${value.env} is not set`,
+        {
+          fixable: { code: "secret-env-unset", connector: connector.name, field, env: value.env },
+        },
+      );
     return resolved;
   }
   const file = path.resolve(context.baseDir, value.file);
+  const unreadable = (problem: string, message: string) =>
+    new ConnectorError("secret-unresolved", `${where}: ${message}`, {
+      fixable: {
+        code: "secret-file-unreadable",
+        connector: connector.name,
+        field,
+        file: value.file,
+        problem,
+      },
+    });
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
-    throw new ConnectorError("secret-unresolved", `${where}: cannot read file ${value.file} (${code})`);
+    throw unreadable(code, `cannot read file ${value.file} (${code})`);
   }
   // Editors and `echo` add a final newline that is never part of a secret.
   const trimmed = text.replace(/\r?\n$/, "");
-  if (trimmed === "") throw new ConnectorError("secret-unresolved", `${where}: file ${value.file} is empty`);
+  if (trimmed === "") throw unreadable("empty", `file ${value.file} is empty`);
   return trimmed;
 }
 
@@ -114,7 +135,7 @@ export function insecureSecretWarnings(
     }));
 }
 
-function valueAt(root: unknown, fieldPath: readonly string[]): unknown {
+export function valueAt(root: unknown, fieldPath: readonly string[]): unknown {
   let current: unknown = root;
   for (const key of fieldPath) {
     if (typeof current !== "object" || current === null) return undefined;
@@ -123,7 +144,12 @@ function valueAt(root: unknown, fieldPath: readonly string[]): unknown {
   return current;
 }
 
-function setValueAt(root: Record<string, unknown>, fieldPath: readonly string[], value: unknown): void {
+/** Sets the value at `fieldPath` inside `root` when its parents exist (secret paths are at most two deep). */
+export function setValueAt(
+  root: Record<string, unknown>,
+  fieldPath: readonly string[],
+  value: unknown,
+): void {
   let current: Record<string, unknown> = root;
   for (const key of fieldPath.slice(0, -1)) {
     const next = current[key];

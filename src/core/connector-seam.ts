@@ -24,6 +24,8 @@ export interface Authorization {
   readonly baseUrl?: string;
   /** Whether this call fetched a token from the token endpoint (false when served from the cache). */
   readonly tokenFetched: boolean;
+  /** True when the headers carry fixed credentials (Basic auth) and no token was involved; default false. */
+  readonly tokenless?: boolean;
   /** Drops this credential from the cache so the next `authorize` fetches a new one (reactive refresh). */
   invalidate(): void;
 }

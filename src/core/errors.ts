@@ -4,11 +4,35 @@
  */
 export class FlowrunError extends Error {
   readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  /** Set when the person running the flow can remove the cause by giving a missing input. */
+  readonly fixable: FixableCause | undefined;
+  constructor(code: string, message: string, options?: { cause?: unknown; fixable?: FixableCause }) {
     super(message, options);
     this.name = "FlowrunError";
     this.code = code;
+    this.fixable = options?.fixable;
   }
+}
+
+/**
+ * A cause of a failure that the person running the flow can remove by giving a missing input. Data, not advice:
+ * the CLI turns it into a one-line hint; libraries just carry it (the `cause` of an http trace entry).
+ */
+export type FixableCause =
+  /** A connector secret `{ "env": NAME }` whose variable is unset or empty. */
+  | { code: "secret-env-unset"; connector: string; field: string; env: string }
+  /** A connector secret `{ "file": PATH }` that cannot be read or is empty (`file` as written, relative to the connectors file). */
+  | { code: "secret-file-unreadable"; connector: string; field: string; file: string; problem: string }
+  /** A plain `http://` URL to a loopback host while the engine does not allow it (`subject` names the URL's role). */
+  | { code: "loopback-http-not-allowed"; subject: string };
+
+/** The first fixable cause along an error's `cause` chain. */
+export function fixableCauseOf(error: unknown): FixableCause | undefined {
+  for (let current = error, depth = 0; current !== undefined && depth < 8; depth++) {
+    if (current instanceof FlowrunError && current.fixable) return current.fixable;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return undefined;
 }
 
 export type ProblemSeverity = "error" | "warning";

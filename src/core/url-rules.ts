@@ -1,12 +1,12 @@
-import { FlowrunError } from "./errors.js";
+import { type FixableCause, FlowrunError } from "./errors.js";
 
 /**
  * The request a template produced cannot be sent: a URL that would leave the connector's origin, a header value
  * with CR/LF, a scheme that is not allowed. Nothing is sent; the activity reports error kind `invalid-request`.
  */
 export class InvalidRequestError extends FlowrunError {
-  constructor(message: string) {
-    super("invalid-request", message);
+  constructor(message: string, fixable?: FixableCause) {
+    super("invalid-request", message, { fixable });
     this.name = "InvalidRequestError";
   }
 }
@@ -36,6 +36,7 @@ export function checkSendableUrl(url: URL, allowLoopbackHttp: boolean, what: str
     if (!allowLoopbackHttp)
       throw new InvalidRequestError(
         `${what} uses plain http:// to a loopback host; allow it with the engine option allowLoopbackHttp (--allow-loopback-http)`,
+        { code: "loopback-http-not-allowed", subject: what },
       );
   } else if (url.protocol !== "https:") {
     throw new InvalidRequestError(`${what} must use https://, not ${url.protocol}`);

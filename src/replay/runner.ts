@@ -8,7 +8,7 @@ import type { RunResult } from "../engine/result.js";
 import type { Engine } from "../runtime/create-engine.js";
 import { checkExpectation } from "./expectations.js";
 import { ReplaySession } from "./replay-agent.js";
-import { type LoadedTestFile, loadTestFile, type TestCase } from "./test-file.js";
+import { type Expectation, type LoadedTestFile, loadTestFile, type TestCase } from "./test-file.js";
 
 /** What a case's engine is built from: the replay dispatcher and the case's connector setup. */
 export interface CaseEnvironment {
@@ -27,6 +27,10 @@ export interface CaseReport {
   /** Readable reasons, one per problem (unmatched requests with their diff, expectation mismatches, ...). */
   readonly failures: readonly string[];
   readonly result: RunResult | undefined;
+  /** The flow document the case ran (for reports that draw it); undefined when the test file did not load. */
+  readonly flowDocument?: unknown;
+  /** The case's `expect`. */
+  readonly expected?: Expectation;
 }
 
 /** A run of a case does not wait for ever: a flow waiting on a missing exchange fails the case instead. */
@@ -98,6 +102,8 @@ export async function runCase(
     durationMs: Math.round((performance.now() - started) * 10) / 10,
     failures,
     result,
+    flowDocument,
+    expected: testCase.expect,
   };
 }
 

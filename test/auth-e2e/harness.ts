@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import { MemoryConnectorStore } from "../../src/connectors/file-store.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorInput, ConnectorsFile } from "../../src/connectors/schema.js";
@@ -12,6 +12,7 @@ import {
   type ReceivedRequest,
   startHttpServer,
 } from "../helpers/servers.js";
+import { startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
 
 /**
  * End-to-end harness: connectors documents, registries, engines that follow them, and flows with one or two
@@ -165,4 +166,37 @@ export function useApiServer(): LoopbackServer {
     current!.handle(apiOk);
   });
   return new Proxy({} as LoopbackServer, { get: (_target, key) => Reflect.get(current!, key) });
+}
+
+/**
+ * A fresh token endpoint for each test, issuing `token-<n>` for its n-th request, closed after the test. The
+ * returned handle always refers to the current test's server.
+ */
+export function useTokenServer(): TokenServer {
+  let current: TokenServer | undefined;
+  beforeEach(async () => {
+    current = await startTokenServer({
+      fallback: () => tokenAnswer({ access_token: `token-${current!.requests.length}` }),
+    });
+  });
+  afterEach(async () => {
+    await current?.close();
+  });
+  return new Proxy({} as TokenServer, { get: (_target, key) => Reflect.get(current!, key) });
+}
+
+/** An OAuth client-credentials connector "CRM" on `api`, its token endpoint `tokens`, its secret in `CRM_SECRET`. */
+export function oauthCrmConnector(
+  api: LoopbackServer,
+  tokens: TokenServer,
+  fields: Record<string, unknown> = {},
+): ConnectorInput {
+  return {
+    id: "c-crm",
+    name: "CRM",
+    type: "custom",
+    resourceDomainUrl: api.url,
+    auth: { type: "oauth2", clientId: "flows", clientSecret: { env: "CRM_SECRET" }, tokenUrl: tokens.url() },
+    ...fields,
+  } as ConnectorInput;
 }

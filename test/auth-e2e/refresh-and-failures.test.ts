@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ConnectorInput } from "../../src/connectors/schema.js";
-import { oauthError, startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
+import { oauthError, tokenAnswer } from "../helpers/token-server.js";
 import {
   answer,
   apiOk,
@@ -10,9 +10,11 @@ import {
   httpTrace,
   leakedSecrets,
   memoryRegistry,
+  oauthCrmConnector,
   oneCallFlow,
   outputsOf,
   useApiServer,
+  useTokenServer,
 } from "./harness.js";
 
 /** SPEC 5 reactive refresh and token endpoint failures, through the engine. */
@@ -20,25 +22,9 @@ import {
 const CLIENT_SECRET = "cl1ent-S3cret-never-shown";
 
 const api = useApiServer();
-let tokens: TokenServer;
-beforeEach(async () => {
-  tokens = await startTokenServer({
-    fallback: () => tokenAnswer({ access_token: `token-${tokens.requests.length}` }),
-  });
-});
-afterEach(async () => {
-  await tokens.close();
-});
+const tokens = useTokenServer();
 
-const crm = (fields: Record<string, unknown> = {}): ConnectorInput =>
-  ({
-    id: "c-crm",
-    name: "CRM",
-    type: "custom",
-    resourceDomainUrl: api.url,
-    auth: { type: "oauth2", clientId: "flows", clientSecret: { env: "CRM_SECRET" }, tokenUrl: tokens.url() },
-    ...fields,
-  }) as ConnectorInput;
+const crm = (fields: Record<string, unknown> = {}) => oauthCrmConnector(api, tokens, fields);
 
 async function runOnce(connector: ConnectorInput) {
   const engine = engineFor(memoryRegistry(connectorsDoc(connector)), {

@@ -313,6 +313,12 @@ describe("secret-leak audit", () => {
     );
     keepFile("junit.xml", junit);
     keep("test pretty", await cli(["test", fixtures], { env: allEnv() }));
+    const html = path.join(dir, "test-report.html");
+    keep(
+      "test --reporter html",
+      await cli(["test", fixtures, "--reporter", "html", "--output", html], { env: allEnv() }),
+    );
+    keepFile("test-report.html", html);
   });
 
   it("flowrun run --json and pretty, tokens issued, APIs echoing credentials in error bodies", async () => {
@@ -324,6 +330,13 @@ describe("secret-leak audit", () => {
       connectorNames.map(() => "http-status"),
     );
     keep("run pretty (ok)", await cli(runArgs(), { env: allEnv() }));
+    const report = path.join(dir, "run-ok.html");
+    keep("run --report (ok)", await cli([...runArgs(), "--report", report], { env: allEnv() }));
+    keepFile("run --report (ok) html", report);
+    // The report shows the request as sent: every connector's step is in it, credentials redacted.
+    expect(readFileSync(report, "utf8").match(/authorization: \[REDACTED\]/g)).toHaveLength(
+      connectorNames.length,
+    );
   });
 
   it("flowrun run --json and pretty, token endpoints answering invalid_client echoing the client's credentials", async () => {
@@ -336,6 +349,9 @@ describe("secret-leak audit", () => {
     for (const entry of result.trace)
       if (entry.error?.kind === "auth") expect(entry.error.message).toMatch(/invalid_client/);
     keep("run pretty (reject)", await cli(runArgs(), { env: allEnv() }));
+    const report = path.join(dir, "run-reject.html");
+    keep("run --report (reject)", await cli([...runArgs(), "--report", report], { env: allEnv() }));
+    keepFile("run --report (reject) html", report);
     mode = "ok";
   });
 

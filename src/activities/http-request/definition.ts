@@ -158,7 +158,15 @@ export const httpRequest = defineActivity({
       return { compiled, target, query, headers, body: renderBody(compiled.body, ctx.scope) };
     } catch (error) {
       if (!(error instanceof InvalidRequestError)) throw error;
-      return { compiled, target, query, headers: {}, body: undefined, invalid: error.message };
+      return {
+        compiled,
+        target,
+        query,
+        headers: {},
+        body: undefined,
+        invalid: error.message,
+        invalidCause: error.fixable,
+      };
     }
   },
   perform: executeHttpRequest,

@@ -1,6 +1,6 @@
 import type { Authorization, ConnectorHandle } from "../../core/connector-seam.js";
 import { EgressDeniedError } from "../../core/egress-rules.js";
-import { FlowrunError } from "../../core/errors.js";
+import { type FixableCause, FlowrunError, fixableCauseOf } from "../../core/errors.js";
 import type { HttpMethod } from "../../core/http-types.js";
 import { encodeQuery, isSecretName, REDACTED, redactUrl, scrubSecrets } from "../../core/redact.js";
 import { checkSendableUrl, InvalidRequestError, joinToBase, parseAbsoluteUrl } from "../../core/url-rules.js";
@@ -49,7 +49,25 @@ export interface ResolvedHttpRequest {
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string | undefined;
   readonly invalid?: string;
+  /** Why `invalid`, when the person running the flow can fix it (plain http to loopback without the option). */
+  readonly invalidCause?: FixableCause;
 }
+
+/**
+ * What the connector's credential step did for an activity (absent without a connector):
+ * `not-requested` the activity ended before asking (invalid request, method not allowed); `basic` fixed
+ * credentials, no token; `cached` a cached token; `fetched` a token from the token endpoint; `refreshed` the API
+ * rejected the token as expired and a new one was fetched; `failed` no credentials (the error says why: a secret,
+ * the token endpoint, ...); `timeout` the deadline passed while waiting for a token.
+ */
+export type CredentialState =
+  | "not-requested"
+  | "basic"
+  | "cached"
+  | "fetched"
+  | "refreshed"
+  | "failed"
+  | "timeout";
 
 /** The `http` trace detail: the request as sent, secrets redacted. */
 export interface HttpTraceDetails {
@@ -59,6 +77,10 @@ export interface HttpTraceDetails {
   requestHeaders: Record<string, string>;
   attempts: number;
   tokenFetched?: boolean;
+  /** The connector's credential step (authenticated endpoints only). */
+  credentials?: CredentialState;
+  /** A cause of the failure the person running the flow can fix (an unset secret variable, ...). */
+  cause?: FixableCause;
 }
 
 class HttpActivityError extends FlowrunError {
@@ -113,6 +135,13 @@ interface RequestUrl {
   readonly origin: string;
   readonly path: string;
   readonly shown: string;
+}
+
+/** The credential step's trace word for an authorisation that succeeded. */
+function credentialState(authorization: Authorization, refreshing: boolean): CredentialState {
+  if (authorization.tokenless) return "basic";
+  if (refreshing) return "refreshed";
+  return authorization.tokenFetched ? "fetched" : "cached";
 }
 
 /** Joined and checked URLs by base, path and loopback rule: the checks are pure, and most paths are constant. */
@@ -232,7 +261,10 @@ class HttpExchange {
     this.method = request.compiled.method;
     this.deadline = this.started + this.compiled.timeoutMs;
     this.trace = { method: this.method, url: null, status: null, requestHeaders: {}, attempts: 0 };
-    if (connector) this.trace.tokenFetched = false;
+    if (connector) {
+      this.trace.tokenFetched = false;
+      this.trace.credentials = "not-requested";
+    }
   }
 
   private outputs(): Record<string, unknown> {
@@ -262,7 +294,8 @@ class HttpExchange {
     return secrets;
   }
 
-  private fail(kind: HttpErrorKind, message: string): StepResult {
+  private fail(kind: HttpErrorKind, message: string, cause?: FixableCause): StepResult {
+    if (cause) this.trace.cause = cause;
     const error = { kind, message: scrubSecrets(message, this.secrets()) };
     return {
       outcome: kind === "timeout" ? "timeout" : "error",
@@ -300,7 +333,8 @@ class HttpExchange {
 
   async perform(): Promise<StepResult> {
     const { request, connector, method } = this;
-    if (request.invalid !== undefined) return this.fail("invalid-request", request.invalid);
+    if (request.invalid !== undefined)
+      return this.fail("invalid-request", request.invalid, request.invalidCause);
     if (connector?.allowedMethods && !connector.allowedMethods.includes(method)) {
       return this.fail(
         "method-not-allowed",
@@ -313,7 +347,8 @@ class HttpExchange {
       if (failed) return failed;
     } catch (error) {
       if (error instanceof HttpActivityError) return this.fail(error.code, error.message);
-      if (error instanceof InvalidRequestError) return this.fail("invalid-request", error.message);
+      if (error instanceof InvalidRequestError)
+        return this.fail("invalid-request", error.message, error.fixable);
       if (this.ended || isAbortLike(error))
         return this.fail(
           "timeout",
@@ -329,7 +364,7 @@ class HttpExchange {
     return this.answer(this.response!);
   }
 
-  private async authorize(handle: ConnectorHandle): Promise<Authorization> {
+  private async authorize(handle: ConnectorHandle, refreshing: boolean): Promise<Authorization> {
     const { dispatcher } = this.ctx.services.http;
     const exchange = this;
     let authorization: Authorization;
@@ -343,17 +378,24 @@ class HttpExchange {
         },
       });
     } catch (error) {
-      if (error instanceof EgressDeniedError)
+      if (error instanceof EgressDeniedError) {
+        this.trace.credentials = "failed";
         throw new HttpActivityError("egress-denied", `connector "${handle.name}": ${error.message}`);
-      if (this.ended || isAbortLike(error))
+      }
+      if (this.ended || isAbortLike(error)) {
+        this.trace.credentials = "timeout";
         throw new HttpActivityError(
           "timeout",
           `connector "${handle.name}" was not authorised before the deadline`,
         );
+      }
+      this.trace.credentials = "failed";
+      this.trace.cause = fixableCauseOf(error);
       const message = error instanceof Error ? error.message : String(error);
       throw new HttpActivityError("auth", `connector "${handle.name}": ${message}`);
     }
     if (authorization.tokenFetched) this.trace.tokenFetched = true;
+    this.trace.credentials = credentialState(authorization, refreshing);
     this.authorizations.push(authorization);
     return authorization;
   }
@@ -399,7 +441,7 @@ class HttpExchange {
   /** The attempt loop: retries, one reactive token refresh. Returns a failure, or undefined with `response` set. */
   private async exchange(): Promise<StepResult | undefined> {
     const { connector, method, trace, compiled } = this;
-    let authorization = connector ? await this.authorize(connector) : undefined;
+    let authorization = connector ? await this.authorize(connector, false) : undefined;
     let refreshed = false;
     let retriesUsed = 0;
     for (;;) {
@@ -447,7 +489,7 @@ class HttpExchange {
           );
         refreshed = true;
         authorization.invalidate();
-        authorization = await this.authorize(connector);
+        authorization = await this.authorize(connector, true);
         continue;
       }
       if (isRetryableStatus(response.status) && retriesUsed < compiled.retries) {
