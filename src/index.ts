@@ -51,7 +51,7 @@ export {
 } from "./connectors/schema.js";
 export { maskConnector, maskSecret, resolveSecret, type SecretContext } from "./connectors/secrets.js";
 export type { SharedTokenStore } from "./connectors/token-cache.js";
-export { connectorEndpoints, isLoopbackHost } from "./connectors/url-rules.js";
+export { connectorEndpoints } from "./connectors/url-rules.js";
 export type {
   Authorization,
   AuthorizeRequest,
@@ -63,7 +63,7 @@ export { FlowrunError, type Problem, ValidationError } from "./core/errors.js";
 export { HTTP_METHODS, type HttpMethod, type HttpServices } from "./core/http-types.js";
 export { JsonSourceError, readJsonFile } from "./core/json-source.js";
 export { REDACTED } from "./core/redact.js";
-export { InvalidRequestError } from "./core/url-rules.js";
+export { InvalidRequestError, isLoopbackHost } from "./core/url-rules.js";
 export type {
   ActivityDefinition,
   CompileContext,

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { type ConnectivityResult, createBasicAuthValidator } from "../connectors/connectivity.js";
 import { ConnectorError } from "../connectors/errors.js";
 import { ConnectorFileStore } from "../connectors/file-store.js";
-import { isPlainObject } from "../connectors/merge-patch.js";
+import { composeMergePatches, isPlainObject } from "../connectors/merge-patch.js";
 import type { RedisFleet } from "../connectors/redis/fleet.js";
 import { TokenKeyError } from "../connectors/redis/sealing.js";
 import { ConnectorRegistry } from "../connectors/registry.js";
@@ -15,7 +15,7 @@ import type { Problem } from "../core/errors.js";
 import { parseJsonText } from "../core/json-source.js";
 import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
-import { collectList } from "./options.js";
+import { collectList, splitPair } from "./options.js";
 import { paint } from "./paint.js";
 import { openFleet, REDIS_OPTION_HELP, redisUrlFrom } from "./redis-options.js";
 
@@ -198,7 +198,7 @@ function registerChangeCommands(kit: Kit): void {
       await run(options, true, async ({ registry, role, fleet }) => {
         const fromStdin = options.stdin ? await readStdinJson(ctx) : {};
         if (!isPlainObject(fromStdin)) throw new UsageError("--stdin expects a JSON object (the connector)");
-        const input = mergeChanges(fromStdin, fromFlags);
+        const input = composeMergePatches(fromStdin, fromFlags);
         if (options.type !== undefined) input.type = options.type;
         const created = await registry.create(input, {
           role,
@@ -219,7 +219,7 @@ function registerChangeCommands(kit: Kit): void {
         const fromStdin = options.stdin ? await readStdinJson(ctx) : {};
         if (!isPlainObject(fromStdin))
           throw new UsageError("--stdin expects a JSON object (a JSON merge patch)");
-        const changes = mergeChanges(fromStdin, fromFlags);
+        const changes = composeMergePatches(fromStdin, fromFlags);
         if (Object.keys(changes).length === 0)
           throw new UsageError("nothing to change: give --name, --set, --set-json, --unset or --stdin");
         const edited = await registry.edit(nameOrId, changes, {
@@ -393,11 +393,11 @@ function changesFromFlags(options: ChangeOptions): Record<string, unknown> {
   const changes: Record<string, unknown> = {};
   if (options.name !== undefined) changes.name = options.name;
   for (const pair of options.set ?? []) {
-    const [key, value] = splitPair("--set", pair);
+    const [key, value] = splitPair("--set", pair, "key=value");
     setPath(changes, key, value);
   }
   for (const pair of options.setJson ?? []) {
-    const [key, text] = splitPair("--set-json", pair);
+    const [key, text] = splitPair("--set-json", pair, "key=value");
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -408,12 +408,6 @@ function changesFromFlags(options: ChangeOptions): Record<string, unknown> {
   }
   for (const key of options.unset ?? []) setPath(changes, key, null);
   return changes;
-}
-
-function splitPair(flag: string, pair: string): [string, string] {
-  const at = pair.indexOf("=");
-  if (at <= 0) throw new UsageError(`${flag} expects key=value, got ${JSON.stringify(pair)}`);
-  return [pair.slice(0, at), pair.slice(at + 1)];
 }
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
@@ -429,18 +423,6 @@ function setPath(target: Record<string, unknown>, dottedKey: string, value: unkn
     current = current[key] as Record<string, unknown>;
   }
   current[keys[keys.length - 1]!] = value;
-}
-
-function mergeChanges(
-  base: Record<string, unknown>,
-  overrides: Record<string, unknown>,
-): Record<string, unknown> {
-  const result: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(overrides)) {
-    const existing = result[key];
-    result[key] = isPlainObject(existing) && isPlainObject(value) ? mergeChanges(existing, value) : value;
-  }
-  return result;
 }
 
 function table(rows: string[][]): string {

@@ -2,6 +2,7 @@ import type { Authorization, AuthorizeRequest, ConnectorHandle } from "../core/c
 import type { CompiledJsonPath } from "../core/json-paths.js";
 import { type AuthSettings, basicAuthorization, fingerprint, obtainToken } from "./auth/strategies.js";
 import type { TokenSet } from "./auth/token-set.js";
+import { tokenExpiryCheck } from "./request-rules.js";
 import type { TokenCache } from "./token-cache.js";
 
 /** What identifies a connector to the activity, shared by profiles and handles. */
@@ -61,13 +62,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
     status: profile.status,
     baseUrl: profile.baseUrl,
     allowedMethods: profile.allowedMethods,
-    tokenExpired({ status, json }) {
-      if (profile.tokenExpiredStatuses.includes(status)) return true;
-      if (!profile.tokenExpiredWhen || json === undefined) return false;
-      return profile.tokenExpiredWhen
-        .select(json)
-        .some((value) => value !== false && value !== null && value !== undefined);
-    },
+    tokenExpired: tokenExpiryCheck(profile.tokenExpiredStatuses, profile.tokenExpiredWhen),
     async authorize(request): Promise<Authorization> {
       if (auth.kind === "basic") {
         return {
