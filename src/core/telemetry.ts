@@ -173,7 +173,7 @@ export class RunTelemetry {
   startHttpAttempt(request: HttpAttemptStart): HttpAttemptTelemetry {
     const span = this.tracer?.startSpan(request.method, { kind: SpanKind.CLIENT }, this.context);
     if (span?.isRecording()) {
-      const { url } = request;
+      const url = new URL(request.origin);
       const port = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
       span.setAttributes({
         "http.request.method": request.method,
@@ -190,7 +190,8 @@ export class RunTelemetry {
 
 export interface HttpAttemptStart {
   readonly method: string;
-  readonly url: URL;
+  /** `https://host:port` (parsed only for a recording span). */
+  readonly origin: string;
   /** The URL as the run's trace shows it (core/redact.ts `redactUrl`): `url.full` never differs from the trace. */
   readonly redactedUrl: string;
   readonly activityId: string;
