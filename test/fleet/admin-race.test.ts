@@ -30,7 +30,10 @@ async function raceFile(...names: string[]): Promise<{ dir: string; file: string
   const dir = await tempDir();
   const file = path.join(dir, "race.json");
   await writeFile(file, '{ "connectors": [] }\n');
-  const admin = await ConnectorRegistry.open(new ConnectorFileStore(file), { role: "full-admin", follow: false });
+  const admin = await ConnectorRegistry.open(new ConnectorFileStore(file), {
+    role: "full-admin",
+    follow: false,
+  });
   for (const name of names) await admin.create(connectorInput("custom", name));
   return { dir, file };
 }
@@ -52,7 +55,10 @@ async function saved(file: string): Promise<Map<string, SavedConnector>> {
 }
 
 /** Reads the file as fast as it can while `racing()`; every read must be a whole connectors document. */
-async function sampleWhile(file: string, racing: () => boolean): Promise<{ reads: number; invalid: string[] }> {
+async function sampleWhile(
+  file: string,
+  racing: () => boolean,
+): Promise<{ reads: number; invalid: string[] }> {
   let reads = 0;
   const invalid: string[] = [];
   while (racing()) {
@@ -100,9 +106,12 @@ describe("racing `flowrun connectors` processes on one file (issue 19)", () => {
       reads += sampled.reads;
 
       const now = await saved(file);
-      [...names, duplicate].forEach((name, i) => {
+      for (const [i, name] of [...names, duplicate].entries()) {
         const run = adds[i]!;
-        if (run.code !== 0) return expectExplainedRefusal(run);
+        if (run.code !== 0) {
+          expectExplainedRefusal(run);
+          continue;
+        }
         const id = /created connector "([^"]+)" \(genesys, id ([0-9a-f-]{36})\), active/.exec(run.stdout);
         expect(id, run.stdout).not.toBeNull();
         // Reported created: it is in the file, under the id it reported, active.
@@ -111,7 +120,7 @@ describe("racing `flowrun connectors` processes on one file (issue 19)", () => {
           status: "active",
         });
         expected.set(id![1]!, "active");
-      });
+      }
       // Exactly one of the two adds with one name (in two cases) was refused, by the unique name rule.
       const pair = [adds[0]!, adds[ADDS_PER_ROUND]!];
       expect(pair.filter((run) => run.code === 0)).toHaveLength(1);

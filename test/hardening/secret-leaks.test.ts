@@ -69,9 +69,7 @@ function secrets(): string[] {
     PLAIN_SECRET,
     ACCESS_TOKEN,
     INPUT_TOKEN,
-  ].filter(
-    (value) => value !== "",
-  );
+  ].filter((value) => value !== "");
   // A PEM key leaks too when a part of its body is quoted.
   const body = key.privateKey.split("\n").slice(1, -2).join("");
   values.push(body.slice(100, 164), body.slice(-64));

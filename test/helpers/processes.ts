@@ -64,7 +64,11 @@ export interface ProcessOptions {
 }
 
 /** Starts `node SCRIPT ...args`; killed at the end of the test process if still running. */
-export function startNode(script: string, args: readonly string[], options: ProcessOptions = {}): RunningProcess {
+export function startNode(
+  script: string,
+  args: readonly string[],
+  options: ProcessOptions = {},
+): RunningProcess {
   const child = spawn(process.execPath, [script, ...args], {
     cwd: options.cwd,
     env: { ...process.env, NO_COLOR: "1", ...options.env },

@@ -39,7 +39,9 @@ beforeAll(async () => {
       response.statusCode = ok ? 200 : 401;
       response.end(
         JSON.stringify(
-          ok ? { access_token: ACCESS_TOKEN, token_type: "Bearer", expires_in: 3600 } : { error: "invalid_client" },
+          ok
+            ? { access_token: ACCESS_TOKEN, token_type: "Bearer", expires_in: 3600 }
+            : { error: "invalid_client" },
         ),
       );
       return;
@@ -163,7 +165,8 @@ describe("flowrun record: secrets among the run's inputs", () => {
 
     const file = path.join(dir, "caller-lookup.test.json");
     const text = await readFile(file, "utf8");
-    for (const spelling of spellings) expect(text, `the recorded file holds ${spelling}`).not.toContain(spelling);
+    for (const spelling of spellings)
+      expect(text, `the recorded file holds ${spelling}`).not.toContain(spelling);
 
     const [only] = (await readJson<{ cases: RecordedCase[] }>(file)).cases;
     // Scrubbed, not dropped: the inputs are still there, the secret replaced where it stood.
@@ -178,7 +181,11 @@ describe("flowrun record: secrets among the run's inputs", () => {
       `${server.url}/api/caller?pin=[REDACTED]&ref=[REDACTED]&account=[REDACTED]&state=open`,
     );
     expect(only?.expect.status).toBe("completed");
-    expect(only?.expect.variables).toMatchObject({ tier: "gold", copiedPin: "[REDACTED]", ref: "[REDACTED]" });
+    expect(only?.expect.variables).toMatchObject({
+      tier: "gold",
+      copiedPin: "[REDACTED]",
+      ref: "[REDACTED]",
+    });
     expect(only?.expect.actions).toContainEqual(
       expect.objectContaining({ prompt: "Tier gold, reference [REDACTED]." }),
     );
