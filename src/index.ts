@@ -16,6 +16,11 @@ export {
   type LoadedConnectors,
   MemoryConnectorStore,
 } from "./connectors/file-store.js";
+export { type RedisConnectionOptions, RedisUnavailableError } from "./connectors/redis/connection.js";
+export { connectRedisFleet, type RedisFleet, type RedisFleetOptions } from "./connectors/redis/fleet.js";
+export { TOKEN_KEY_ENV, TokenKeyError } from "./connectors/redis/sealing.js";
+export { RedisSharedTokens } from "./connectors/redis/shared-tokens.js";
+export { type ImportResult, RedisConnectorStore } from "./connectors/redis/store.js";
 export {
   type ConnectorChange,
   type ConnectorChangeKind,
@@ -45,7 +50,8 @@ export {
   type SecretValue,
 } from "./connectors/schema.js";
 export { maskConnector, maskSecret, resolveSecret, type SecretContext } from "./connectors/secrets.js";
-export { connectorEndpoints, isLoopbackHost } from "./connectors/url-rules.js";
+export type { SharedTokenStore } from "./connectors/token-cache.js";
+export { connectorEndpoints } from "./connectors/url-rules.js";
 export type {
   Authorization,
   AuthorizeRequest,
@@ -57,7 +63,7 @@ export { FlowrunError, type Problem, ValidationError } from "./core/errors.js";
 export { HTTP_METHODS, type HttpMethod, type HttpServices } from "./core/http-types.js";
 export { JsonSourceError, readJsonFile } from "./core/json-source.js";
 export { REDACTED } from "./core/redact.js";
-export { InvalidRequestError } from "./core/url-rules.js";
+export { InvalidRequestError, isLoopbackHost } from "./core/url-rules.js";
 export type {
   ActivityDefinition,
   CompileContext,

@@ -3,9 +3,11 @@ import type { Command } from "commander";
 import { type ConnectivityResult, createBasicAuthValidator } from "../connectors/connectivity.js";
 import { ConnectorError } from "../connectors/errors.js";
 import { ConnectorFileStore } from "../connectors/file-store.js";
-import { isPlainObject } from "../connectors/merge-patch.js";
+import { composeMergePatches, isPlainObject } from "../connectors/merge-patch.js";
+import type { RedisFleet } from "../connectors/redis/fleet.js";
+import { TokenKeyError } from "../connectors/redis/sealing.js";
 import { ConnectorRegistry } from "../connectors/registry.js";
-import { ADMIN_ROLES, type AdminRole, isAdminRole } from "../connectors/roles.js";
+import { ADMIN_ROLES, type AdminRole, assertMayPerform, isAdminRole } from "../connectors/roles.js";
 import type { Connector } from "../connectors/schema.js";
 import { insecureSecretWarnings, maskConnector } from "../connectors/secrets.js";
 import { connectorEndpoints } from "../connectors/url-rules.js";
@@ -13,8 +15,9 @@ import type { Problem } from "../core/errors.js";
 import { parseJsonText } from "../core/json-source.js";
 import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
-import { collectList } from "./options.js";
+import { collectList, splitPair } from "./options.js";
 import { paint } from "./paint.js";
+import { openFleet, REDIS_OPTION_HELP, redisUrlFrom } from "./redis-options.js";
 
 /**
  * `flowrun connectors ...`: the registry's operations on a connectors file. Exit codes: 0 done, 2 refused by a
@@ -24,6 +27,7 @@ import { paint } from "./paint.js";
 
 interface CommonOptions {
   file: string;
+  redis?: string;
   role: string;
   allowLoopbackHttp?: boolean;
 }
@@ -39,7 +43,12 @@ interface ChangeOptions extends CommonOptions {
 }
 
 /** Failures of the environment rather than refusals: the command may succeed when run again. */
-const IO_ERRORS: ReadonlySet<string> = new Set(["concurrent-change", "connectors-file", "store-locked"]);
+const IO_ERRORS: ReadonlySet<string> = new Set([
+  "concurrent-change",
+  "connectors-file",
+  "connectors-store",
+  "store-locked",
+]);
 
 /** What every `connectors` subcommand shares: its options, the session runner and the printers. */
 interface Kit {
@@ -53,7 +62,7 @@ interface Kit {
     body: (context: Session) => Promise<void>,
   ): Promise<void>;
   printConnectivity(result: ConnectivityResult): void;
-  /** Plain secrets are allowed but insecure; say so each time one is saved. */
+  /** Plain secrets are allowed but insecure in a file; say so each time one is saved (Redis seals them). */
   printSecretWarnings(connector: Connector): void;
 }
 
@@ -63,6 +72,7 @@ export function registerConnectorsCommand(program: Command, ctx: CliContext): vo
   registerChangeCommands(kit);
   registerStatusCommands(kit);
   registerValidateCommand(kit);
+  registerFleetCommands(kit);
 }
 
 function connectorsKit(program: Command, ctx: CliContext): Kit {
@@ -76,6 +86,7 @@ function connectorsKit(program: Command, ctx: CliContext): Kit {
       .command(name)
       .description(description)
       .option("--file <file>", "connectors file", "connectors.json")
+      .option("--redis <url>", REDIS_OPTION_HELP)
       .option("--role <role>", `acting admin role (${ADMIN_ROLES.join(", ")})`, "full-admin")
       .option(
         "--allow-loopback-http",
@@ -106,14 +117,19 @@ function connectorsKit(program: Command, ctx: CliContext): Kit {
     createIfMissing: boolean,
     body: (context: Session) => Promise<void>,
   ) => {
+    let session: Session | undefined;
     try {
-      const session = await openSession(ctx, options, createIfMissing);
-      for (const warning of session.registry.warnings) printProblem(warning);
+      session = await openSession(ctx, options, createIfMissing);
+      // A file warns about plain-text secrets; Redis seals them, so there is nothing to warn about there.
+      if (!session.fleet) for (const warning of session.registry.warnings) printProblem(warning);
       await body(session);
     } catch (error) {
+      if (error instanceof TokenKeyError) throw new UsageError(error.message);
       if (!(error instanceof ConnectorError)) throw error;
       ctx.io.stderr(`${colors.red("error")}: ${error.message}\n`);
       ctx.exit(IO_ERRORS.has(error.code) ? EXIT.failed : EXIT.usage);
+    } finally {
+      await session?.fleet?.close();
     }
   };
 
@@ -179,10 +195,10 @@ function registerChangeCommands(kit: Kit): void {
     .option("--type <type>", "connector type")
     .action(async (options: ChangeOptions) => {
       const fromFlags = changesFromFlags(options);
-      await run(options, true, async ({ registry, role }) => {
+      await run(options, true, async ({ registry, role, fleet }) => {
         const fromStdin = options.stdin ? await readStdinJson(ctx) : {};
         if (!isPlainObject(fromStdin)) throw new UsageError("--stdin expects a JSON object (the connector)");
-        const input = mergeChanges(fromStdin, fromFlags);
+        const input = composeMergePatches(fromStdin, fromFlags);
         if (options.type !== undefined) input.type = options.type;
         const created = await registry.create(input, {
           role,
@@ -190,7 +206,7 @@ function registerChangeCommands(kit: Kit): void {
           onConnectivity: printConnectivity,
         });
         ctx.io.stdout(`created connector "${created.name}" (${created.type}, id ${created.id}), active\n`);
-        printSecretWarnings(created);
+        if (!fleet) printSecretWarnings(created);
       });
     });
 
@@ -199,11 +215,11 @@ function registerChangeCommands(kit: Kit): void {
     .option("--unset <key>", "remove an optional field (dotted path)", collectList)
     .action(async (nameOrId: string, options: ChangeOptions) => {
       const fromFlags = changesFromFlags(options);
-      await run(options, false, async ({ registry, role }) => {
+      await run(options, false, async ({ registry, role, fleet }) => {
         const fromStdin = options.stdin ? await readStdinJson(ctx) : {};
         if (!isPlainObject(fromStdin))
           throw new UsageError("--stdin expects a JSON object (a JSON merge patch)");
-        const changes = mergeChanges(fromStdin, fromFlags);
+        const changes = composeMergePatches(fromStdin, fromFlags);
         if (Object.keys(changes).length === 0)
           throw new UsageError("nothing to change: give --name, --set, --set-json, --unset or --stdin");
         const edited = await registry.edit(nameOrId, changes, {
@@ -212,7 +228,7 @@ function registerChangeCommands(kit: Kit): void {
           onConnectivity: printConnectivity,
         });
         ctx.io.stdout(`edited connector "${edited.name}" (still inactive; reactivate it to use it)\n`);
-        printSecretWarnings(edited);
+        if (!fleet) printSecretWarnings(edited);
       });
     });
 }
@@ -257,6 +273,39 @@ function registerStatusCommands(kit: Kit): void {
     );
 }
 
+function registerFleetCommands(kit: Kit): void {
+  const { ctx, subcommand, run } = kit;
+  subcommand("import", "seed the Redis store from a connectors file (refused when it holds connectors)")
+    .argument("<file>", "connectors file to import")
+    .option("--replace", "replace every connector the store holds (their shared tokens are dropped)")
+    .action(async (source: string, options: CommonOptions & { replace?: boolean }) =>
+      run(options, true, async ({ role, fleet }) => {
+        if (!fleet) throw new UsageError("import writes into Redis: give --redis URL (or FLOWRUN_REDIS_URL)");
+        assertMayPerform(role, "create");
+        const sourcePath = path.resolve(ctx.io.cwd, source);
+        const loaded = await new ConnectorFileStore(sourcePath, {
+          allowLoopbackHttp: options.allowLoopbackHttp === true,
+        }).load();
+        const result = await fleet.store.importDocument(loaded.document, { replace: options.replace });
+        ctx.io.stdout(
+          `imported ${result.imported} connector${result.imported === 1 ? "" : "s"} from ${source} into ${fleet.store.location}` +
+            `${result.replaced > 0 ? ` (replaced ${result.replaced})` : ""}\n`,
+        );
+      }),
+    );
+
+  subcommand(
+    "export",
+    "print the connectors as a connectors file (secrets masked, as show prints them)",
+  ).action(async (options: CommonOptions) =>
+    run(options, false, async ({ registry, role }) => {
+      const connectors = registry.list({ role }).map(maskConnector);
+      const { ccaiConfigs } = registry.toDocument();
+      ctx.io.stdout(`${JSON.stringify({ connectors, ...(ccaiConfigs ? { ccaiConfigs } : {}) }, null, 2)}\n`);
+    }),
+  );
+}
+
 function registerValidateCommand(kit: Kit): void {
   const { ctx, colors, subcommand, run, printConnectivity } = kit;
   subcommand(
@@ -288,7 +337,10 @@ function registerValidateCommand(kit: Kit): void {
 interface Session {
   registry: ConnectorRegistry;
   role: AdminRole;
+  /** Where the connectors are, for messages: the file (relative) or the Redis store. */
   file: string;
+  /** With --redis: the fleet connection (closed when the command ends). */
+  fleet?: RedisFleet;
 }
 
 async function openSession(
@@ -301,8 +353,26 @@ async function openSession(
       `--role must be one of ${ADMIN_ROLES.join(", ")}; got ${JSON.stringify(options.role)}`,
     );
   const role = options.role;
-  const file = path.resolve(ctx.io.cwd, options.file);
   const allowLoopbackHttp = options.allowLoopbackHttp === true;
+  const redisUrl = redisUrlFrom(ctx, options.redis);
+  if (redisUrl !== undefined) {
+    const fleet = await openFleet(ctx, redisUrl, { allowLoopbackHttp });
+    try {
+      const validate = createBasicAuthValidator({ env: ctx.io.env, baseDir: ctx.io.cwd, allowLoopbackHttp });
+      // One operation and exit: a write is refused when the state changed since it was read (version check).
+      const registry = await ConnectorRegistry.open(fleet.store, {
+        role,
+        allowLoopbackHttp,
+        validate,
+        follow: false,
+      });
+      return { registry, role, file: fleet.store.location, fleet };
+    } catch (error) {
+      await fleet.close();
+      throw error;
+    }
+  }
+  const file = path.resolve(ctx.io.cwd, options.file);
   const store = new ConnectorFileStore(file, { createIfMissing, allowLoopbackHttp });
   const validate = createBasicAuthValidator({
     env: ctx.io.env,
@@ -323,11 +393,11 @@ function changesFromFlags(options: ChangeOptions): Record<string, unknown> {
   const changes: Record<string, unknown> = {};
   if (options.name !== undefined) changes.name = options.name;
   for (const pair of options.set ?? []) {
-    const [key, value] = splitPair("--set", pair);
+    const [key, value] = splitPair("--set", pair, "key=value");
     setPath(changes, key, value);
   }
   for (const pair of options.setJson ?? []) {
-    const [key, text] = splitPair("--set-json", pair);
+    const [key, text] = splitPair("--set-json", pair, "key=value");
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -338,12 +408,6 @@ function changesFromFlags(options: ChangeOptions): Record<string, unknown> {
   }
   for (const key of options.unset ?? []) setPath(changes, key, null);
   return changes;
-}
-
-function splitPair(flag: string, pair: string): [string, string] {
-  const at = pair.indexOf("=");
-  if (at <= 0) throw new UsageError(`${flag} expects key=value, got ${JSON.stringify(pair)}`);
-  return [pair.slice(0, at), pair.slice(at + 1)];
 }
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
@@ -359,18 +423,6 @@ function setPath(target: Record<string, unknown>, dottedKey: string, value: unkn
     current = current[key] as Record<string, unknown>;
   }
   current[keys[keys.length - 1]!] = value;
-}
-
-function mergeChanges(
-  base: Record<string, unknown>,
-  overrides: Record<string, unknown>,
-): Record<string, unknown> {
-  const result: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(overrides)) {
-    const existing = result[key];
-    result[key] = isPlainObject(existing) && isPlainObject(value) ? mergeChanges(existing, value) : value;
-  }
-  return result;
 }
 
 function table(rows: string[][]): string {

@@ -1,12 +1,18 @@
 import { EgressOptionError, EgressPolicy } from "../core/egress-rules.js";
 import { UsageError } from "./io.js";
 
+/** Splits `name=value` at the first `=`; a missing `=` or an empty name is a usage error naming `flag`. */
+export function splitPair(flag: string, pair: string, shape = "name=value"): [string, string] {
+  const at = pair.indexOf("=");
+  if (at <= 0) throw new UsageError(`${flag} expects ${shape}, got ${JSON.stringify(pair)}`);
+  return [pair.slice(0, at), pair.slice(at + 1)];
+}
+
 /** Collects repeatable `name=value` options (`--var`, `--contact`) into an object. */
 export function collectPairs(flag: string) {
   return (pair: string, previous: Record<string, string> = {}): Record<string, string> => {
-    const at = pair.indexOf("=");
-    if (at <= 0) throw new UsageError(`${flag} expects name=value, got ${JSON.stringify(pair)}`);
-    return { ...previous, [pair.slice(0, at)]: pair.slice(at + 1) };
+    const [name, value] = splitPair(flag, pair);
+    return { ...previous, [name]: value };
   };
 }
 

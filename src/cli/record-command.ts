@@ -88,7 +88,7 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
     const flowPath = path.resolve(ctx.io.cwd, file);
     const outPath = path.resolve(ctx.io.cwd, options.out);
     // Not following: every secret the recording redacts must be known before the first request.
-    const { engine: engineOptions, registry } = await engineOptionsFrom(ctx, options, "snapshot");
+    const { engine: engineOptions, registry, close } = await engineOptionsFrom(ctx, options, "snapshot");
     const secrets = knownSecrets(registry, registry?.baseDir ?? ctx.io.cwd, ctx.io.env);
     learnInputSecrets(secrets, { contact: options.contact, variables: options.var });
     const exchanges: Exchange[] = [];
@@ -156,6 +156,7 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
       ctx.exit(exitCodeFor(result));
     } finally {
       await engine.close();
+      await close();
     }
   });
 }

@@ -1,7 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import type { ConnectorRegistry } from "../connectors/registry.js";
 import { readJsonFile } from "../core/json-source.js";
 import { scriptedHandlers } from "../engine/host.js";
 import { replayEngineFactory } from "../replay/engine-factory.js";
@@ -37,10 +36,10 @@ interface ReplayedCase {
 async function engineFor(
   ctx: CliContext,
   options: RunCommandOptions,
-): Promise<{ engine: Engine; replayed?: ReplayedCase; registry?: ConnectorRegistry }> {
+): Promise<{ engine: Engine; replayed?: ReplayedCase; close?: () => Promise<void> }> {
   if (options.replay === undefined && options.case === undefined) {
-    const { engine, registry } = await engineOptionsFrom(ctx, options, "follow");
-    return { engine: createEngine(engine), registry };
+    const { engine, close } = await engineOptionsFrom(ctx, options, "follow");
+    return { engine: createEngine(engine), close };
   }
   if (!options.replay || !options.case) throw new UsageError("--replay and --case go together");
   const testFile = await loadTestFile(path.resolve(ctx.io.cwd, options.replay), options.replay);
@@ -75,7 +74,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     .option("--case <name>", "the case of --replay to use")
     .option("--report <file>", "also write a self-contained HTML report of the run (graph, path, details)")
     .action(async (file: string, options: RunCommandOptions) => {
-      const { engine, replayed, registry } = await engineFor(ctx, options);
+      const { engine, replayed, close } = await engineFor(ctx, options);
       try {
         const flowDocument = await readJsonFile(path.resolve(ctx.io.cwd, file), file);
         const flow = engine.compile(flowDocument, { source: file });
@@ -122,7 +121,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
         ctx.exit(exitCodeFor(result));
       } finally {
         await engine.close();
-        await registry?.close();
+        await close?.();
         await replayed?.session.close();
       }
     });

@@ -2,6 +2,8 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import { ConnectorFileStore } from "../connectors/file-store.js";
+import type { RedisFleet } from "../connectors/redis/fleet.js";
+import { TokenKeyError } from "../connectors/redis/sealing.js";
 import { ConnectorRegistry } from "../connectors/registry.js";
 import { FlowrunError } from "../core/errors.js";
 import type { RunOptions } from "../engine/interpreter.js";
@@ -16,10 +18,12 @@ import {
   EGRESS_ALLOW_HELP,
   positiveInteger,
 } from "./options.js";
+import { openFleet, REDIS_OPTION_HELP, redisUrlFrom } from "./redis-options.js";
 
 /** The options `run` and `record` share. */
 export interface RunCliOptions {
   connectors?: string;
+  redis?: string;
   var?: Record<string, string>;
   contact?: Record<string, string>;
   menuInput?: string[];
@@ -34,6 +38,7 @@ export interface RunCliOptions {
 export function addRunOptions(command: Command): Command {
   return command
     .option("--connectors <file>", "connectors file the flow's http-request activities use")
+    .option("--redis <url>", REDIS_OPTION_HELP)
     .option("--var <name=value>", "set a flow variable (repeatable)", collectPairs("--var"))
     .option(
       "--contact <key=value>",
@@ -89,8 +94,35 @@ export type ConnectorsMode = "follow" | "snapshot" | "none";
 
 export interface CommandEngineOptions {
   readonly engine: EngineOptions;
-  /** The registry of `--connectors`, for the command to close (and `record` to read its secrets). */
+  /** The registry of `--connectors` or `--redis` (for `record` to read its secrets). */
   readonly registry: ConnectorRegistry | undefined;
+  /** Stops following and closes the Redis connections; call after the engine is closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * The connectors of `--redis URL` (or FLOWRUN_REDIS_URL) and the fleet's shared tokens. `record` (a snapshot)
+ * always fetches a new token, under the fleet's lease: a token served from Redis would leave the case without the
+ * token exchange that replay needs.
+ */
+async function openRedisConnectors(
+  ctx: CliContext,
+  url: string,
+  options: { allowLoopbackHttp: boolean; mode: "follow" | "snapshot" },
+): Promise<{ registry: ConnectorRegistry; fleet: RedisFleet }> {
+  const { allowLoopbackHttp, mode } = options;
+  const fleet = await openFleet(ctx, url, { allowLoopbackHttp });
+  try {
+    const registry = await ConnectorRegistry.open(fleet.store, {
+      allowLoopbackHttp,
+      follow: mode === "follow",
+      onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
+    });
+    return { registry, fleet };
+  } catch (error) {
+    await fleet.close();
+    throw error instanceof TokenKeyError ? new UsageError(error.message) : error;
+  }
 }
 
 /**
@@ -111,11 +143,27 @@ export async function engineOptionsFrom(
     secrets: { env: ctx.io.env },
     onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
   };
+  const redisUrl = connectors === "none" ? undefined : redisUrlFrom(ctx, options.redis);
+  if (redisUrl !== undefined) {
+    if (options.connectors !== undefined)
+      throw new UsageError("--connectors and --redis exclude each other: connectors come from one place");
+    const mode = connectors === "follow" ? "follow" : "snapshot";
+    const { registry, fleet } = await openRedisConnectors(ctx, redisUrl, { allowLoopbackHttp, mode });
+    const sharedTokens = mode === "snapshot" ? fleet.tokens.alwaysFetching() : fleet.tokens;
+    return {
+      engine: { ...engine, connectors: registry, sharedTokens },
+      registry,
+      close: async () => {
+        await registry.close();
+        await fleet.close();
+      },
+    };
+  }
   const registry =
     connectors !== "none" && options.connectors
       ? await openConnectors(ctx, options.connectors, { allowLoopbackHttp, follow: connectors === "follow" })
       : undefined;
-  return { engine: { ...engine, connectors: registry }, registry };
+  return { engine: { ...engine, connectors: registry }, registry, close: async () => registry?.close() };
 }
 
 /** Runs a flow; a run rejects only for invalid inputs (an undeclared or unconvertible --var): a usage error. */

@@ -2,6 +2,7 @@ import type { Authorization, AuthorizeRequest, ConnectorHandle } from "../core/c
 import type { CompiledJsonPath } from "../core/json-paths.js";
 import { type AuthSettings, basicAuthorization, fingerprint, obtainToken } from "./auth/strategies.js";
 import type { TokenSet } from "./auth/token-set.js";
+import { tokenExpiryCheck } from "./request-rules.js";
 import type { TokenCache } from "./token-cache.js";
 
 /** What identifies a connector to the activity, shared by profiles and handles. */
@@ -36,12 +37,19 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
   let auth = profile.auth;
   const key = `${profile.id}:${fingerprint(auth)}`;
   const owner = `connector "${profile.name}"`;
+  const configuredRefreshToken = auth.kind === "refresh-token" ? auth.refreshToken : undefined;
 
-  const fetchToken = async (request: AuthorizeRequest): Promise<TokenSet> => {
+  /** `refreshToken`: a rotated one another process stored, used instead of the one this process knows. */
+  const fetchToken = async (request: AuthorizeRequest, refreshToken?: string): Promise<TokenSet> => {
     if (auth.kind === "basic") throw new Error("basic auth has no token");
-    const token = await obtainToken(auth, request, owner);
-    if (auth.kind === "refresh-token" && token.refreshToken && token.refreshToken !== auth.refreshToken) {
-      auth = { ...auth, refreshToken: token.refreshToken };
+    const settings = auth.kind === "refresh-token" && refreshToken ? { ...auth, refreshToken } : auth;
+    const token = await obtainToken(settings, request, owner);
+    if (
+      settings.kind === "refresh-token" &&
+      token.refreshToken &&
+      token.refreshToken !== settings.refreshToken
+    ) {
+      auth = { ...settings, refreshToken: token.refreshToken };
       await profile.onRefreshTokenRotated?.(token.refreshToken);
     }
     return token;
@@ -54,13 +62,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
     status: profile.status,
     baseUrl: profile.baseUrl,
     allowedMethods: profile.allowedMethods,
-    tokenExpired({ status, json }) {
-      if (profile.tokenExpiredStatuses.includes(status)) return true;
-      if (!profile.tokenExpiredWhen || json === undefined) return false;
-      return profile.tokenExpiredWhen
-        .select(json)
-        .some((value) => value !== false && value !== null && value !== undefined);
-    },
+    tokenExpired: tokenExpiryCheck(profile.tokenExpiredStatuses, profile.tokenExpiredWhen),
     async authorize(request): Promise<Authorization> {
       if (auth.kind === "basic") {
         return {
@@ -74,17 +76,22 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
         key,
         connectorId: profile.id,
         defaultLifetimeSeconds: profile.defaultLifetimeSeconds,
-        fetch: (background) => {
+        deadline: request.deadline,
+        configuredRefreshToken,
+        fetch: (background, refreshToken) => {
           // The fetch is shared by every caller waiting for this token (single flight), so it must not be tied
           // to the signal of the caller that happened to start it: that caller's run being cancelled would fail
           // all the other waiters with its reason. It keeps that caller's deadline as its own time limit; each
           // caller's signal only ends its own wait (TokenLookup.signal).
           const deadline = background ? performance.now() + BACKGROUND_REFRESH_MS : request.deadline;
-          return fetchToken({
-            dispatcher: request.dispatcher,
-            signal: AbortSignal.timeout(Math.max(0, Math.ceil(deadline - performance.now()))),
-            deadline,
-          });
+          return fetchToken(
+            {
+              dispatcher: request.dispatcher,
+              signal: AbortSignal.timeout(Math.max(0, Math.ceil(deadline - performance.now()))),
+              deadline,
+            },
+            refreshToken,
+          );
         },
         signal: request.signal,
         onBackgroundError: profile.onBackgroundError,

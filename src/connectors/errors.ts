@@ -1,4 +1,4 @@
-import { type FixableCause, FlowrunError, type Problem } from "../core/errors.js";
+import { type FixableCause, FlowrunError, type Problem, problemListMessage } from "../core/errors.js";
 
 /**
  * Why the connector registry refused an operation. Each code names one rule of SPEC 4, so programs can react to it
@@ -20,6 +20,8 @@ export type ConnectorErrorCode =
   | "concurrent-change"
   | "store-locked"
   | "connectors-file"
+  | "connectors-store"
+  | "store-not-empty"
   | "connector-incomplete"
   | "invalid-secret";
 
@@ -40,33 +42,62 @@ export class ConnectorError extends FlowrunError {
 export class ConnectorValidationError extends ConnectorError {
   readonly problems: readonly Problem[];
   constructor(problems: readonly Problem[], context: string) {
-    const errors = problems.filter((p) => p.severity === "error");
-    super(
-      "invalid-connector",
-      `${context}: ${errors.length} problem${errors.length === 1 ? "" : "s"}:\n` +
-        errors.map((p) => `  ${p.path}: ${p.message}`).join("\n"),
-    );
+    super("invalid-connector", `${context}: ${problemListMessage(problems)}`);
     this.name = "ConnectorValidationError";
     this.problems = problems;
   }
 }
 
-export function isConnectorError(error: unknown): error is ConnectorError {
-  return error instanceof ConnectorError;
+/**
+ * Why a credential could not be obtained: stable codes a host can branch on (messages are for people and change).
+ * The http-request activity reports every one of them as error kind `auth`.
+ */
+export type AuthErrorCode =
+  /** The token endpoint could not be reached, or the connection was lost before its answer was read (retryable). */
+  | "token-endpoint-unreachable"
+  /** OAuth `invalid_client` (RFC 6749 5.2): the client id or secret was refused. Fix the connector. */
+  | "invalid-client"
+  /** OAuth `invalid_grant`: a refresh token revoked or expired, a refused assertion, a wrong password. */
+  | "invalid-grant"
+  /** Another OAuth error code (`invalid_scope`, `unauthorized_client`, `server_error`, ...); see `oauthError`. */
+  | "token-refused"
+  /** A non-2xx answer without an OAuth error (an HTML error page, 5xx, 429), or a redirect (not followed). */
+  | "token-endpoint-status"
+  /** A 2xx answer that is no usable token: not a JSON object, no access_token, not Bearer, a bad expires_in or instance_url. */
+  | "token-response-malformed"
+  /** A secret of the connector cannot be read or used (missing, unresolvable, a private key that is not RSA PEM). */
+  | "credentials-unavailable"
+  /** A token URL known only at run time (a Google key's token_uri) breaks the https rule. */
+  | "insecure-token-url"
+  /** Not classified (yet): the token endpoint call's own failures until it is moved onto the one sender. */
+  | "auth";
+
+/** The code of an OAuth error response (RFC 6749 5.2 `error`). */
+function oauthErrorCode(oauthError: string): AuthErrorCode {
+  if (oauthError === "invalid_client") return "invalid-client";
+  if (oauthError === "invalid_grant") return "invalid-grant";
+  return "token-refused";
 }
 
 /**
  * A credential could not be obtained or was refused: kind `auth` in the http-request activity. Messages carry the
- * server's `error` and `error_description`, never a secret.
+ * server's `error` and `error_description`, never a secret. Without an explicit `code`, an OAuth error gives it.
  */
 export class AuthError extends FlowrunError {
+  override readonly code: AuthErrorCode;
   /** The OAuth `error` code from the server (`invalid_client`, `invalid_grant`, ...), when it sent one. */
   readonly oauthError: string | undefined;
   /** Whether trying again later may succeed (network error, 5xx, 429). */
   readonly retryable: boolean;
-  constructor(message: string, options: { oauthError?: string; retryable?: boolean; cause?: unknown } = {}) {
-    super("auth", message, { cause: options.cause });
+  constructor(
+    message: string,
+    options: { code?: AuthErrorCode; oauthError?: string; retryable?: boolean; cause?: unknown } = {},
+  ) {
+    const code =
+      options.code ?? (options.oauthError === undefined ? "auth" : oauthErrorCode(options.oauthError));
+    super(code, message, { cause: options.cause });
     this.name = "AuthError";
+    this.code = code;
     this.oauthError = options.oauthError;
     this.retryable = options.retryable ?? false;
   }

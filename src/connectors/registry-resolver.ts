@@ -1,12 +1,11 @@
 import type { ConnectorHandle, ConnectorResolver, ConnectorStatus } from "../core/connector-seam.js";
 import { describeError } from "../core/errors.js";
-import { compileJsonPath } from "../core/json-paths.js";
 import { connectorAuth } from "./connector-auth.js";
 import { type ConnectorIdentity, connectorHandle } from "./connector-handle.js";
 import { AuthError } from "./errors.js";
 import type { ConnectorRegistry } from "./registry.js";
-import { allowedMethods, tokenExpiryCheck } from "./request-rules.js";
-import { type Connector, DEFAULTS } from "./schema.js";
+import { allowedMethods, connectorExpirySettings, tokenExpiryCheck } from "./request-rules.js";
+import type { Connector } from "./schema.js";
 import { resolveSecret, secretFields } from "./secrets.js";
 import type { TokenCache } from "./token-cache.js";
 import { connectorEndpoints, urlProblem } from "./url-rules.js";
@@ -23,6 +22,11 @@ export interface RegistryResolverOptions {
   readonly secretFallback?: (connector: Connector, field: string) => string | undefined;
   /** Accept plain `http://` token URLs on loopback hosts (the engine's `allowLoopbackHttp`). Default false. */
   readonly allowLoopbackHttp?: boolean;
+  /**
+   * Rotated refresh tokens are kept by the shared token store (Redis), keyed by the configured one, instead of
+   * being written into the connector: an admin's later edit of the field then wins by itself. Default false.
+   */
+  readonly sharedRefreshTokens?: boolean;
   /** Told about things worth a warning (a rotated refresh token that cannot be stored). */
   readonly onWarning?: (message: string) => void;
 }
@@ -72,7 +76,10 @@ function secretReader(
       if (current !== undefined) return current;
     }
     try {
-      if (value === undefined) throw new AuthError(`connector "${connector.name}" has no ${field}`);
+      if (value === undefined)
+        throw new AuthError(`connector "${connector.name}" has no ${field}`, {
+          code: "credentials-unavailable",
+        });
       return resolveSecret(connector, field, value, {
         env: options.env ?? process.env,
         baseDir: options.baseDir ?? process.cwd(),
@@ -117,7 +124,7 @@ function authorizingHandle(
   registry: ConnectorRegistry,
   connector: Connector,
   identity: ConnectorIdentity,
-  expiry: { statuses: readonly number[]; when: ReturnType<typeof compileJsonPath> | undefined },
+  expiry: ReturnType<typeof connectorExpirySettings>,
   options: RegistryResolverOptions,
   rotated: RotatedRefreshTokens,
 ): ConnectorHandle {
@@ -125,14 +132,19 @@ function authorizingHandle(
   try {
     auth = connectorAuth(connector, secretReader(connector, options, rotated));
   } catch (error) {
-    throw error instanceof AuthError ? error : new AuthError(describeError(error), { cause: error });
+    throw error instanceof AuthError
+      ? error
+      : new AuthError(describeError(error), { code: "credentials-unavailable", cause: error });
   }
   // The registry checks the token URLs a connector configures, but a Google key's token_uri comes from a
   // secret and was never checked: without this, a key naming http://any-host would have its signed assertion
   // sent in clear text. Every token URL gets the https rule (SPEC 3) before anything is sent.
   if (auth.auth.kind !== "basic") {
     const problem = urlProblem(auth.auth.tokenUrl, { allowLoopbackHttp: options.allowLoopbackHttp });
-    if (problem) throw new AuthError(`connector "${connector.name}": the token URL ${problem}`);
+    if (problem)
+      throw new AuthError(`connector "${connector.name}": the token URL ${problem}`, {
+        code: "insecure-token-url",
+      });
   }
   return connectorHandle(
     {
@@ -140,7 +152,10 @@ function authorizingHandle(
       ...auth,
       tokenExpiredStatuses: expiry.statuses,
       tokenExpiredWhen: expiry.when,
-      onRefreshTokenRotated: refreshTokenKeeper(registry, connector, rotated, options.onWarning),
+      // With a shared token store the rotated token is kept there (keyed by the configured one), not in the connector.
+      onRefreshTokenRotated: options.sharedRefreshTokens
+        ? undefined
+        : refreshTokenKeeper(registry, connector, rotated, options.onWarning),
       onBackgroundError: (error) =>
         options.onWarning?.(
           `connector "${connector.name}": background token refresh failed: ${describeError(error)}`,
@@ -173,9 +188,7 @@ export function registryResolver(
     overrides.get(connector.id.toLowerCase()) ?? overrides.get(connector.name.toLowerCase());
 
   const build = (connector: Connector, status: ConnectorStatus): ConnectorHandle => {
-    const statuses: readonly number[] = connector.tokenExpiredStatuses ?? DEFAULTS.tokenExpiredStatuses;
-    const when =
-      connector.tokenExpiredWhen === undefined ? undefined : compileJsonPath(connector.tokenExpiredWhen);
+    const expiry = connectorExpirySettings(connector);
     const identity: ConnectorIdentity = {
       id: connector.id,
       name: connector.name,
@@ -187,9 +200,9 @@ export function registryResolver(
     let inner: ConnectorHandle | undefined;
     return {
       ...identity,
-      tokenExpired: tokenExpiryCheck(statuses, when),
+      tokenExpired: tokenExpiryCheck(expiry.statuses, expiry.when),
       authorize: async (request) => {
-        inner ??= authorizingHandle(registry, connector, identity, { statuses, when }, options, rotated);
+        inner ??= authorizingHandle(registry, connector, identity, expiry, options, rotated);
         return inner.authorize(request);
       },
     };

@@ -29,15 +29,19 @@ export function tokenExpiryCheck(
   };
 }
 
-/** The connector's rule (`tokenExpiredStatuses`, default [401]; `tokenExpiredWhen`), compiled once. */
-export function connectorTokenExpiry(connector: Connector): TokenExpiryCheck {
-  const statuses: readonly number[] = connector.tokenExpiredStatuses ?? DEFAULTS.tokenExpiredStatuses;
-  const when =
-    connector.tokenExpiredWhen === undefined ? undefined : compileJsonPath(connector.tokenExpiredWhen);
-  return tokenExpiryCheck(statuses, when);
+/** The connector's expiry settings with the default applied and the JSON path compiled. */
+export function connectorExpirySettings(connector: Connector): {
+  statuses: readonly number[];
+  when: CompiledJsonPath | undefined;
+} {
+  return {
+    statuses: connector.tokenExpiredStatuses ?? DEFAULTS.tokenExpiredStatuses,
+    when: connector.tokenExpiredWhen === undefined ? undefined : compileJsonPath(connector.tokenExpiredWhen),
+  };
 }
 
-/** Whether a response means the connector's access token expired. */
+/** Whether a response means the connector's access token expired (`tokenExpiredStatuses`, `tokenExpiredWhen`). */
 export function isTokenExpired(connector: Connector, response: { status: number; json: unknown }): boolean {
-  return connectorTokenExpiry(connector)(response);
+  const { statuses, when } = connectorExpirySettings(connector);
+  return tokenExpiryCheck(statuses, when)(response);
 }

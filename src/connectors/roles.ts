@@ -27,7 +27,7 @@ export const CONNECTOR_OPERATIONS = [
 ] as const;
 export type ConnectorOperation = (typeof CONNECTOR_OPERATIONS)[number];
 
-export type AccessLevel = "read-write" | "read-only" | "no-access";
+type AccessLevel = "read-write" | "read-only" | "no-access";
 
 const ACCESS: Record<AdminRole, AccessLevel> = {
   "full-admin": "read-write",
@@ -47,10 +47,6 @@ const READ_OPERATIONS: ReadonlySet<ConnectorOperation> = new Set(["list", "show"
 
 export function isAdminRole(text: string): text is AdminRole {
   return (ADMIN_ROLES as readonly string[]).includes(text);
-}
-
-export function accessLevel(role: AdminRole): AccessLevel {
-  return ACCESS[role];
 }
 
 export function mayPerform(role: AdminRole, operation: ConnectorOperation): boolean {

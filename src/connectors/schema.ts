@@ -242,13 +242,6 @@ export const connectorSchema = z
 
 export type Connector = z.infer<typeof connectorSchema>;
 export type ConnectorInput = z.input<typeof connectorSchema>;
-export type CustomConnector = z.infer<typeof customConnectorSchema>;
-export type WebexContactCenterConnector = z.infer<typeof webexContactCenterConnectorSchema>;
-export type SalesforceConnector = z.infer<typeof salesforceConnectorSchema>;
-export type GoogleConnector = z.infer<typeof googleConnectorSchema>;
-export type GoogleCcaiConnector = z.infer<typeof googleCcaiConnectorSchema>;
-export type WebexExperienceManagementConnector = z.infer<typeof webexExperienceManagementConnectorSchema>;
-export type GenesysConnector = z.infer<typeof genesysConnectorSchema>;
 
 export const ccaiConfigSchema = z
   .strictObject({

@@ -19,6 +19,11 @@ const SECRET_FIELD_PATHS: Record<Connector["type"], readonly (readonly string[])
   genesys: [["clientSecret"], ["refreshToken"]],
 };
 
+/** Where a connector of this type keeps its secrets. */
+export function secretFieldPaths(type: Connector["type"]): readonly (readonly string[])[] {
+  return SECRET_FIELD_PATHS[type] ?? [];
+}
+
 export interface SecretField {
   /** Dotted field name within the connector, e.g. `auth.clientSecret`. */
   readonly field: string;
@@ -130,7 +135,7 @@ export function insecureSecretWarnings(
     }));
 }
 
-function valueAt(root: unknown, fieldPath: readonly string[]): unknown {
+export function valueAt(root: unknown, fieldPath: readonly string[]): unknown {
   let current: unknown = root;
   for (const key of fieldPath) {
     if (typeof current !== "object" || current === null) return undefined;
@@ -139,7 +144,12 @@ function valueAt(root: unknown, fieldPath: readonly string[]): unknown {
   return current;
 }
 
-function setValueAt(root: Record<string, unknown>, fieldPath: readonly string[], value: unknown): void {
+/** Sets the value at `fieldPath` inside `root` when its parents exist (secret paths are at most two deep). */
+export function setValueAt(
+  root: Record<string, unknown>,
+  fieldPath: readonly string[],
+  value: unknown,
+): void {
   let current: Record<string, unknown> = root;
   for (const key of fieldPath.slice(0, -1)) {
     const next = current[key];

@@ -16,6 +16,45 @@ export interface TokenCacheOptions {
   marginSeconds?: number;
   /** The clock, replaceable in tests. Default `Date.now`. */
   now?: () => number;
+  /**
+   * A second level shared by the processes of a fleet (Redis), asked only when this cache has no valid token: a
+   * cached token is served without it. Default: none (every process fetches its own tokens).
+   */
+  shared?: SharedTokenStore;
+}
+
+/** What a shared token store answers instead of a token. */
+export type SharedTokenMiss =
+  /** Another process is already refreshing (background refresh only): keep serving the current token. */
+  | "skipped"
+  /** The store cannot be used now (down, slow): fetch in this process, single-flight per process. */
+  | "unavailable";
+
+export interface SharedTokenRequest {
+  readonly key: string;
+  readonly connectorId: string;
+  /** A proactive refresh no caller waits for. */
+  readonly background: boolean;
+  /** `performance.now()` milliseconds: waiting for the store or another process ends here. */
+  readonly deadline: number;
+  /** An access token the API refused (reactive refresh): a stored copy of it is not served again. */
+  readonly refused: string | undefined;
+  /** Background refresh: the token being refreshed (a stored token other than it is newer). */
+  readonly current: string | undefined;
+  /** Refresh-token grants: the configured refresh token (a rotated one is stored keyed by it). */
+  readonly configuredRefreshToken: string | undefined;
+  /** Makes the token request, with this refresh token instead of the configured one when given. */
+  readonly fetch: (
+    refreshToken: string | undefined,
+  ) => Promise<{ entry: CachedToken; refreshToken: string | undefined }>;
+}
+
+/**
+ * A token store shared by many processes: one token request for the fleet however many processes need it.
+ * Implemented over Redis by `RedisSharedTokens`.
+ */
+export interface SharedTokenStore {
+  obtain(request: SharedTokenRequest): Promise<CachedToken | SharedTokenMiss>;
 }
 
 export interface TokenLookup {
@@ -24,8 +63,15 @@ export interface TokenLookup {
   readonly connectorId: string;
   /** Lifetime when the server says nothing (no `expires_in`, not a JWT), in seconds. */
   readonly defaultLifetimeSeconds: number;
-  /** Requests a token; `background` when no caller waits for it (proactive refresh). */
-  readonly fetch: (background: boolean) => Promise<TokenSet>;
+  /**
+   * Requests a token; `background` when no caller waits for it (proactive refresh). `refreshToken` replaces the
+   * configured one (a rotated refresh token another process stored).
+   */
+  readonly fetch: (background: boolean, refreshToken?: string) => Promise<TokenSet>;
+  /** When the fetch must be done by, as `performance.now()` milliseconds (the caller's activity deadline). */
+  readonly deadline: number;
+  /** Refresh-token grants: the refresh token the connector is configured with. */
+  readonly configuredRefreshToken?: string;
   /** Stops waiting (not the shared fetch) when the caller's deadline passes. */
   readonly signal: AbortSignal;
   /** Called with errors of background refreshes, which no caller awaits. */
@@ -36,6 +82,16 @@ export interface TokenUse {
   readonly token: TokenSet;
   /** Whether this use waited for a token request (false when served from the cache). */
   readonly fetched: boolean;
+}
+
+/** After another process took a proactive refresh, when to look for its result. */
+const SKIPPED_REFRESH_RETRY_MS = 1000;
+/** A proactive refresh belongs to no activity: how long it may wait for the shared store. */
+const BACKGROUND_WAIT_MS = 30_000;
+
+function isTimeout(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return name === "TimeoutError" || name === "AbortError";
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -64,14 +120,20 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 export class TokenCache {
   readonly #tokens: LRUCache<string, CachedToken>;
   readonly #inFlight = new Map<string, Promise<CachedToken>>();
+  /** The deadline of the caller that started each flight (proactive refreshes have none). */
+  readonly #deadlines = new WeakMap<Promise<CachedToken>, number>();
   readonly #keysByConnector = new Map<string, Set<string>>();
+  /** Per key, the access token the API last refused, so that the shared store does not serve it again. */
+  readonly #refused = new Map<string, string>();
   readonly #marginSeconds: number;
   readonly #now: () => number;
+  readonly #shared: SharedTokenStore | undefined;
 
   constructor(options: TokenCacheOptions = {}) {
     this.#tokens = new LRUCache({ max: options.max ?? 10_000 });
     this.#marginSeconds = options.marginSeconds ?? 60;
     this.#now = options.now ?? Date.now;
+    this.#shared = options.shared;
   }
 
   async use(lookup: TokenLookup): Promise<TokenUse> {
@@ -79,21 +141,40 @@ export class TokenCache {
     const now = this.#now();
     if (cached && now < cached.expiresAt) {
       if (now >= cached.refreshAt && !this.#inFlight.has(lookup.key)) {
-        this.#start(lookup, true).catch((error: unknown) => lookup.onBackgroundError?.(error));
+        this.#start(lookup, true, cached).catch((error: unknown) => lookup.onBackgroundError?.(error));
       }
       return { token: cached.token, fetched: false };
     }
     // A caller that has already given up starts no fetch: nobody would await it, so its failure would be an
     // unhandled rejection (abortable() rejects at once without attaching handlers to the fetch).
     lookup.signal.throwIfAborted();
-    const pending = this.#inFlight.get(lookup.key) ?? this.#start(lookup, false);
-    const entry = await abortable(pending, lookup.signal);
+    const joined = this.#inFlight.get(lookup.key);
+    let entry: CachedToken;
+    try {
+      entry = await abortable(joined ?? this.#start(lookup, false), lookup.signal);
+    } catch (error) {
+      // A flight ends at the deadline of the caller that started it. One that joined it with more time left
+      // starts its own rather than failing with the starter's timeout (a shorter activity deadline, or a wait for
+      // another process's lease that the starter could not afford).
+      const starterDeadline = joined && this.#deadlines.get(joined);
+      if (
+        !starterDeadline ||
+        starterDeadline >= lookup.deadline ||
+        lookup.signal.aborted ||
+        !isTimeout(error)
+      )
+        throw error;
+      entry = await abortable(this.#inFlight.get(lookup.key) ?? this.#start(lookup, false), lookup.signal);
+    }
     return { token: entry.token, fetched: true };
   }
 
   /** Drops a token the API refused (reactive refresh), unless a newer one already replaced it. */
   invalidate(key: string, accessToken: string): void {
-    if (this.#tokens.get(key)?.token.accessToken === accessToken) this.#tokens.delete(key);
+    if (this.#tokens.get(key)?.token.accessToken === accessToken) {
+      this.#tokens.delete(key);
+      if (this.#shared) this.#refused.set(key, accessToken);
+    }
   }
 
   /** Drops every token of a connector at once (deactivated, edited or deleted). */
@@ -101,6 +182,7 @@ export class TokenCache {
     for (const key of this.#keysByConnector.get(connectorId) ?? []) {
       this.#tokens.delete(key);
       this.#inFlight.delete(key);
+      this.#refused.delete(key);
     }
     this.#keysByConnector.delete(connectorId);
   }
@@ -109,14 +191,14 @@ export class TokenCache {
     return this.#tokens.size;
   }
 
-  #start(lookup: TokenLookup, background: boolean): Promise<CachedToken> {
-    const pending = lookup.fetch(background).then(
-      (token) => {
-        const entry = this.#entryFor(token, lookup.defaultLifetimeSeconds);
+  #start(lookup: TokenLookup, background: boolean, current?: CachedToken): Promise<CachedToken> {
+    const pending = this.#obtain(lookup, background, current).then(
+      (entry) => {
         // A connector dropped while its token was being fetched must not get the token back.
         if (this.#inFlight.get(lookup.key) === pending) {
           this.#tokens.set(lookup.key, entry);
           this.#inFlight.delete(lookup.key);
+          if (entry.token.accessToken !== this.#refused.get(lookup.key)) this.#refused.delete(lookup.key);
         }
         return entry;
       },
@@ -126,6 +208,7 @@ export class TokenCache {
       },
     );
     this.#inFlight.set(lookup.key, pending);
+    if (!background) this.#deadlines.set(pending, lookup.deadline);
     let keys = this.#keysByConnector.get(lookup.connectorId);
     if (!keys) {
       keys = new Set();
@@ -133,6 +216,34 @@ export class TokenCache {
     }
     keys.add(lookup.key);
     return pending;
+  }
+
+  /** From the shared store when there is one and it answers; else (or when it cannot be used) fetched here. */
+  async #obtain(lookup: TokenLookup, background: boolean, current?: CachedToken): Promise<CachedToken> {
+    const fetchHere = async () =>
+      this.#entryFor(await lookup.fetch(background), lookup.defaultLifetimeSeconds);
+    if (!this.#shared) return fetchHere();
+    const answer = await this.#shared.obtain({
+      key: lookup.key,
+      connectorId: lookup.connectorId,
+      background,
+      deadline: background ? performance.now() + BACKGROUND_WAIT_MS : lookup.deadline,
+      refused: this.#refused.get(lookup.key),
+      current: current?.token.accessToken,
+      configuredRefreshToken: lookup.configuredRefreshToken,
+      fetch: async (refreshToken) => {
+        const token = await lookup.fetch(background, refreshToken);
+        return {
+          entry: this.#entryFor(token, lookup.defaultLifetimeSeconds),
+          refreshToken: token.refreshToken,
+        };
+      },
+    });
+    if (answer === "unavailable") return fetchHere();
+    if (answer !== "skipped") return answer;
+    if (!current) return fetchHere();
+    // Another process refreshes this token for the fleet; look again in a second rather than at every use.
+    return { ...current, refreshAt: Math.min(current.expiresAt, this.#now() + SKIPPED_REFRESH_RETRY_MS) };
   }
 
   /** TTL: `expires_in` minus min(margin, 10 %); else the access token's JWT `exp`; else the type's default. */

@@ -1,17 +1,11 @@
-import { isIPv4 } from "node:net";
+import { urlRuleBreach } from "../core/url-rules.js";
 import type { Connector } from "./schema.js";
 
-/** SPEC 3/4: base and token URLs must be https; plain http only for loopback hosts and only when allowed. */
+/** The https rule (core/url-rules.ts) as the connectors file states it, and where each connector's URLs point. */
 
 export interface UrlRuleOptions {
   /** Accept `http://` for loopback hosts (127.0.0.0/8, ::1, localhost); tests and local mocks need it. */
   readonly allowLoopbackHttp?: boolean;
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  if (host === "localhost" || host === "::1") return true;
-  return isIPv4(host) && host.startsWith("127.");
 }
 
 /** Why `text` is not acceptable as a base or token URL, or undefined when it is. */
@@ -22,15 +16,18 @@ export function urlProblem(text: string, options: UrlRuleOptions = {}): string |
   } catch {
     return `is not an absolute URL: ${JSON.stringify(text)}`;
   }
-  if (parsed.username || parsed.password)
-    return "must not carry credentials (user:password@); use the auth fields";
-  if (parsed.protocol === "https:") return undefined;
-  if (parsed.protocol !== "http:") return `must start with https:// (got ${parsed.protocol}//)`;
-  if (!isLoopbackHost(parsed.hostname))
-    return "must start with https:// (plain http:// is accepted only for loopback hosts with allowLoopbackHttp)";
-  if (!options.allowLoopbackHttp)
-    return "uses plain http:// on a loopback host, which is accepted only with allowLoopbackHttp (--allow-loopback-http)";
-  return undefined;
+  switch (urlRuleBreach(parsed, options.allowLoopbackHttp ?? false)) {
+    case undefined:
+      return undefined;
+    case "credentials":
+      return "must not carry credentials (user:password@); use the auth fields";
+    case "not-http":
+      return `must start with https:// (got ${parsed.protocol}//)`;
+    case "http-not-loopback":
+      return "must start with https:// (plain http:// is accepted only for loopback hosts with allowLoopbackHttp)";
+    case "loopback-http-not-allowed":
+      return "uses plain http:// on a loopback host, which is accepted only with allowLoopbackHttp (--allow-loopback-http)";
+  }
 }
 
 /** The URLs a connector sends credentials or requests to, by field, as configured (defaults applied). */

@@ -44,26 +44,25 @@ export interface Problem {
   severity: ProblemSeverity;
 }
 
+/** "N problems:" and one indented `path: message` line per error (warnings are not listed). */
+export function problemListMessage(problems: readonly Problem[]): string {
+  const errors = problems.filter((p) => p.severity === "error");
+  return (
+    `${errors.length} problem${errors.length === 1 ? "" : "s"}:\n` +
+    errors.map((p) => `  ${p.path}: ${p.message}`).join("\n")
+  );
+}
+
 /** A flow (or another document) that failed validation; `problems` lists every problem found, not just the first. */
 export class ValidationError extends FlowrunError {
   readonly problems: readonly Problem[];
   readonly source: string | undefined;
   constructor(problems: readonly Problem[], source?: string, code = "invalid-flow") {
-    const errors = problems.filter((p) => p.severity === "error");
-    const where = source ? `${source}: ` : "";
-    super(
-      code,
-      `${where}${errors.length} problem${errors.length === 1 ? "" : "s"}:\n` +
-        errors.map((p) => `  ${p.path}: ${p.message}`).join("\n"),
-    );
+    super(code, `${source ? `${source}: ` : ""}${problemListMessage(problems)}`);
     this.name = "ValidationError";
     this.problems = problems;
     this.source = source;
   }
-}
-
-export function isFlowrunError(error: unknown): error is FlowrunError {
-  return error instanceof FlowrunError;
 }
 
 /** A message for any thrown value, without a stack. */

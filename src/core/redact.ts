@@ -13,6 +13,15 @@ export function isSecretName(name: string): boolean {
 }
 
 /**
+ * The secrets in a credential header value: the value itself and, for `Scheme credential` values ("Basic abc=",
+ * "Bearer xyz"), the credential alone, which a server may echo without its scheme.
+ */
+export function credentialSecrets(headerValue: string): string[] {
+  const credential = headerValue.split(" ").slice(1).join(" ");
+  return credential ? [headerValue, credential] : [headerValue];
+}
+
+/**
  * Headers as they may be shown: values of secret-looking names and of every header a connector added are
  * replaced by `[REDACTED]`. Names are lower-cased, as sent on the wire by undici.
  */

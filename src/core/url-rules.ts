@@ -1,3 +1,4 @@
+import { isIPv4 } from "node:net";
 import { type FixableCause, FlowrunError } from "./errors.js";
 
 /**
@@ -19,30 +20,57 @@ const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
 /** How many rounds of percent-decoding are inspected (`%252F` is `%2F` is `/`). */
 const DECODE_ROUNDS = 3;
 
-function isLoopbackHost(hostname: string): boolean {
-  if (hostname === "localhost" || hostname === "[::1]") return true;
+/** Whether a host name is a loopback host: 127.0.0.0/8, ::1 (with or without brackets) or localhost. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (host === "localhost" || host === "::1") return true;
   // WHATWG URL normalises IPv4 forms (`127.1`, `0x7f.1`) to dotted decimal, so a prefix test suffices.
-  return /^127\.\d+\.\d+\.\d+$/.test(hostname);
+  return isIPv4(host) && host.startsWith("127.");
+}
+
+/** Which part of the https rule (SPEC 3/4) a URL breaks. */
+export type UrlRuleBreach =
+  /** `user:password@` in the URL: credentials belong in connectors. */
+  | "credentials"
+  /** Neither `https:` nor `http:`. */
+  | "not-http"
+  /** Plain `http:` to a host that is not loopback. */
+  | "http-not-loopback"
+  /** Plain `http:` to a loopback host without `allowLoopbackHttp`. */
+  | "loopback-http-not-allowed";
+
+/**
+ * THE rule for every URL that carries requests or credentials (base URLs, token URLs, validation URLs, a
+ * `requestUrl`): `https:`, or `http:` to a loopback host when the engine allows it, and no user info.
+ */
+export function urlRuleBreach(url: URL, allowLoopbackHttp: boolean): UrlRuleBreach | undefined {
+  if (url.username || url.password) return "credentials";
+  if (url.protocol === "https:") return undefined;
+  if (url.protocol !== "http:") return "not-http";
+  if (!isLoopbackHost(url.hostname)) return "http-not-loopback";
+  return allowLoopbackHttp ? undefined : "loopback-http-not-allowed";
 }
 
 /**
- * Checks that a base or absolute URL may carry requests: `https:`, or `http:` for a loopback host when the engine
- * allows it (`allowLoopbackHttp`), without user info (credentials belong in connectors) or a fragment.
+ * Checks that a base or absolute URL may carry requests (`urlRuleBreach`); a fragment is checked by the callers
+ * that parse rendered text.
  */
 export function checkSendableUrl(url: URL, allowLoopbackHttp: boolean, what: string): void {
-  if (url.protocol === "http:") {
-    if (!isLoopbackHost(url.hostname))
+  switch (urlRuleBreach(url, allowLoopbackHttp)) {
+    case undefined:
+      return;
+    case "credentials":
+      throw new InvalidRequestError(`${what} must not contain credentials; use a connector`);
+    case "not-http":
+      throw new InvalidRequestError(`${what} must use https://, not ${url.protocol}`);
+    case "http-not-loopback":
       throw new InvalidRequestError(`${what} must use https:// (plain http:// only for loopback hosts)`);
-    if (!allowLoopbackHttp)
+    case "loopback-http-not-allowed":
       throw new InvalidRequestError(
         `${what} uses plain http:// to a loopback host; allow it with the engine option allowLoopbackHttp (--allow-loopback-http)`,
         { code: "loopback-http-not-allowed", subject: what },
       );
-  } else if (url.protocol !== "https:") {
-    throw new InvalidRequestError(`${what} must use https://, not ${url.protocol}`);
   }
-  if (url.username || url.password)
-    throw new InvalidRequestError(`${what} must not contain credentials; use a connector`);
 }
 
 /**

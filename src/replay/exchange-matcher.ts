@@ -9,6 +9,53 @@ export interface ObservedRequest {
   readonly body: string | undefined;
 }
 
+/** A request as undici hands it to an interceptor (the recorder) or to a MockAgent reply (replay). */
+export interface DispatchedRequest {
+  readonly method: string;
+  readonly origin?: string | URL;
+  readonly path: string;
+  readonly headers?: unknown;
+  readonly body?: unknown;
+}
+
+/**
+ * Request headers in any form undici uses (a Headers instance or another iterable of pairs, a flat name/value
+ * array, a plain object whose values may be arrays) as one lower-cased name -> value record.
+ */
+function flatHeaders(headers: unknown): Record<string, string> {
+  const flat: Record<string, string> = {};
+  if (!headers || typeof headers !== "object") return flat;
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2)
+      flat[String(headers[i]).toLowerCase()] = String(headers[i + 1]);
+  } else if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === "function") {
+    for (const [name, value] of headers as Iterable<[string, string]>)
+      flat[name.toLowerCase()] = String(value);
+  } else {
+    for (const [name, value] of Object.entries(headers))
+      if (value !== undefined)
+        flat[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : String(value);
+  }
+  return flat;
+}
+
+/** A text body as sent; a body that is not text (a stream) is undefined. */
+function bodyText(body: unknown): string | undefined {
+  if (typeof body === "string") return body;
+  if (Buffer.isBuffer(body) || body instanceof Uint8Array) return Buffer.from(body).toString("utf8");
+  return undefined;
+}
+
+/** The request the recorder records and replay matches, read the same way by both. */
+export function observeRequest(request: DispatchedRequest): ObservedRequest {
+  return {
+    method: String(request.method).toUpperCase(),
+    url: new URL(request.path, request.origin).toString(),
+    headers: flatHeaders(request.headers),
+    body: bodyText(request.body),
+  };
+}
+
 /** A recorded value matches when equal; `[REDACTED]` matches any value, also inside a string (`Bearer [REDACTED]`). */
 function valueMatches(recorded: unknown, observed: unknown): boolean {
   if (recorded === REDACTED) return observed !== undefined;

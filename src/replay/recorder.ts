@@ -1,6 +1,12 @@
 import type { Dispatcher } from "undici";
-import { isSecretName, REDACTED, redactUrl as redactShownUrl, scrubSecrets } from "../core/redact.js";
-import { bodyAsRecorded, type ObservedRequest } from "./exchange-matcher.js";
+import {
+  credentialSecrets,
+  isSecretName,
+  REDACTED,
+  redactUrl as redactShownUrl,
+  scrubSecrets,
+} from "../core/redact.js";
+import { bodyAsRecorded, observeRequest } from "./exchange-matcher.js";
 import type { Exchange, RecordedResponse } from "./test-file.js";
 
 /** Names that look secret but are not, and that replay needs intact (a token answer's `token_type`). */
@@ -41,29 +47,6 @@ function responseBody(text: string, contentType: string): unknown {
     }
   }
   return text;
-}
-
-function requestBodyText(body: unknown): string | undefined {
-  if (body === undefined || body === null) return undefined;
-  if (typeof body === "string") return body;
-  if (Buffer.isBuffer(body) || body instanceof Uint8Array) return Buffer.from(body).toString("utf8");
-  return undefined;
-}
-
-function requestHeaders(headers: Dispatcher.DispatchOptions["headers"]): Record<string, string> {
-  const flat: Record<string, string> = {};
-  if (!headers) return flat;
-  if (Array.isArray(headers)) {
-    for (let i = 0; i + 1 < headers.length; i += 2)
-      flat[String(headers[i]).toLowerCase()] = String(headers[i + 1]);
-  } else if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === "function") {
-    for (const [name, value] of headers as Iterable<[string, string]>)
-      flat[name.toLowerCase()] = String(value);
-  } else {
-    for (const [name, value] of Object.entries(headers))
-      if (value !== undefined) flat[name.toLowerCase()] = String(value);
-  }
-  return flat;
 }
 
 /** String values under secret-looking names anywhere in a JSON value (a token answer's access_token). */
@@ -116,12 +99,7 @@ export function recordingInterceptor(
   onExchange: (exchange: Exchange) => void,
 ): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) => (options, handler) => {
-    const observed: ObservedRequest = {
-      method: String(options.method).toUpperCase(),
-      url: new URL(options.path, options.origin).toString(),
-      headers: requestHeaders(options.headers),
-      body: requestBodyText(options.body),
-    };
+    const observed = observeRequest(options);
     let status = 0;
     let headers: Record<string, string> = {};
     const chunks: Buffer[] = [];
@@ -147,9 +125,7 @@ export function recordingInterceptor(
         const learnt: string[] = [];
         for (const [name, value] of Object.entries(observed.headers)) {
           if (!isSecretName(name)) continue;
-          learnt.push(value);
-          const credential = value.split(" ").slice(1).join(" ");
-          if (credential) learnt.push(credential);
+          learnt.push(...credentialSecrets(value));
         }
         secretFieldValues(responseBody(body, headers["content-type"] ?? ""), learnt);
         learnSecrets(knownSecrets, learnt);

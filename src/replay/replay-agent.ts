@@ -1,34 +1,15 @@
 import { errors, MockAgent } from "undici";
-import { closestRecorded, describeUnmatched, matches, type ObservedRequest } from "./exchange-matcher.js";
+import {
+  closestRecorded,
+  describeUnmatched,
+  matches,
+  type ObservedRequest,
+  observeRequest,
+} from "./exchange-matcher.js";
 import type { Exchange, Fault, RecordedResponse } from "./test-file.js";
 
 /** The answer to a request no recorded exchange matches: a status nothing retries (see ReplaySession). */
 export const UNMATCHED_STATUS = 404;
-
-function bodyText(body: unknown): string | undefined {
-  if (body === undefined || body === null) return undefined;
-  if (typeof body === "string") return body;
-  if (Buffer.isBuffer(body) || body instanceof Uint8Array) return Buffer.from(body).toString("utf8");
-  return String(body);
-}
-
-/** Request headers as MockAgent hands them over: a plain object, a Headers instance, or a flat name/value array. */
-function flatHeaders(headers: unknown): Record<string, string> {
-  const flat: Record<string, string> = {};
-  if (headers instanceof Headers) {
-    headers.forEach((value, name) => {
-      flat[name] = value;
-    });
-  } else if (Array.isArray(headers)) {
-    for (let i = 0; i + 1 < headers.length; i += 2)
-      flat[String(headers[i]).toLowerCase()] = String(headers[i + 1]);
-  } else if (headers && typeof headers === "object") {
-    for (const [name, value] of Object.entries(headers)) {
-      flat[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : String(value);
-    }
-  }
-  return flat;
-}
 
 /** What MockAgent passes to a reply callback (and to a reply's data function): the dispatched request. */
 interface DispatchedRequest {
@@ -95,14 +76,7 @@ export class ReplaySession {
     this.dispatcher
       .get(() => true)
       .intercept({ path: () => true, method: () => true })
-      .reply((options) =>
-        this.#answer({
-          method: options.method.toUpperCase(),
-          url: new URL(options.path, options.origin).toString(),
-          headers: flatHeaders(options.headers),
-          body: bodyText(options.body),
-        }),
-      )
+      .reply((options) => this.#answer(observeRequest(options)))
       .persist();
   }
 

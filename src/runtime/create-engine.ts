@@ -6,7 +6,7 @@ import {
   type RegistryResolverOptions,
   registryResolver,
 } from "../connectors/registry-resolver.js";
-import { TokenCache } from "../connectors/token-cache.js";
+import { type SharedTokenStore, TokenCache } from "../connectors/token-cache.js";
 import type { ConnectorResolver } from "../core/connector-seam.js";
 import { FlowrunError } from "../core/errors.js";
 import { createFlowEngine, type Engine } from "../engine/flow-engine.js";
@@ -40,6 +40,11 @@ export interface EngineOptions
    * folder of the registry's connectors file (the working directory for a registry without a file).
    */
   secrets?: { env?: Readonly<Record<string, string | undefined>>; baseDir?: string };
+  /**
+   * Tokens shared by the processes of a fleet (`connectRedisFleet(...).tokens`): asked only when this engine's own
+   * cache has no valid token, so one token request serves the fleet. Default: none (each engine fetches its own).
+   */
+  sharedTokens?: SharedTokenStore;
   /** Told about things worth a warning, such as a failed background token refresh. Default: none. */
   onWarning?: (message: string) => void;
   /** Accept plain `http://` base and request URLs for loopback hosts (127.0.0.0/8, ::1, localhost). */
@@ -78,11 +83,12 @@ export function assembleEngine(options: EngineOptions, replayRules: ReplayConnec
   const followed: RegistryResolver | undefined =
     options.connectors && isRegistry(options.connectors)
       ? registryResolver(options.connectors, {
-          tokenCache: new TokenCache(),
+          tokenCache: new TokenCache({ shared: options.sharedTokens }),
           env: options.secrets?.env,
           baseDir: options.secrets?.baseDir ?? options.connectors.baseDir,
           onWarning: options.onWarning,
           allowLoopbackHttp: options.allowLoopbackHttp,
+          sharedRefreshTokens: options.sharedTokens !== undefined,
           ...replayRules,
         })
       : undefined;

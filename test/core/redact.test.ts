@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { isSecretName, REDACTED, redactHeaders, redactUrl, scrubSecrets } from "../../src/core/redact.js";
+import {
+  credentialSecrets,
+  isSecretName,
+  REDACTED,
+  redactHeaders,
+  redactUrl,
+  scrubSecrets,
+} from "../../src/core/redact.js";
 
 describe("redaction", () => {
   it.each([
@@ -43,5 +50,13 @@ describe("redaction", () => {
     expect(scrubSecrets("server said Bearer abcd1234 is bad", ["abcd1234", "ab"])).toBe(
       "server said Bearer [REDACTED] is bad",
     );
+  });
+});
+
+describe("credentialSecrets", () => {
+  it("is the header value and, for Scheme credential values, the credential alone", () => {
+    expect(credentialSecrets("Bearer abc.def")).toEqual(["Bearer abc.def", "abc.def"]);
+    expect(credentialSecrets("Basic Zm9vOmJhcg==")).toEqual(["Basic Zm9vOmJhcg==", "Zm9vOmJhcg=="]);
+    expect(credentialSecrets("raw-api-key")).toEqual(["raw-api-key"]);
   });
 });

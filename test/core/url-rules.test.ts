@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ValidationError } from "../../src/core/errors.js";
-import { checkRequestPath, joinToBase } from "../../src/core/url-rules.js";
+import { checkRequestPath, isLoopbackHost, joinToBase, urlRuleBreach } from "../../src/core/url-rules.js";
 import { createEngine } from "../../src/runtime/create-engine.js";
 import { httpFlow, runHttp } from "../helpers/http-flows.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
@@ -102,5 +102,29 @@ describe("origin guard: what stays allowed", () => {
     );
     expect(run.entry.outcome).toBe("success");
     expect(api.received[0]!.url).toBe("/api/v1/accounts");
+  });
+});
+
+describe("the https rule (urlRuleBreach), shared by connectors and requests", () => {
+  it.each([
+    ["https://api.example.com/v1", false, undefined],
+    ["http://127.0.0.1:8080/x", true, undefined],
+    ["http://127.9.8.7/x", true, undefined],
+    ["http://localhost/x", true, undefined],
+    ["http://[::1]:9/x", true, undefined],
+    ["http://127.0.0.1/x", false, "loopback-http-not-allowed"],
+    ["http://api.example.com/x", true, "http-not-loopback"],
+    ["http://128.0.0.1/x", true, "http-not-loopback"],
+    ["ftp://api.example.com/x", true, "not-http"],
+    ["https://user:pw@api.example.com/x", true, "credentials"],
+  ] as const)("%s (allowLoopbackHttp %s) -> %s", (url, allow, breach) => {
+    expect(urlRuleBreach(new URL(url), allow)).toBe(breach);
+  });
+
+  it("isLoopbackHost accepts URL host names and bare host names alike", () => {
+    for (const host of ["localhost", "LOCALHOST", "::1", "[::1]", "127.0.0.1", "127.255.0.9"])
+      expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ["example.com", "128.0.0.1", "::2", "127.0.0", "localhost.example.com"])
+      expect(isLoopbackHost(host), host).toBe(false);
   });
 });

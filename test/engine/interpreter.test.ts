@@ -108,7 +108,7 @@ describe("interpreter", () => {
     expect(result.variables.picked).toBe("you chose 2");
   });
 
-  it("runs of one compiled flow are independent", async () => {
+  it("runs of one compiled flow are independent, also while they interleave", async () => {
     const engine = createEngine();
     const compiled = engine.compile(
       flow(
@@ -116,15 +116,49 @@ describe("interpreter", () => {
           s: {
             type: "set-variable",
             assignments: [{ variable: "who", value: "{{ contact.ani }}" }],
+            next: { default: "m" },
+          },
+          m: {
+            type: "menu",
+            prompt: "hello {{ who }}",
+            choices: ["1", "2", "3"],
+            next: { "1": "t", "2": "t", "3": "t" },
+          },
+          t: {
+            type: "set-variable",
+            assignments: [{ variable: "after", value: "{{ who }}/{{ m.input }}" }],
             next: { default: "e" },
           },
           e: end,
         },
-        { variables: { who: { type: "string" } } },
+        { variables: { who: { type: "string" }, after: { type: "string" } } },
       ),
     );
-    const results = await Promise.all(["a", "b", "c"].map((ani) => compiled.run({ contact: { ani } })));
-    expect(results.map((r) => r.variables.who)).toEqual(["a", "b", "c"]);
+    // Every run waits in its menu until all three have reached it, so each run's later activities execute after
+    // the other runs have written their own values: state shared between runs would show in every result.
+    const anis = ["1", "2", "3"];
+    const arrived: (() => void)[] = [];
+    const menu = (action: { prompt: string }) =>
+      new Promise<string>((resolve) => {
+        arrived.push(() => resolve(action.prompt.slice("hello ".length)));
+        if (arrived.length === anis.length) for (const release of arrived) release();
+      });
+    const results = await Promise.all(
+      anis.map((ani) => compiled.run({ contact: { ani }, handlers: { menu } })),
+    );
+    await engine.close();
+    expect(arrived).toHaveLength(3);
+    expect(results.map((r) => r.status)).toEqual(["completed", "completed", "completed"]);
+    expect(results.map((r) => r.variables)).toEqual([
+      { who: "1", after: "1/1" },
+      { who: "2", after: "2/2" },
+      { who: "3", after: "3/3" },
+    ]);
+    expect(results.map((r) => r.actions.map((action) => action.type === "menu" && action.prompt))).toEqual([
+      ["hello 1"],
+      ["hello 2"],
+      ["hello 3"],
+    ]);
   });
 
   it("a trace entry records activity, type, outcome, start time and duration", async () => {

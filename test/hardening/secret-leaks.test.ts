@@ -58,9 +58,11 @@ const INPUT_TOKEN = mark("input-api-token");
 
 let dir: string;
 let server: LoopbackServer;
-/** "ok": token endpoints issue tokens and APIs fail echoing credentials; "reject": token endpoints answer invalid_client echoing the client's credentials. */
+/**
+ * "ok": token endpoints issue tokens and APIs fail echoing credentials; "reject": token endpoints answer
+ * invalid_client echoing the client's credentials. Every test that reaches the server sets the mode it needs.
+ */
 let mode: "ok" | "reject" = "ok";
-const outputs: { what: string; text: string }[] = [];
 
 function secrets(): string[] {
   const values = [
@@ -87,17 +89,46 @@ function forms(secret: string): string[] {
   ].filter((form) => form.length >= 8);
 }
 
-function keep(what: string, run: CliRun): CliRun {
-  outputs.push(
-    { what: `${what} (stdout)`, text: run.stdout },
-    { what: `${what} (stderr)`, text: run.stderr },
-  );
-  return run;
-}
+/**
+ * What one test's commands printed and wrote. Each test audits its own outputs, so the tests run in any order,
+ * and checks that every command did its work: a command that failed early prints little, and little output
+ * "contains no secret" trivially.
+ */
+class Outputs {
+  private readonly texts: { what: string; text: string }[] = [];
 
-function keepFile(what: string, file: string): void {
-  expect(existsSync(file)).toBe(true);
-  outputs.push({ what, text: readFileSync(file, "utf8") });
+  command(what: string, run: CliRun, expectedCode = 0): CliRun {
+    this.texts.push(
+      { what: `${what} (stdout)`, text: run.stdout },
+      { what: `${what} (stderr)`, text: run.stderr },
+    );
+    // The stderr is scrubbed: a failing audit must not print the secrets it looks for.
+    expect(run.code, `exit code of ${what}; stderr: ${scrubSecrets(run.stderr, secrets())}`).toBe(
+      expectedCode,
+    );
+    return run;
+  }
+
+  file(what: string, file: string): string {
+    expect(existsSync(file), `${what} was written`).toBe(true);
+    const text = readFileSync(file, "utf8");
+    this.texts.push({ what, text });
+    return text;
+  }
+
+  expectNoSecrets(): void {
+    const leaks: string[] = [];
+    for (const secret of secrets()) {
+      for (const form of forms(secret)) {
+        for (const output of this.texts) {
+          const at = output.text.indexOf(form);
+          if (at >= 0)
+            leaks.push(`${output.what}: ${JSON.stringify(output.text.slice(Math.max(0, at - 80), at + 40))}`);
+        }
+      }
+    }
+    expect(leaks).toEqual([]);
+  }
 }
 
 /** Echoes the request's credentials: the whole Authorization header, the form body (client secrets, passwords, assertions). */
@@ -146,14 +177,16 @@ beforeAll(async () => {
     );
   });
   const base = server.url;
-  const googleKey = JSON.stringify({
-    type: "service_account",
-    client_email: "tts@project.iam.gserviceaccount.com",
-    private_key: key.privateKey,
-    token_uri: `${base}/google/token`,
-  });
-  env.LEAK_GOOGLE_KEY = googleKey;
-  fixtureEnv.GOOGLE_SERVICE_ACCOUNT_KEY = googleKey.replace(base, "https://oauth2.googleapis.com");
+  const googleKey = (tokenUri: string) =>
+    JSON.stringify({
+      type: "service_account",
+      client_email: "tts@project.iam.gserviceaccount.com",
+      private_key: key.privateKey,
+      token_uri: tokenUri,
+    });
+  env.LEAK_GOOGLE_KEY = googleKey(`${base}/google/token`);
+  // The token URL the fixtures' recorded exchanges were made with.
+  fixtureEnv.GOOGLE_SERVICE_ACCOUNT_KEY = googleKey("https://oauth2.googleapis.com/token");
   const id = (n: number) => `00000000-0000-4000-8000-00000000000${n}`;
   const connectors = {
     connectors: [
@@ -163,7 +196,12 @@ beforeAll(async () => {
         type: "custom",
         status: "active",
         resourceDomainUrl: `${base}/billing`,
-        auth: { type: "basic", username: "flows", password: { env: "LEAK_BILLING_PASSWORD" } },
+        auth: {
+          type: "basic",
+          username: "flows",
+          password: { env: "LEAK_BILLING_PASSWORD" },
+          validationUrl: `${base}/billing/validate`,
+        },
       },
       {
         id: id(1),
@@ -171,7 +209,12 @@ beforeAll(async () => {
         type: "custom",
         status: "active",
         resourceDomainUrl: `${base}/plain`,
-        auth: { type: "basic", username: "flows", password: PLAIN_SECRET },
+        auth: {
+          type: "basic",
+          username: "flows",
+          password: PLAIN_SECRET,
+          validationUrl: `${base}/plain/validate`,
+        },
       },
       {
         id: id(2),
@@ -313,62 +356,106 @@ const runArgs = () => [
   "ani=+15551234567",
 ];
 
+/** The trace lines of `flowrun run` (pretty): one per activity, each naming it. */
+function expectEveryActivityTraced(stdout: string): void {
+  for (let index = 0; index <= connectorNames.length; index++) expect(stdout).toContain(`call${index}`);
+}
+
 describe("secret-leak audit", () => {
   it("flowrun test over the fixtures: json, junit and pretty reporters", async () => {
+    const outputs = new Outputs();
     const fixtures = path.join(root, "fixtures/flows");
-    keep("test --reporter json", await cli(["test", fixtures, "--reporter", "json"], { env: allEnv() }));
+    const json = outputs.command(
+      "test --reporter json",
+      await cli(["test", fixtures, "--reporter", "json"], { env: allEnv() }),
+    );
+    const report = JSON.parse(json.stdout) as { passed: number; failed: number; cases: { name: string }[] };
+    expect(report.failed).toBe(0);
+    expect(report.passed).toBe(report.cases.length);
+    expect(report.cases.length).toBeGreaterThan(3);
     const junit = path.join(dir, "junit.xml");
-    keep(
+    outputs.command(
       "test --reporter junit",
       await cli(["test", fixtures, "--reporter", "junit", "--output", junit], { env: allEnv() }),
     );
-    keepFile("junit.xml", junit);
-    keep("test pretty", await cli(["test", fixtures], { env: allEnv() }));
+    const xml = outputs.file("junit.xml", junit);
+    expect(xml.match(/<testcase /g)).toHaveLength(report.cases.length);
+    const pretty = outputs.command("test pretty", await cli(["test", fixtures], { env: allEnv() }));
+    expect(pretty.stdout).toContain(`${report.cases.length} passed, 0 failed`);
+    for (const { name } of report.cases) expect(pretty.stdout).toContain(name);
     const html = path.join(dir, "test-report.html");
-    keep(
+    rmSync(html, { force: true });
+    outputs.command(
       "test --reporter html",
       await cli(["test", fixtures, "--reporter", "html", "--output", html], { env: allEnv() }),
     );
-    keepFile("test-report.html", html);
+    const page = outputs.file("test-report.html", html);
+    for (const { name } of report.cases)
+      expect(page).toContain(name.replaceAll("&", "&amp;").replaceAll("'", "&#39;"));
+    outputs.expectNoSecrets();
   });
 
   it("flowrun run --json and pretty, tokens issued, APIs echoing credentials in error bodies", async () => {
     mode = "ok";
-    const json = keep("run --json (ok)", await cli([...runArgs(), "--json"], { env: allEnv() }));
-    const result = JSON.parse(json.stdout) as { trace: { activity: string; error?: { kind: string } }[] };
+    const outputs = new Outputs();
+    const json = outputs.command("run --json (ok)", await cli([...runArgs(), "--json"], { env: allEnv() }));
+    const result = JSON.parse(json.stdout) as {
+      status: string;
+      trace: { activity: string; error?: { kind: string } }[];
+    };
+    expect(result.status).toBe("completed");
     // Every connector got as far as its API (which failed with 500): credentials were obtained and used.
     expect(result.trace.slice(0, -1).map((entry) => entry.error?.kind)).toEqual(
       connectorNames.map(() => "http-status"),
     );
-    keep("run pretty (ok)", await cli(runArgs(), { env: allEnv() }));
+    const pretty = outputs.command("run pretty (ok)", await cli(runArgs(), { env: allEnv() }));
+    expectEveryActivityTraced(pretty.stdout);
     const report = path.join(dir, "run-ok.html");
-    keep("run --report (ok)", await cli([...runArgs(), "--report", report], { env: allEnv() }));
-    keepFile("run --report (ok) html", report);
+    rmSync(report, { force: true });
+    outputs.command("run --report (ok)", await cli([...runArgs(), "--report", report], { env: allEnv() }));
     // The report shows the request as sent: every connector's step is in it, credentials redacted.
-    expect(readFileSync(report, "utf8").match(/authorization: \[REDACTED\]/g)).toHaveLength(
+    expect(outputs.file("run --report (ok) html", report).match(/authorization: \[REDACTED\]/g)).toHaveLength(
       connectorNames.length,
     );
+    outputs.expectNoSecrets();
   });
 
   it("flowrun run --json and pretty, token endpoints answering invalid_client echoing the client's credentials", async () => {
     mode = "reject";
-    const json = keep("run --json (reject)", await cli([...runArgs(), "--json"], { env: allEnv() }));
-    const result = JSON.parse(json.stdout) as { trace: { error?: { kind: string; message: string } }[] };
+    const outputs = new Outputs();
+    const json = outputs.command(
+      "run --json (reject)",
+      await cli([...runArgs(), "--json"], { env: allEnv() }),
+    );
+    const result = JSON.parse(json.stdout) as {
+      status: string;
+      trace: { error?: { kind: string; message: string } }[];
+    };
+    expect(result.status).toBe("completed");
+    expect(result.trace).toHaveLength(connectorNames.length + 1);
     const kinds = result.trace.map((entry) => entry.error?.kind);
     // Basic-auth connectors have no token endpoint; every other one fails with kind auth naming invalid_client.
     expect(kinds.filter((kind) => kind === "auth").length).toBe(connectorNames.length - 2);
     for (const entry of result.trace)
       if (entry.error?.kind === "auth") expect(entry.error.message).toMatch(/invalid_client/);
-    keep("run pretty (reject)", await cli(runArgs(), { env: allEnv() }));
+    const pretty = outputs.command("run pretty (reject)", await cli(runArgs(), { env: allEnv() }));
+    expectEveryActivityTraced(pretty.stdout);
+    expect(pretty.stdout).toContain("invalid_client");
     const report = path.join(dir, "run-reject.html");
-    keep("run --report (reject)", await cli([...runArgs(), "--report", report], { env: allEnv() }));
-    keepFile("run --report (reject) html", report);
-    mode = "ok";
+    rmSync(report, { force: true });
+    outputs.command(
+      "run --report (reject)",
+      await cli([...runArgs(), "--report", report], { env: allEnv() }),
+    );
+    expect(outputs.file("run --report (reject) html", report)).toContain("invalid_client");
+    outputs.expectNoSecrets();
   });
 
   it("flowrun record writes a test file without secrets, inputs carrying secrets included, and it replays", async () => {
     mode = "ok";
+    const outputs = new Outputs();
     const out = path.join(dir, "recorded.test.json");
+    rmSync(out, { force: true });
     const [, flowFile, ...rest] = runArgs();
     // Secrets as run inputs (issue 18): connector secrets as a contact field and a variable (sent in queries and
     // headers), a base64 form of one, and a value secret only by its input's name.
@@ -379,41 +466,52 @@ describe("secret-leak audit", () => {
       ["--var", `caller=${env.LEAK_GENESYS_CLIENT_SECRET}`],
     ].flat();
     const args = ["record", flowFile!, "--case", "every connector", "--out", out, ...rest, ...inputs];
-    expect(keep("record", await cli(args, { env: allEnv() })).stdout).toContain("recorded case");
-    // The whole file is audited below, not only its exchanges.
-    keepFile("recorded.test.json", out);
-    const replayed = keep("test recorded.test.json", await cli(["test", out], { env: allEnv() }));
+    expect(outputs.command("record", await cli(args, { env: allEnv() })).stdout).toContain("recorded case");
+    // The whole file is audited, not only its exchanges: contact, variables and expect too.
+    const recorded = JSON.parse(outputs.file("recorded.test.json", out)) as {
+      cases: { name: string; contact: Record<string, string>; exchanges: unknown[] }[];
+    };
+    expect(recorded.cases.map((c) => c.name)).toEqual(["every connector"]);
+    expect(Object.keys(recorded.cases[0]!.contact)).toEqual(["ani", "pin", "blob", "apiToken"]);
+    // One API exchange per connector, and token exchanges for the eight that use a token endpoint.
+    expect(recorded.cases[0]!.exchanges.length).toBe(connectorNames.length + connectorNames.length - 2);
+    const replayed = outputs.command("test recorded.test.json", await cli(["test", out], { env: allEnv() }));
     expect(replayed.stdout).toContain("1 passed, 0 failed");
+    outputs.expectNoSecrets();
   });
 
   it("flowrun connectors list, list --json, show and validate", async () => {
+    const outputs = new Outputs();
     const file = path.join(dir, "connectors.json");
     const common = ["--file", file, "--allow-loopback-http"];
-    keep("connectors list", await cli(["connectors", "list", ...common], { env: allEnv() }));
-    keep("connectors list --json", await cli(["connectors", "list", "--json", ...common], { env: allEnv() }));
-    for (const name of connectorNames)
-      keep(`connectors show ${name}`, await cli(["connectors", "show", name, ...common], { env: allEnv() }));
-    mode = "reject";
-    keep(
+    const list = outputs.command(
+      "connectors list",
+      await cli(["connectors", "list", ...common], { env: allEnv() }),
+    );
+    for (const name of connectorNames) expect(list.stdout).toContain(name);
+    const listJson = outputs.command(
+      "connectors list --json",
+      await cli(["connectors", "list", "--json", ...common], { env: allEnv() }),
+    );
+    expect((JSON.parse(listJson.stdout) as { name: string }[]).map((c) => c.name)).toEqual(connectorNames);
+    for (const name of connectorNames) {
+      const show = outputs.command(
+        `connectors show ${name}`,
+        await cli(["connectors", "show", name, ...common], { env: allEnv() }),
+      );
+      expect((JSON.parse(show.stdout) as { name: string }).name).toBe(name);
+    }
+    // The validation URLs of the two basic-auth connectors answer 500 echoing the credentials: validation fails
+    // for them (exit 2, a validation error) and says so; the other types have no connectivity check yet and are named with a note.
+    const validate = outputs.command(
       "connectors validate --connectivity",
       await cli(["connectors", "validate", "--connectivity", ...common], { env: allEnv() }),
+      2,
     );
-    mode = "ok";
-  });
-
-  it("no output contains a secret, its base64 or its URL-encoded form", () => {
-    expect(outputs.length).toBeGreaterThan(10);
-    const leaks: string[] = [];
-    for (const secret of secrets()) {
-      for (const form of forms(secret)) {
-        for (const output of outputs) {
-          const at = output.text.indexOf(form);
-          if (at >= 0)
-            leaks.push(`${output.what}: ${JSON.stringify(output.text.slice(Math.max(0, at - 80), at + 40))}`);
-        }
-      }
-    }
-    expect(leaks).toEqual([]);
+    for (const name of connectorNames) expect(validate.stdout + validate.stderr).toContain(name);
+    expect(validate.stdout + validate.stderr).toMatch(/Billing: .*500/);
+    expect(validate.stdout + validate.stderr).toMatch(/Plain: .*500/);
+    outputs.expectNoSecrets();
   });
 });
 

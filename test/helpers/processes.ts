@@ -19,13 +19,27 @@ process.on("exit", () => {
   rmSync(cacheDir, { recursive: true, force: true });
 });
 
+/**
+ * The bench scripts import the built package (`../dist/index.js`); bundled for a test they get the source instead,
+ * so one script serves the benchmark and the tests.
+ */
+const distToSource = {
+  name: "dist-to-source",
+  setup(plugin: { onResolve(options: { filter: RegExp }, callback: () => { path: string }): void }) {
+    plugin.onResolve({ filter: /^\.\.\/dist\/index\.js$/ }, () => ({
+      path: path.join(root, "src/index.ts"),
+    }));
+  },
+};
+
 /** Bundles a TypeScript entry file (path relative to the project root) into a runnable ESM file; cached. */
 export function bundleScript(entry: string): Promise<string> {
   let bundled = bundles.get(entry);
   if (!bundled) {
-    const outfile = path.join(cacheDir, `${path.basename(entry).replace(/\.ts$/, "")}.mjs`);
+    const outfile = path.join(cacheDir, `${path.basename(entry).replace(/\.[jt]s$/, "")}.mjs`);
     mkdirSync(cacheDir, { recursive: true });
     bundled = build({
+      plugins: entry.startsWith("bench/") ? [distToSource] : [],
       entryPoints: [path.join(root, entry)],
       outfile,
       bundle: true,

@@ -5,6 +5,7 @@ import {
   differences,
   matches,
   type ObservedRequest,
+  observeRequest,
 } from "../../src/replay/exchange-matcher.js";
 import type { RecordedRequest } from "../../src/replay/test-file.js";
 
@@ -195,5 +196,28 @@ describe("exchange matcher", () => {
       '      - query phone: "+15550000000" ≠ recorded "+15551234567"',
     ]);
     expect(describeUnmatched(observed, undefined)).toContain("closest: (no exchanges recorded)");
+  });
+});
+
+describe("observeRequest (what the recorder records and replay matches)", () => {
+  const at = { method: "post", origin: "https://api.example.com", path: "/v1/x?q=1" };
+  it("reads headers in every form undici uses, lower-cased", () => {
+    const expected = { accept: "application/json", "x-two": "a, b" };
+    for (const headers of [
+      ["Accept", "application/json", "X-Two", "a, b"],
+      new Headers({ Accept: "application/json", "X-Two": "a, b" }),
+      { Accept: "application/json", "X-Two": ["a", "b"], "X-Gone": undefined },
+    ])
+      expect(observeRequest({ ...at, headers }).headers).toEqual(expected);
+  });
+  it("upper-cases the method, joins origin and path, reads text and byte bodies", () => {
+    expect(observeRequest({ ...at, body: Buffer.from("a=1") })).toEqual({
+      method: "POST",
+      url: "https://api.example.com/v1/x?q=1",
+      headers: {},
+      body: "a=1",
+    });
+    expect(observeRequest({ ...at, body: "text" }).body).toBe("text");
+    expect(observeRequest(at).body).toBeUndefined();
   });
 });

@@ -23,13 +23,16 @@ export function readPrivateKey(pem: string, owner: string): KeyObject {
   try {
     key = createPrivateKey({ key: pem, format: "pem" });
   } catch {
-    throw new AuthError(`${owner}: the private key is not a readable PEM RSA private key`);
+    throw new AuthError(`${owner}: the private key is not a readable PEM RSA private key`, {
+      code: "credentials-unavailable",
+    });
   }
   // createPrivateKey also reads EC/Ed25519 keys; RS256 cannot use them, and jose would fail later at signing
   // time with a JOSENotSupported error instead of an AuthError that names the connector.
   if (key.asymmetricKeyType !== "rsa") {
     throw new AuthError(
       `${owner}: the private key is not a readable PEM RSA private key (it is ${key.asymmetricKeyType ?? "not asymmetric"})`,
+      { code: "credentials-unavailable" },
     );
   }
   return key;

@@ -15,6 +15,8 @@ export interface TokenResponseRules {
 }
 
 const MAX_QUOTED = 120;
+const MALFORMED = "token-response-malformed";
+const MALFORMED_ANSWER = { code: MALFORMED } as const;
 
 function quote(text: string): string {
   const flat = text.replace(/\s+/g, " ").trim();
@@ -31,11 +33,12 @@ function parseJsonObject(answer: TokenEndpointAnswer, endpoint: string): Record<
     throw new AuthError(
       `${endpoint} answered HTTP ${answer.status} with ${isJson ? "invalid JSON" : `${what}, not JSON`}` +
         (answer.body ? `: ${quote(answer.body)}` : " and an empty body"),
-      { retryable: answer.status >= 500 || answer.status === 429 },
+      { code: MALFORMED, retryable: answer.status >= 500 || answer.status === 429 },
     );
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new AuthError(`${endpoint} answered HTTP ${answer.status} with JSON that is not an object`, {
+      code: MALFORMED,
       retryable: answer.status >= 500 || answer.status === 429,
     });
   }
@@ -52,6 +55,7 @@ export function processTokenResponse(answer: TokenEndpointAnswer, rules: TokenRe
   if (answer.status >= 300 && answer.status < 400) {
     throw new AuthError(
       `${endpoint} answered with a redirect (HTTP ${answer.status}); redirects are not followed`,
+      { code: "token-endpoint-status" },
     );
   }
   if (answer.status < 200 || answer.status >= 300) {
@@ -75,21 +79,29 @@ export function processTokenResponse(answer: TokenEndpointAnswer, rules: TokenRe
       );
     }
     const detail = answer.body ? `: ${quote(answer.body)}` : "";
-    throw new AuthError(`${endpoint} answered HTTP ${answer.status}${detail}`, { retryable });
+    throw new AuthError(`${endpoint} answered HTTP ${answer.status}${detail}`, {
+      code: "token-endpoint-status",
+      retryable,
+    });
   }
   const body = parseJsonObject(answer, endpoint);
   const accessToken = body.access_token;
   if (typeof accessToken !== "string" || accessToken === "") {
-    throw new AuthError(`${endpoint} answered HTTP ${answer.status} without an access_token`);
+    throw new AuthError(
+      `${endpoint} answered HTTP ${answer.status} without an access_token`,
+      MALFORMED_ANSWER,
+    );
   }
   let tokenType = "bearer";
   if (body.token_type !== undefined || rules.requireTokenType) {
-    if (typeof body.token_type !== "string") throw new AuthError(`${endpoint} answered without a token_type`);
+    if (typeof body.token_type !== "string")
+      throw new AuthError(`${endpoint} answered without a token_type`, MALFORMED_ANSWER);
     tokenType = body.token_type.toLowerCase();
     // RFC 6750: flowrun only sends bearer tokens; another type would be sent wrongly.
     if (tokenType !== "bearer") {
       throw new AuthError(
         `${endpoint} answered token_type "${quote(body.token_type)}"; only Bearer tokens are supported`,
+        MALFORMED_ANSWER,
       );
     }
   }
@@ -103,7 +115,10 @@ export function processTokenResponse(answer: TokenEndpointAnswer, rules: TokenRe
           ? Number(raw)
           : Number.NaN;
     if (!Number.isFinite(value) || value < 0) {
-      throw new AuthError(`${endpoint} answered a non-numeric expires_in (${quote(JSON.stringify(raw))})`);
+      throw new AuthError(
+        `${endpoint} answered a non-numeric expires_in (${quote(JSON.stringify(raw))})`,
+        MALFORMED_ANSWER,
+      );
     }
     expiresIn = value;
   }
@@ -112,7 +127,7 @@ export function processTokenResponse(answer: TokenEndpointAnswer, rules: TokenRe
   let instanceUrl: string | undefined;
   if (body.instance_url !== undefined) {
     if (typeof body.instance_url !== "string" || !URL.canParse(body.instance_url)) {
-      throw new AuthError(`${endpoint} answered an instance_url that is not a URL`);
+      throw new AuthError(`${endpoint} answered an instance_url that is not a URL`, MALFORMED_ANSWER);
     }
     instanceUrl = body.instance_url;
   }

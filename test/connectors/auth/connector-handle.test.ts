@@ -1,32 +1,15 @@
-import { Agent } from "undici";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type AuthSettings, fingerprint } from "../../../src/connectors/auth/strategies.js";
 import { connectorHandle } from "../../../src/connectors/connector-handle.js";
 import { AuthError } from "../../../src/connectors/errors.js";
 import { TokenCache } from "../../../src/connectors/token-cache.js";
 import { compileJsonPath } from "../../../src/core/json-paths.js";
 import { callWithin, profileFor } from "../../helpers/auth.js";
-import {
-  oauthError,
-  type Responder,
-  startTokenServer,
-  type TokenServer,
-  tokenAnswer,
-} from "../../helpers/token-server.js";
+import { useAuthLifecycle } from "../../helpers/auth-lifecycle.js";
+import { oauthError, type Responder, type TokenServer, tokenAnswer } from "../../helpers/token-server.js";
 
-let agent: Agent;
-let server: TokenServer | undefined;
-
-beforeAll(() => {
-  agent = new Agent();
-});
-afterAll(async () => {
-  await agent.close();
-});
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const { agent, startServer } = useAuthLifecycle();
+let server: TokenServer;
 
 function clientCredentials(tokenUrl: string, clientSecret = "s"): AuthSettings {
   return {
@@ -38,7 +21,7 @@ function clientCredentials(tokenUrl: string, clientSecret = "s"): AuthSettings {
 
 describe("connectorHandle: basic auth", () => {
   it("returns Authorization: Basic (RFC 7617) and fetches nothing", async () => {
-    server = await startTokenServer();
+    server = await startServer();
     const cache = new TokenCache();
     const handle = connectorHandle(
       profileFor({ kind: "basic", username: "api user", password: "pa:ss é" }),
@@ -83,7 +66,7 @@ describe("connectorHandle: basic auth", () => {
 
 describe("connectorHandle: bearer tokens", () => {
   it("sends the token as Authorization: Bearer and serves it from the cache afterwards", async () => {
-    server = await startTokenServer({ fallback: tokenAnswer({ access_token: "eyJ.abc.def" }) });
+    server = await startServer({ fallback: tokenAnswer({ access_token: "eyJ.abc.def" }) });
     const handle = connectorHandle(profileFor(clientCredentials(server.url())), new TokenCache());
     const first = await handle.authorize(callWithin(agent));
     const second = await handle.authorize(callWithin(agent));
@@ -94,7 +77,7 @@ describe("connectorHandle: bearer tokens", () => {
   });
 
   it("baseUrlFromToken: the base URL is the token's instance_url", async () => {
-    server = await startTokenServer({
+    server = await startServer({
       fallback: tokenAnswer({ access_token: "sf", instance_url: "https://acme.my.salesforce.com" }),
     });
     const withInstance = connectorHandle(
@@ -110,7 +93,7 @@ describe("connectorHandle: bearer tokens", () => {
   });
 
   it("invalidate drops the token: the next authorize fetches a new one", async () => {
-    server = await startTokenServer();
+    server = await startServer();
     const handle = connectorHandle(profileFor(clientCredentials(server.url())), new TokenCache());
     const first = await handle.authorize(callWithin(agent));
     first.invalidate();
@@ -124,7 +107,7 @@ describe("connectorHandle: bearer tokens", () => {
   });
 
   it("a refused token request is an AuthError with the server's error, and nothing is cached", async () => {
-    server = await startTokenServer({
+    server = await startServer({
       script: [oauthError("invalid_client", "unknown client flows")],
       fallback: tokenAnswer({ access_token: "fixed" }),
     });
@@ -132,7 +115,7 @@ describe("connectorHandle: bearer tokens", () => {
     const handle = connectorHandle(profileFor(clientCredentials(server.url())), cache);
     const error = await handle.authorize(callWithin(agent)).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AuthError);
-    expect(error).toMatchObject({ code: "auth", oauthError: "invalid_client" });
+    expect(error).toMatchObject({ code: "invalid-client", oauthError: "invalid_client" });
     expect((error as AuthError).message).toContain("unknown client flows");
     expect(cache.size).toBe(0);
     expect((await handle.authorize(callWithin(agent))).headers.authorization).toBe("Bearer fixed");
@@ -147,7 +130,7 @@ describe("connectorHandle: bearer tokens", () => {
       await released;
       return tokenAnswer({ access_token: "shared" });
     };
-    server = await startTokenServer({ fallback: slow });
+    server = await startServer({ fallback: slow });
     const handle = connectorHandle(profileFor(clientCredentials(server.url())), new TokenCache());
     const impatient = new AbortController();
     const first = handle.authorize(callWithin(agent, 10_000, impatient.signal));
@@ -166,7 +149,7 @@ describe("connectorHandle: background refresh", () => {
   it("a failed proactive refresh reaches onBackgroundError and the valid token is still served", async () => {
     let now = Date.UTC(2025, 0, 1);
     const backgroundErrors: unknown[] = [];
-    server = await startTokenServer({
+    server = await startServer({
       script: [tokenAnswer({ access_token: "first" }), oauthError("invalid_client", "secret rotated")],
       fallback: tokenAnswer({ access_token: "second" }),
     });
@@ -194,7 +177,7 @@ describe("connectorHandle: background refresh", () => {
 describe("connectorHandle: refresh token rotation (RFC 6749 6)", () => {
   it("persists a rotated refresh token and sends it in the next token request", async () => {
     const rotated: string[] = [];
-    server = await startTokenServer({
+    server = await startServer({
       fallback: (request) => {
         const current = request.form.refresh_token ?? "";
         if (!/^rt-\d+$/.test(current)) return oauthError("invalid_grant", "unknown refresh token");
@@ -234,7 +217,7 @@ describe("connectorHandle: refresh token rotation (RFC 6749 6)", () => {
 
   it("does not report a rotation when the server returns the same or no refresh token", async () => {
     const rotated: string[] = [];
-    server = await startTokenServer({
+    server = await startServer({
       script: [
         tokenAnswer({ access_token: "a1", refresh_token: "rt-1" }),
         tokenAnswer({ access_token: "a2" }),
@@ -330,7 +313,7 @@ describe("fingerprint", () => {
   });
 
   it("an edited secret is never served the old token from the shared cache", async () => {
-    server = await startTokenServer();
+    server = await startServer();
     const cache = new TokenCache();
     const before = connectorHandle(profileFor(clientCredentials(server.url(), "old-secret")), cache);
     const after = connectorHandle(profileFor(clientCredentials(server.url(), "new-secret")), cache);
@@ -341,7 +324,7 @@ describe("fingerprint", () => {
   });
 
   it("a handle built with only a new refresh token shares the cached token", async () => {
-    server = await startTokenServer();
+    server = await startServer();
     const cache = new TokenCache();
     const settings = { ...base, tokenUrl: server.url() };
     const before = connectorHandle(profileFor(settings), cache);

@@ -1,31 +1,21 @@
-import { Agent } from "undici";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { obtainToken, type TokenAuthSettings } from "../../../src/connectors/auth/strategies.js";
 import { connectorHandle } from "../../../src/connectors/connector-handle.js";
 import { TokenCache } from "../../../src/connectors/token-cache.js";
 import { callWithin, profileFor } from "../../helpers/auth.js";
+import { useAuthLifecycle } from "../../helpers/auth-lifecycle.js";
 import {
   decodeClientBasic,
   oauthError,
   type RecordedRequest,
-  startTokenServer,
   type TokenServer,
   tokenAnswer,
 } from "../../helpers/token-server.js";
 
-const FORM = "application/x-www-form-urlencoded";
-let agent: Agent;
+const { agent, startServer } = useAuthLifecycle();
 let server: TokenServer;
 
-beforeAll(() => {
-  agent = new Agent();
-});
-afterAll(async () => {
-  await agent.close();
-});
-afterEach(async () => {
-  await server?.close();
-});
+const FORM = "application/x-www-form-urlencoded";
 
 /** The one request the server received, after checking it is a form POST to `path`. */
 function onlyRequest(path = "/oauth/token"): RecordedRequest {
@@ -40,7 +30,7 @@ function onlyRequest(path = "/oauth/token"): RecordedRequest {
 
 describe("client credentials grant (RFC 6749 4.4.2)", () => {
   it("sends grant_type and scope, client authenticated by Basic with form-urlencoded id and secret", async () => {
-    server = await startTokenServer({
+    server = await startServer({
       script: [
         (request) => {
           const client = decodeClientBasic(request.headers.authorization);
@@ -68,7 +58,7 @@ describe("client credentials grant (RFC 6749 4.4.2)", () => {
   });
 
   it("sends client_id and client_secret in the body and no Authorization header with clientAuth body", async () => {
-    server = await startTokenServer();
+    server = await startServer();
     const settings: TokenAuthSettings = {
       kind: "client-credentials",
       tokenUrl: server.url(),
@@ -87,7 +77,7 @@ describe("client credentials grant (RFC 6749 4.4.2)", () => {
   });
 
   it("works through connectorHandle(...).authorize", async () => {
-    server = await startTokenServer({ fallback: tokenAnswer({ access_token: "handle-token" }) });
+    server = await startServer({ fallback: tokenAnswer({ access_token: "handle-token" }) });
     const handle = connectorHandle(
       profileFor({
         kind: "client-credentials",
@@ -110,7 +100,7 @@ describe("client credentials grant (RFC 6749 4.4.2)", () => {
 
 describe("password grant (RFC 6749 4.3.2)", () => {
   it("sends username, password and scope with Basic client authentication", async () => {
-    server = await startTokenServer({
+    server = await startServer({
       script: [
         (request) =>
           request.form.username === "agent@example.com" && request.form.password === "pa ss&word"
@@ -142,7 +132,7 @@ describe("password grant (RFC 6749 4.3.2)", () => {
   });
 
   it("sends the client in the body with clientAuth body", async () => {
-    server = await startTokenServer();
+    server = await startServer();
     await obtainToken(
       {
         kind: "password",
@@ -168,7 +158,7 @@ describe("password grant (RFC 6749 4.3.2)", () => {
 
 describe("refresh token grant (RFC 6749 6)", () => {
   it("sends grant_type refresh_token and the refresh token", async () => {
-    server = await startTokenServer({
+    server = await startServer({
       script: [
         (request) =>
           request.form.refresh_token === "rt/1+x"
@@ -200,7 +190,7 @@ describe("refresh token grant (RFC 6749 6)", () => {
 
 describe("Webex Experience Management LoginToken", () => {
   it("posts the password-style form to {base}/api/LoginToken and accepts an answer without token_type", async () => {
-    server = await startTokenServer({
+    server = await startServer({
       script: [
         (request) =>
           request.path === "/api/LoginToken"
@@ -232,7 +222,7 @@ describe("Webex Experience Management LoginToken", () => {
   });
 
   it("posts to the token URL it is given, base path included", async () => {
-    server = await startTokenServer({ fallback: { json: { access_token: "wxm" } } });
+    server = await startServer({ fallback: { json: { access_token: "wxm" } } });
     await obtainToken(
       { kind: "wxm-login", tokenUrl: `${server.origin}/tenant/api/LoginToken`, username: "u", apiKey: "k" },
       callWithin(agent),
@@ -242,7 +232,7 @@ describe("Webex Experience Management LoginToken", () => {
   });
 
   it("still rejects a token_type other than bearer", async () => {
-    server = await startTokenServer({ fallback: { json: { access_token: "wxm", token_type: "mac" } } });
+    server = await startServer({ fallback: { json: { access_token: "wxm", token_type: "mac" } } });
     await expect(
       obtainToken(
         { kind: "wxm-login", tokenUrl: `${server.origin}/api/LoginToken`, username: "u", apiKey: "k" },
@@ -255,7 +245,7 @@ describe("Webex Experience Management LoginToken", () => {
 
 describe("a missing token_type is rejected for OAuth grants", () => {
   it("client credentials answer without token_type -> AuthError", async () => {
-    server = await startTokenServer({ fallback: { json: { access_token: "x", expires_in: 60 } } });
+    server = await startServer({ fallback: { json: { access_token: "x", expires_in: 60 } } });
     await expect(
       obtainToken(
         {

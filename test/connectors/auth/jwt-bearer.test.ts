@@ -1,36 +1,25 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { decodeProtectedHeader, type JWTPayload, jwtVerify } from "jose";
-import { Agent } from "undici";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { readPrivateKey, signAssertion } from "../../../src/connectors/auth/jwt-assertion.js";
 import { obtainToken, type TokenAuthSettings } from "../../../src/connectors/auth/strategies.js";
 import { connectorHandle } from "../../../src/connectors/connector-handle.js";
 import { AuthError } from "../../../src/connectors/errors.js";
 import { TokenCache } from "../../../src/connectors/token-cache.js";
 import { callWithin, profileFor, type RsaPem, rsaKeyPair } from "../../helpers/auth.js";
-import {
-  oauthError,
-  type Responder,
-  startTokenServer,
-  type TokenServer,
-} from "../../helpers/token-server.js";
+import { useAuthLifecycle } from "../../helpers/auth-lifecycle.js";
+import { oauthError, type Responder, type TokenServer } from "../../helpers/token-server.js";
 
-const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-let agent: Agent;
-let keys: RsaPem;
-let publicKey: KeyObject;
+const { agent, startServer } = useAuthLifecycle();
 let server: TokenServer;
 
+const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+let keys: RsaPem;
+let publicKey: KeyObject;
+
 beforeAll(() => {
-  agent = new Agent();
   keys = rsaKeyPair();
   publicKey = createPublicKey(keys.publicKey);
-});
-afterAll(async () => {
-  await agent.close();
-});
-afterEach(async () => {
-  await server?.close();
 });
 
 /**
@@ -64,7 +53,7 @@ describe("JWT bearer grant (RFC 7523 2.1)", () => {
   it("Salesforce style: iss = consumer key, sub = user, aud = auth server, exp - iat <= 180, instance_url", async () => {
     const verified: JWTPayload[] = [];
     const audience = "https://login.salesforce.com";
-    server = await startTokenServer({
+    server = await startServer({
       fallback: verifyingEndpoint({ issuer: "3MVG9-consumer-key", audience }, verified, {
         access_token: "00D-sf-token",
         token_type: "Bearer",
@@ -112,7 +101,7 @@ describe("JWT bearer grant (RFC 7523 2.1)", () => {
 
   it("Google style: iss = client_email, scope claim, aud = token_uri, no sub, exp - iat <= 3600", async () => {
     const verified: JWTPayload[] = [];
-    server = await startTokenServer();
+    server = await startServer();
     const tokenUri = server.url("/token");
     server.enqueue(
       verifyingEndpoint({ issuer: "flows@project.iam.gserviceaccount.com", audience: tokenUri }, verified, {
@@ -159,7 +148,7 @@ describe("JWT bearer grant (RFC 7523 2.1)", () => {
   it("accepts a PKCS#1 (BEGIN RSA PRIVATE KEY) key", async () => {
     expect(keys.privateKeyPkcs1).toContain("BEGIN RSA PRIVATE KEY");
     const verified: JWTPayload[] = [];
-    server = await startTokenServer({
+    server = await startServer({
       fallback: verifyingEndpoint({ issuer: "key", audience: "https://login.salesforce.com" }, verified, {
         access_token: "pkcs1-token",
         token_type: "bearer",
@@ -187,7 +176,7 @@ describe("JWT bearer grant (RFC 7523 2.1)", () => {
   it("a server that rejects the signature (other key) surfaces invalid_grant", async () => {
     const other = rsaKeyPair();
     const verified: JWTPayload[] = [];
-    server = await startTokenServer({
+    server = await startServer({
       fallback: verifyingEndpoint({ issuer: "key", audience: "aud" }, verified, { access_token: "x" }),
     });
     const error = await obtainToken(
@@ -208,7 +197,7 @@ describe("JWT bearer grant (RFC 7523 2.1)", () => {
   });
 
   it("a garbage key is an AuthError naming the connector, never quoting the key, and sends nothing", async () => {
-    server = await startTokenServer();
+    server = await startServer();
     const garbage =
       "-----BEGIN PRIVATE KEY-----\nTm90QUtleVRoaXNJc1NlY3JldE1hdGVyaWFs\n-----END PRIVATE KEY-----\n";
     const error = await obtainToken(
@@ -223,7 +212,7 @@ describe("JWT bearer grant (RFC 7523 2.1)", () => {
     ).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AuthError);
     const authError = error as AuthError;
-    expect(authError.code).toBe("auth");
+    expect(authError.code).toBe("credentials-unavailable");
     expect(authError.message).toContain('connector "SF"');
     expect(authError.message).toContain("not a readable PEM RSA private key");
     expect(authError.message).not.toContain("Tm90QUtleVRoaXNJc1NlY3JldE1hdGVyaWFs");
@@ -235,7 +224,7 @@ describe("JWT bearer grant (RFC 7523 2.1)", () => {
     const ec = generateKeyPairSync("ec", { namedCurve: "P-256" })
       .privateKey.export({ type: "pkcs8", format: "pem" })
       .toString();
-    server = await startTokenServer();
+    server = await startServer();
     const error = await obtainToken(
       {
         kind: "jwt-bearer",

@@ -128,7 +128,7 @@ describe("client credentials against oauth2-mock-server", () => {
       (caught: unknown) => caught,
     );
     expect(error).toBeInstanceOf(AuthError);
-    expect(error).toMatchObject({ code: "auth", oauthError: "invalid_grant", retryable: false });
+    expect(error).toMatchObject({ code: "invalid-grant", oauthError: "invalid_grant", retryable: false });
     expect((error as AuthError).message).toContain("client disabled");
   });
 });

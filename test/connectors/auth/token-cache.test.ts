@@ -57,6 +57,7 @@ function countingLookup(
       return answer(calls.length, background);
     },
     signal: new AbortController().signal,
+    deadline: performance.now() + 30_000,
     ...overrides,
   };
   return { lookup, calls };
@@ -310,6 +311,39 @@ describe("TokenCache failures and abort", () => {
     } finally {
       process.off("unhandledRejection", onUnhandled);
     }
+  });
+});
+
+describe("TokenCache: a joiner with more time than the flight's starter", () => {
+  it("starts its own fetch when the starter's fetch ends at the starter's deadline", async () => {
+    const cache = new TokenCache();
+    const first = deferred<TokenSet>();
+    const { lookup: short, calls } = countingLookup(
+      async (n) => (n === 1 ? first.promise : tokenSet("own")),
+      {
+        deadline: performance.now() + 100,
+      },
+    );
+    const long = { ...short, deadline: performance.now() + 30_000 };
+    const shortUse = cache.use(short);
+    const longUse = cache.use(long);
+    first.reject(new DOMException("deadline", "TimeoutError"));
+    await expect(shortUse).rejects.toThrow("deadline");
+    expect((await longUse).token.accessToken).toBe("own");
+    expect(calls).toHaveLength(2);
+  });
+
+  it("shares a refusal: an OAuth error is not fetched again", async () => {
+    const cache = new TokenCache();
+    const first = deferred<TokenSet>();
+    const { lookup: short, calls } = countingLookup(async () => first.promise, {
+      deadline: performance.now() + 100,
+    });
+    const long = { ...short, deadline: performance.now() + 30_000 };
+    const uses = [cache.use(short), cache.use(long)];
+    first.reject(new Error("invalid_client"));
+    for (const use of uses) await expect(use).rejects.toThrow("invalid_client");
+    expect(calls).toHaveLength(1);
   });
 });
 

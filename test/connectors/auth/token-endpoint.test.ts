@@ -1,30 +1,13 @@
-import { Agent } from "undici";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { requestToken } from "../../../src/connectors/auth/token-endpoint.js";
 import { clientCredentialsRequest, type TokenRequest } from "../../../src/connectors/auth/token-request.js";
 import { AuthError } from "../../../src/connectors/errors.js";
 import { callWithin } from "../../helpers/auth.js";
-import {
-  closedPort,
-  oauthError,
-  startTokenServer,
-  type TokenServer,
-  tokenAnswer,
-} from "../../helpers/token-server.js";
+import { useAuthLifecycle } from "../../helpers/auth-lifecycle.js";
+import { closedPort, oauthError, type TokenServer, tokenAnswer } from "../../helpers/token-server.js";
 
-let agent: Agent;
-let server: TokenServer | undefined;
-
-beforeAll(() => {
-  agent = new Agent();
-});
-afterAll(async () => {
-  await agent.close();
-});
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const { agent, startServer } = useAuthLifecycle();
+let server: TokenServer;
 
 function ccRequest(tokenUrl: string): TokenRequest {
   return clientCredentialsRequest(
@@ -45,7 +28,7 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 
 describe("requestToken retries (p-retry)", () => {
   it("500, 500, 200 -> the token, after exactly 3 requests", async () => {
-    server = await startTokenServer({
+    server = await startServer({
       script: [
         { status: 500, body: "oops" },
         { status: 500, json: { error: "server_error" } },
@@ -63,7 +46,7 @@ describe("requestToken retries (p-retry)", () => {
   });
 
   it("429 then 200 -> the token after 2 requests", async () => {
-    server = await startTokenServer({
+    server = await startServer({
       script: [
         { status: 429, headers: { "retry-after": "0" }, body: "" },
         tokenAnswer({ access_token: "ok" }),
@@ -75,7 +58,7 @@ describe("requestToken retries (p-retry)", () => {
   });
 
   it("a connection closed without an answer is retried", async () => {
-    server = await startTokenServer({
+    server = await startServer({
       script: [{ destroy: true }, tokenAnswer({ access_token: "after-reset" })],
     });
     const token = await requestToken(ccRequest(server.url()), callWithin(agent));
@@ -84,7 +67,7 @@ describe("requestToken retries (p-retry)", () => {
   });
 
   it("a connection lost in the middle of the answer is a network error: retried", async () => {
-    server = await startTokenServer({
+    server = await startServer({
       script: [{ truncated: '{"access_token": "half' }, tokenAnswer({ access_token: "whole" })],
     });
     const token = await requestToken(ccRequest(server.url()), callWithin(agent));
@@ -93,7 +76,7 @@ describe("requestToken retries (p-retry)", () => {
   });
 
   it("a connection lost in the middle of every answer ends in a retryable AuthError", async () => {
-    server = await startTokenServer({ fallback: { truncated: '{"access_token": "half' } });
+    server = await startServer({ fallback: { truncated: '{"access_token": "half' } });
     const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent, 15_000)));
     expect(error).toBeInstanceOf(AuthError);
     expect(error).toMatchObject({ code: "auth", retryable: true });
@@ -104,13 +87,13 @@ describe("requestToken retries (p-retry)", () => {
   });
 
   it("invalid_client is final: exactly 1 request, AuthError with the error and its description", async () => {
-    server = await startTokenServer({
+    server = await startServer({
       fallback: oauthError("invalid_client", "Client authentication failed (unknown client)", 401),
     });
     const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
     expect(error).toBeInstanceOf(AuthError);
     const authError = error as AuthError;
-    expect(authError.code).toBe("auth");
+    expect(authError.code).toBe("invalid-client");
     expect(authError.oauthError).toBe("invalid_client");
     expect(authError.retryable).toBe(false);
     expect(authError.message).toContain(`token endpoint ${server.origin}/oauth/token`);
@@ -120,14 +103,14 @@ describe("requestToken retries (p-retry)", () => {
   });
 
   it("invalid_grant is final", async () => {
-    server = await startTokenServer({ fallback: oauthError("invalid_grant", "refresh token revoked") });
+    server = await startServer({ fallback: oauthError("invalid_grant", "refresh token revoked") });
     const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
-    expect(error).toMatchObject({ code: "auth", oauthError: "invalid_grant" });
+    expect(error).toMatchObject({ code: "invalid-grant", oauthError: "invalid_grant" });
     expect(server.requests).toHaveLength(1);
   });
 
   it("an HTML 200 (a login page) is final, not retried", async () => {
-    server = await startTokenServer({
+    server = await startServer({
       fallback: { body: "<html><form>Sign in</form></html>", contentType: "text/html" },
     });
     const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
@@ -136,7 +119,7 @@ describe("requestToken retries (p-retry)", () => {
   });
 
   it("a redirect is not followed and not retried", async () => {
-    server = await startTokenServer({
+    server = await startServer({
       fallback: { status: 302, headers: { location: "/login" }, body: "" },
     });
     const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
@@ -146,7 +129,7 @@ describe("requestToken retries (p-retry)", () => {
   });
 
   it("an oversized answer is rejected", async () => {
-    server = await startTokenServer({
+    server = await startServer({
       fallback: { json: { access_token: "x".repeat(70 * 1024), token_type: "bearer" } },
     });
     const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
@@ -155,7 +138,7 @@ describe("requestToken retries (p-retry)", () => {
   });
 
   it("500 for ever: gives up with the retryable AuthError once the deadline leaves no room", async () => {
-    server = await startTokenServer({ fallback: { status: 503, body: "maintenance" } });
+    server = await startServer({ fallback: { status: 503, body: "maintenance" } });
     const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent, 250)));
     expect(error).toBeInstanceOf(AuthError);
     expect(error).toMatchObject({
@@ -168,7 +151,7 @@ describe("requestToken retries (p-retry)", () => {
   });
 
   it("500 for ever with a long deadline: 5 attempts (4 retries), then the last error", async () => {
-    server = await startTokenServer({ fallback: { status: 500, body: "down" } });
+    server = await startServer({ fallback: { status: 500, body: "down" } });
     const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent, 15_000)));
     expect(error).toMatchObject({ code: "auth", retryable: true });
     expect(server.requests).toHaveLength(5);
@@ -177,7 +160,7 @@ describe("requestToken retries (p-retry)", () => {
 
 describe("requestToken: endpoints that do not answer", () => {
   it("a server that never answers: the AbortSignal ends the wait (no hang, no retry)", async () => {
-    server = await startTokenServer({ fallback: { hang: true } });
+    server = await startServer({ fallback: { hang: true } });
     const controller = new AbortController();
     const pending = requestToken(ccRequest(server.url()), {
       dispatcher: agent,
@@ -194,7 +177,7 @@ describe("requestToken: endpoints that do not answer", () => {
   });
 
   it("a server that never answers: a short timeout signal rejects with a TimeoutError", async () => {
-    server = await startTokenServer({ fallback: { hang: true } });
+    server = await startServer({ fallback: { hang: true } });
     const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent, 200)));
     expect((error as Error).name).toBe("TimeoutError");
     expect(server.requests).toHaveLength(1);
@@ -202,7 +185,7 @@ describe("requestToken: endpoints that do not answer", () => {
 
   it("an abort during the backoff wait stops the retries", async () => {
     const controller = new AbortController();
-    server = await startTokenServer({
+    server = await startServer({
       fallback: () => {
         // Abort right after the first failure is answered, while p-retry waits before the next attempt.
         setImmediate(() => controller.abort(new Error("run cancelled")));

@@ -3,7 +3,7 @@ import {
   processTokenResponse,
   type TokenEndpointAnswer,
 } from "../../../src/connectors/auth/token-response.js";
-import { AuthError } from "../../../src/connectors/errors.js";
+import { AuthError, type AuthErrorCode } from "../../../src/connectors/errors.js";
 
 const endpoint = "token endpoint https://auth.example.com/oauth/token";
 const rules = { endpoint, requireTokenType: true };
@@ -18,9 +18,7 @@ function refusal(run: () => unknown): AuthError {
     run();
   } catch (error) {
     expect(error).toBeInstanceOf(AuthError);
-    const authError = error as AuthError;
-    expect(authError.code).toBe("auth");
-    return authError;
+    return error as AuthError;
   }
   throw new Error("expected an AuthError, but the answer was accepted");
 }
@@ -85,6 +83,8 @@ describe("processTokenResponse: rejected answers", () => {
     requireTokenType?: boolean;
     retryable?: boolean;
     oauthError?: string;
+    /** Default token-response-malformed. */
+    code?: AuthErrorCode;
   }[] = [
     {
       name: "missing access_token",
@@ -156,6 +156,7 @@ describe("processTokenResponse: rejected answers", () => {
       name: "302 redirect",
       answer: { status: 302, contentType: "text/html", body: "<a href='/login'>moved</a>" },
       message: ["redirect (HTTP 302)", "redirects are not followed"],
+      code: "token-endpoint-status",
     },
     {
       name: "400 invalid_client with a description",
@@ -163,6 +164,7 @@ describe("processTokenResponse: rejected answers", () => {
       message: ["refused the request (HTTP 400) with invalid_client", "Client authentication failed"],
       oauthError: "invalid_client",
       retryable: false,
+      code: "invalid-client",
     },
     {
       name: "400 invalid_grant",
@@ -170,6 +172,7 @@ describe("processTokenResponse: rejected answers", () => {
       message: ["refused the request (HTTP 400) with invalid_grant"],
       oauthError: "invalid_grant",
       retryable: false,
+      code: "invalid-grant",
     },
     {
       name: "401 invalid_client without a JSON content type",
@@ -177,12 +180,14 @@ describe("processTokenResponse: rejected answers", () => {
       message: ["HTTP 401) with invalid_client"],
       oauthError: "invalid_client",
       retryable: false,
+      code: "invalid-client",
     },
     {
       name: "503 with an HTML page",
       answer: answer(503, "<html>Service Unavailable</html>", "text/html"),
       message: ["answered HTTP 503: <html>Service Unavailable</html>"],
       retryable: true,
+      code: "token-endpoint-status",
     },
     {
       name: "500 with an OAuth error",
@@ -190,12 +195,14 @@ describe("processTokenResponse: rejected answers", () => {
       message: ["HTTP 500) with server_error: try later"],
       oauthError: "server_error",
       retryable: true,
+      code: "token-refused",
     },
     {
       name: "429 with an empty body",
       answer: answer(429, "", ""),
       message: ["answered HTTP 429"],
       retryable: true,
+      code: "token-endpoint-status",
     },
     {
       name: "instance_url that is not a URL",
@@ -219,6 +226,7 @@ describe("processTokenResponse: rejected answers", () => {
     for (const part of testCase.message) expect(error.message).toContain(part);
     expect(error.retryable).toBe(testCase.retryable ?? false);
     expect(error.oauthError).toBe(testCase.oauthError);
+    expect(error.code).toBe(testCase.code ?? "token-response-malformed");
   });
 
   it("quotes at most 120 characters of an unexpected body", () => {

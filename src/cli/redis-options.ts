@@ -1,0 +1,42 @@
+import { RedisUnavailableError } from "../connectors/redis/connection.js";
+import { connectRedisFleet, type RedisFleet } from "../connectors/redis/fleet.js";
+import { TokenKeyError } from "../connectors/redis/sealing.js";
+import { UsageError } from "./io.js";
+import type { CliContext } from "./main.js";
+
+/** Environment variables of the Redis mode (docs/fleet.md). */
+export const REDIS_URL_ENV = "FLOWRUN_REDIS_URL";
+export const REDIS_PREFIX_ENV = "FLOWRUN_REDIS_PREFIX";
+
+export const REDIS_OPTION_HELP = `share connectors and tokens through Redis at this URL (or ${REDIS_URL_ENV}); needs FLOWRUN_TOKEN_KEY`;
+
+/** `--redis URL`, else FLOWRUN_REDIS_URL; undefined when neither is given (the file / in-process default). */
+export function redisUrlFrom(ctx: CliContext, option: string | undefined): string | undefined {
+  const url = option ?? ctx.io.env[REDIS_URL_ENV];
+  return url === undefined || url === "" ? undefined : url;
+}
+
+/**
+ * Connects to the fleet's Redis. A missing or malformed FLOWRUN_TOKEN_KEY and an unreachable Redis are usage
+ * errors (exit 2) with a message naming the variable or the URL; once connected, a lost Redis only warns.
+ */
+export async function openFleet(
+  ctx: CliContext,
+  url: string,
+  options: { allowLoopbackHttp?: boolean } = {},
+): Promise<RedisFleet> {
+  try {
+    return await connectRedisFleet({
+      url,
+      env: ctx.io.env,
+      keyPrefix: ctx.io.env[REDIS_PREFIX_ENV] || undefined,
+      baseDir: ctx.io.cwd,
+      allowLoopbackHttp: options.allowLoopbackHttp,
+      onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
+    });
+  } catch (error) {
+    if (error instanceof TokenKeyError || error instanceof RedisUnavailableError)
+      throw new UsageError(error.message);
+    throw error;
+  }
+}

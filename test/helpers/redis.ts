@@ -1,0 +1,259 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { Redis } from "ioredis";
+import { connectRedisFleet, type RedisFleet } from "../../src/connectors/redis/fleet.js";
+import type { ConnectorsFile } from "../../src/connectors/schema.js";
+import { closedPort } from "./token-server.js";
+
+/** The Redis the machine (and CI) runs; tests use their own key prefix on it and clean up. */
+export const REDIS_URL = process.env.FLOWRUN_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/** A valid fleet token key for tests. */
+export const TEST_TOKEN_KEY = Buffer.alloc(32, 7).toString("base64");
+
+/**
+ * Whether the shared Redis answers. With CI=true it must: a missing Redis fails the run instead of silently
+ * skipping. Elsewhere (a laptop) the Redis tests are skipped with one line saying why.
+ */
+export async function redisReachable(file: string): Promise<boolean> {
+  const probe = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    connectTimeout: 500,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  probe.on("error", () => {});
+  try {
+    await probe.connect();
+    await probe.ping();
+    return true;
+  } catch (error) {
+    if (process.env.CI === "true")
+      throw new Error(
+        `CI=true but no Redis answers at ${REDIS_URL} (${(error as Error).message}); the Redis tests must run in CI`,
+      );
+    console.warn(`skipping ${file}: no Redis answers at ${REDIS_URL} (set CI=true to make this a failure)`);
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** Whether fault tests can start a redis-server of their own (required with CI=true, like Redis itself). */
+export function redisServerInstalled(file: string): boolean {
+  if (spawnSync("redis-server", ["--version"]).status === 0) return true;
+  if (process.env.CI === "true")
+    throw new Error("CI=true but redis-server is not installed; the fault tests must run in CI");
+  console.warn(`skipping ${file}: redis-server is not installed`);
+  return false;
+}
+
+/** A key prefix no other test (or process) uses. */
+export function uniquePrefix(label: string): string {
+  return `flowrun-test:${label}:${process.pid}:${randomBytes(4).toString("hex")}:`;
+}
+
+/** Deletes every key under `prefix`. */
+export async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
+  redis.on("error", () => {});
+  try {
+    await redis.connect();
+    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 500 })) {
+      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
+    }
+  } catch {
+    // The Redis of a fault test may be gone already.
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Every key under `prefix` with its content as text (strings, hashes, sets), for secret scans. */
+export async function dumpKeys(url: string, prefix: string): Promise<Map<string, string>> {
+  const redis = new Redis(url);
+  const dump = new Map<string, string>();
+  try {
+    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 500 })) {
+      for (const key of keys as string[]) {
+        const type = await redis.type(key);
+        if (type === "string") dump.set(key, (await redis.get(key)) ?? "");
+        else if (type === "hash") dump.set(key, JSON.stringify(await redis.hgetall(key)));
+        else if (type === "set") dump.set(key, JSON.stringify(await redis.smembers(key)));
+        else dump.set(key, `(${type})`);
+      }
+    }
+    return dump;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A redis-server of the test's own (no persistence), on a free port; kill and restart it to simulate faults. */
+export interface OwnRedis {
+  readonly url: string;
+  readonly port: number;
+  start(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+export async function ownRedis(): Promise<OwnRedis> {
+  const port = await closedPort();
+  const url = `redis://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  const own: OwnRedis = {
+    url,
+    port,
+    async start() {
+      child = spawn(
+        "redis-server",
+        [
+          "--port",
+          String(port),
+          "--bind",
+          "127.0.0.1",
+          "--save",
+          "",
+          "--appendonly",
+          "no",
+          "--enable-debug-command",
+          "yes",
+        ],
+        {
+          stdio: "ignore",
+        },
+      );
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, connectTimeout: 200 });
+        probe.on("error", () => {});
+        try {
+          await probe.connect();
+          await probe.ping();
+          return;
+        } catch {
+          if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        } finally {
+          probe.disconnect();
+        }
+      }
+    },
+    async kill() {
+      const running = child;
+      child = undefined;
+      if (!running || running.exitCode !== null) return;
+      await new Promise<void>((resolve) => {
+        running.once("exit", () => resolve());
+        running.kill("SIGKILL");
+      });
+    },
+  };
+  await own.start();
+  return own;
+}
+
+/** A secret as it could leak: as is, base64, base64url. */
+export function secretForms(secret: string): string[] {
+  return [secret, Buffer.from(secret).toString("base64"), Buffer.from(secret).toString("base64url")];
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * A TCP proxy in front of a Redis: `cut()` drops every connection and refuses new ones (Redis itself keeps its data
+ * and goes on serving others), `restore()` accepts again. Simulates a network partition of one process.
+ */
+export interface RedisProxy {
+  readonly url: string;
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+export async function redisProxy(target: string): Promise<RedisProxy> {
+  const { hostname, port } = new URL(target);
+  const { createConnection, createServer: createTcpServer } = await import("node:net");
+  const pairs = new Set<import("node:net").Socket>();
+  let open = true;
+  const server = createTcpServer((client) => {
+    if (!open) {
+      client.destroy();
+      return;
+    }
+    const upstream = createConnection({ host: hostname, port: Number(port) });
+    for (const socket of [client, upstream]) {
+      pairs.add(socket);
+      socket.on("close", () => pairs.delete(socket));
+      socket.on("error", () => {});
+    }
+    client.pipe(upstream).pipe(client);
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const { port: own } = server.address() as AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${own}`,
+    cut() {
+      open = false;
+      for (const socket of pairs) socket.destroy();
+    },
+    restore() {
+      open = true;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of pairs) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The custom OAuth client-credentials connector "CRM" (id crm-1) the fleet tests use, on loopback servers. */
+export function crmConnector(
+  apiUrl: string,
+  tokenUrl: string,
+  clientSecret = "s3cret",
+  clientId = "flows",
+): ConnectorsFile["connectors"][number] {
+  return {
+    id: "crm-1",
+    name: "CRM",
+    type: "custom",
+    status: "active",
+    resourceDomainUrl: apiUrl,
+    auth: {
+      type: "oauth2",
+      grantType: "client_credentials",
+      clientAuth: "basic",
+      clientId,
+      clientSecret,
+      tokenUrl,
+    },
+  } as ConnectorsFile["connectors"][number];
+}
+
+const openFleets: RedisFleet[] = [];
+
+/** A fleet member with connections of its own, as another process would have; `closeFleets` closes them all. */
+export async function fleetMember(
+  prefix: string | undefined,
+  url = REDIS_URL,
+  tokenKey = TEST_TOKEN_KEY,
+): Promise<RedisFleet> {
+  const fleet = await connectRedisFleet({ url, keyPrefix: prefix, tokenKey, allowLoopbackHttp: true });
+  openFleets.push(fleet);
+  return fleet;
+}
+
+export async function closeFleets(): Promise<void> {
+  await Promise.all(openFleets.splice(0).map((fleet) => fleet.close()));
+}
