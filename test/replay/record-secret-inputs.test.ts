@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "../helpers/cli.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
-import { envWithoutSecrets, readJson, tempDir, writeJson } from "./helpers.js";
+import { envWithoutSecrets, readJson, tempDir, writeHelpdeskConnectors, writeJson } from "./helpers.js";
 
 const CLIENT_ID = "ivr-recorder";
 /** The connector's client secret, also the caller's API key: `/` and `+` make its URL-encoded forms differ. */
@@ -101,25 +101,7 @@ const flow = {
 async function setUp(): Promise<string> {
   const dir = await tempDir("flowrun-record-inputs-");
   await writeJson(path.join(dir, "caller-lookup.flow.json"), flow);
-  await writeJson(path.join(dir, "connectors.json"), {
-    connectors: [
-      {
-        id: "7d4e1c2a-0000-4000-8000-000000000018",
-        name: "Helpdesk",
-        type: "custom",
-        status: "active",
-        resourceDomainUrl: server.url,
-        auth: {
-          type: "oauth2",
-          grantType: "client_credentials",
-          clientId: CLIENT_ID,
-          clientSecret: { env: "REC_INPUT_SECRET" },
-          tokenUrl: `${server.url}/oauth/token`,
-          clientAuth: "basic",
-        },
-      },
-    ],
-  });
+  await writeHelpdeskConnectors(dir, server.url, { id: CLIENT_ID, secretEnv: "REC_INPUT_SECRET" });
   return dir;
 }
 
