@@ -36,6 +36,49 @@ export const lookupFlow = {
   },
 };
 
+/**
+ * The second flow, so that the gain is not shaped to one flow: a lookup (GET, 2 parse settings), a case on the
+ * account's tier, a POST with a templated JSON body logging the interaction (1 parse setting), a set-variable.
+ */
+export const interactionFlow = {
+  name: "bench-interaction",
+  variables: {
+    accountId: { type: "string" },
+    isVip: { type: "boolean", default: false },
+    interactionId: { type: "string" },
+    label: { type: "string" },
+  },
+  start: "lookup",
+  activities: {
+    lookup: {
+      ...lookupFlow.activities.lookup,
+      parseSettings: lookupFlow.activities.lookup.parseSettings.slice(0, 2),
+      next: { success: "byTier" },
+    },
+    byTier: {
+      type: "case",
+      expression: "isVip",
+      cases: { true: "log", false: "log" },
+      next: { default: "log" },
+    },
+    log: {
+      type: "http-request",
+      connector: "CRM",
+      requestPath: "/api/interactions",
+      method: "POST",
+      body: { accountId: "{{ accountId }}", ani: "{{ contact.ani }}", vip: "{{ isVip }}", channel: "voice" },
+      parseSettings: [{ outputVariable: "interactionId", pathExpression: "$.id", required: true }],
+      next: { success: "route" },
+    },
+    route: {
+      type: "set-variable",
+      assignments: [{ variable: "label", value: "logged {{ interactionId }}" }],
+      next: { default: "end" },
+    },
+    end: { type: "end-flow" },
+  },
+};
+
 /** A custom OAuth client-credentials connector profile pointing at the bench server. */
 export function oauthProfile(id, name, status, origin) {
   return {

@@ -1,6 +1,7 @@
 // Profiles the flowrun contender of `npm run bench` alone: node --cpu-prof bench/profile-flowrun.js
+// (BENCH_FLOW=interaction for the second flow).
 import { createEngine } from "../dist/index.js";
-import { crmResolver, lookupFlow } from "./contenders.js";
+import { crmResolver, interactionFlow, lookupFlow } from "./contenders.js";
 import { startServer, throughput } from "./harness.js";
 
 const server = await startServer();
@@ -10,7 +11,7 @@ try {
     allowLoopbackHttp: true,
     connectionsPerOrigin: 64,
   });
-  const flow = engine.compile(lookupFlow);
+  const flow = engine.compile(process.env.BENCH_FLOW === "interaction" ? interactionFlow : lookupFlow);
   const contact = { ani: "+15551234567" };
   const task = async () => {
     const result = await flow.run({ contact });

@@ -1,5 +1,5 @@
 // The benchmark's API and token server, in its own process so it never shares the engine's event loop.
-// Routes: /api/accounts (JSON), /slow/accounts (answers after SLOW_MS), /flaky/accounts (like /api/, but 1 % of
+// Routes: /api/accounts (JSON), POST /api/interactions (reads the JSON body, answers an id), /slow/accounts (answers after SLOW_MS), /flaky/accounts (like /api/, but 1 % of
 // requests fail with a 500 or a destroyed connection and 1 % answer after FLAKY_SLOW_MS), /oauth/token (counts
 // grants), /stats.
 import http from "node:http";
@@ -46,6 +46,23 @@ const server = http.createServer((request, response) => {
     return;
   }
   apiRequests++;
+  if (url.startsWith("/api/interactions")) {
+    let body = "";
+    request.setEncoding("utf8");
+    request.on("data", (chunk) => {
+      body += chunk;
+    });
+    request.on("end", () => {
+      const id = JSON.parse(body).accountId === "A-17" ? "I-1" : "I-unknown";
+      const text = JSON.stringify({ id, status: "created" });
+      response.writeHead(201, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(text),
+      });
+      response.end(text);
+    });
+    return;
+  }
   const answer = () => {
     response.writeHead(200, {
       "content-type": "application/json",

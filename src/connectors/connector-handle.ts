@@ -93,7 +93,10 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
             refreshToken,
           );
         },
-        signal: request.signal,
+        // Read only when the caller has to wait for a token: creating the caller's signal costs microseconds.
+        get signal() {
+          return request.signal;
+        },
         onBackgroundError: profile.onBackgroundError,
       });
       return {

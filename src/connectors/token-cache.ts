@@ -72,7 +72,7 @@ export interface TokenLookup {
   readonly deadline: number;
   /** Refresh-token grants: the refresh token the connector is configured with. */
   readonly configuredRefreshToken?: string;
-  /** Stops waiting (not the shared fetch) when the caller's deadline passes. */
+  /** Stops waiting (not the shared fetch) when the caller's deadline passes. Read only by a caller that waits. */
   readonly signal: AbortSignal;
   /** Called with errors of background refreshes, which no caller awaits. */
   readonly onBackgroundError?: (error: unknown) => void;

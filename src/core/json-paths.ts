@@ -65,25 +65,7 @@ export function compileJsonPath(source: string): CompiledJsonPath {
     }
   }
   const definite = segments.every((segment) => !INDEFINITE_SEGMENT.test(segment));
-  if (definite) {
-    return {
-      source,
-      definite,
-      select(document) {
-        let current: unknown = document;
-        for (const segment of segments) {
-          if (Array.isArray(current)) {
-            if (!INDEX.test(segment)) return [];
-            current = current[Number(segment)];
-          } else if (current !== null && typeof current === "object" && Object.hasOwn(current, segment)) {
-            current = (current as Record<string, unknown>)[segment];
-          } else return [];
-          if (current === undefined) return [];
-        }
-        return [current];
-      },
-    };
-  }
+  if (definite) return definitePath(source, segments);
   const path = ["$", ...segments];
   return {
     source,
@@ -100,6 +82,38 @@ export function compileJsonPath(source: string): CompiledJsonPath {
         eval: "safe",
         ignoreEvalErrors: true,
       }) as unknown[];
+    },
+  };
+}
+
+/**
+ * One step of a definite path, decided at compile time: on an array only an index matches; on an object only an
+ * own property of that name (an index segment names the property "0" there).
+ */
+interface PathStep {
+  readonly key: string;
+  /** The array index the segment names, or -1 when it is not an index. */
+  readonly index: number;
+}
+
+/** A definite path compiled to property and index access: no regular expression or parsing per document. */
+function definitePath(source: string, segments: readonly string[]): CompiledJsonPath {
+  const steps: PathStep[] = segments.map((key) => ({ key, index: INDEX.test(key) ? Number(key) : -1 }));
+  return {
+    source,
+    definite: true,
+    select(document) {
+      let current: unknown = document;
+      for (const step of steps) {
+        if (Array.isArray(current)) {
+          if (step.index < 0) return [];
+          current = current[step.index];
+        } else if (current !== null && typeof current === "object" && Object.hasOwn(current, step.key)) {
+          current = (current as Record<string, unknown>)[step.key];
+        } else return [];
+        if (current === undefined) return [];
+      }
+      return [current];
     },
   };
 }

@@ -63,6 +63,8 @@ export interface CompiledTemplate {
 
 export interface CompiledExpression {
   readonly source: string;
+  /** True when the value cannot depend on the scope (a value template without markup). */
+  readonly isConstant?: boolean;
   evaluate(scope: Scope): unknown;
 }
 
@@ -204,7 +206,7 @@ export function compileValueTemplate(source: string): CompiledExpression {
     return { source, evaluate: (scope) => expression.evaluate(scope) };
   }
   const template = compileTemplate(source);
-  return { source, evaluate: (scope) => template.render(scope) };
+  return { source, isConstant: template.isConstant, evaluate: (scope) => template.render(scope) };
 }
 
 /** Liquid truthiness: only `false`, `nil` (null/undefined) are false; `0` and `""` are true. */

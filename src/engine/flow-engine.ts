@@ -2,8 +2,9 @@ import { type Problem, ValidationError } from "../core/errors.js";
 import type { ActivityDefinition } from "./activity.js";
 import { compileFlow, type FlowPlan } from "./compiler.js";
 import type { CallHandlers } from "./host.js";
-import { type RunOptions, runPlan, TraceTimestamps } from "./interpreter.js";
+import { type EngineRunState, type RunOptions, runPlan, TraceTimestamps } from "./interpreter.js";
 import type { RunResult } from "./result.js";
+import { RunAborts } from "./run-aborts.js";
 import type { EngineServices } from "./services.js";
 
 export interface CompileOptions {
@@ -43,7 +44,7 @@ export function createFlowEngine(parts: FlowEngineParts): Engine {
     parts.activities.map((activity) => [activity.type, activity]),
   );
   const { services, handlers } = parts;
-  const timestamps = new TraceTimestamps();
+  const runState: EngineRunState = { timestamps: new TraceTimestamps(), aborts: new RunAborts() };
   const compile = (document: unknown, compileOptions: CompileOptions = {}): CompiledFlow => {
     const plan: FlowPlan = compileFlow(document, activities, services, compileOptions.source);
     return {
@@ -51,7 +52,7 @@ export function createFlowEngine(parts: FlowEngineParts): Engine {
       description: plan.description,
       warnings: plan.warnings,
       run: (runOptions = {}) =>
-        runPlan(plan, services, runOptions.handlers ?? handlers, runOptions, timestamps),
+        runPlan(plan, services, runOptions.handlers ?? handlers, runOptions, runState),
     };
   };
   return {

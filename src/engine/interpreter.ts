@@ -4,6 +4,7 @@ import type { CompiledActivity, FlowPlan } from "./compiler.js";
 import { Scope } from "./expressions.js";
 import type { CallAction, CallHandlers } from "./host.js";
 import type { RunError, RunReason, RunResult, RunStatus, TraceEntry } from "./result.js";
+import { type RunAbort, RunAborts } from "./run-aborts.js";
 import type { EngineServices } from "./services.js";
 import { coerce } from "./variables.js";
 
@@ -92,13 +93,6 @@ function asStepFailure(error: unknown): StepResult {
   return { outcome: "error", error: failure, outputs: { error: failure } };
 }
 
-/** The run's abort signal: the host's, the run deadline's, or both. */
-function runSignal(options: RunOptions, deadlineSignal: AbortSignal | undefined): AbortSignal | undefined {
-  return options.signal && deadlineSignal
-    ? AbortSignal.any([options.signal, deadlineSignal])
-    : (options.signal ?? deadlineSignal);
-}
-
 /** Declared defaults, then the run's inputs (converted to their declared types), then the contact. */
 function seedScope(plan: FlowPlan, ctx: ActivityRunContext, options: RunOptions): void {
   const values = ctx.scope.values;
@@ -114,18 +108,36 @@ function seedScope(plan: FlowPlan, ctx: ActivityRunContext, options: RunOptions)
 
 /**
  * Runs a compiled flow once. Never rejects for anything a flow does; rejects only for invalid run options.
- * `timestamps` belongs to the engine instance (no process-global state in an embeddable engine).
+ * `engineState` belongs to the engine instance (no process-global state in an embeddable engine).
  */
-export async function runPlan(
+export function runPlan(
   plan: FlowPlan,
   services: EngineServices,
   handlers: CallHandlers,
   options: RunOptions,
-  timestamps: TraceTimestamps = new TraceTimestamps(),
+  engineState: EngineRunState = { timestamps: new TraceTimestamps(), aborts: new RunAborts() },
 ): Promise<RunResult> {
-  const deadlineSignal =
-    options.deadlineMs === undefined ? undefined : AbortSignal.timeout(Math.max(0, options.deadlineMs));
-  const signal = runSignal(options, deadlineSignal);
+  const abort = engineState.aborts.open(options.signal, options.deadlineMs);
+  const running = runSteps(plan, services, handlers, options, engineState.timestamps, abort);
+  // Whatever the ending (even a rejection for invalid run options), nothing of the run stays on the host's signal.
+  return abort === undefined ? running : running.finally(() => abort.release());
+}
+
+/** What the runs of one engine share: trace timestamps and the fan-out of host signals. */
+export interface EngineRunState {
+  readonly timestamps: TraceTimestamps;
+  readonly aborts: RunAborts;
+}
+
+async function runSteps(
+  plan: FlowPlan,
+  services: EngineServices,
+  handlers: CallHandlers,
+  options: RunOptions,
+  timestamps: TraceTimestamps,
+  abort: RunAbort | undefined,
+): Promise<RunResult> {
+  const signal = abort?.signal;
   const ctx = new ActivityRunContext(plan, signal, handlers, services);
   const values = ctx.scope.values;
   seedScope(plan, ctx, options);
@@ -148,7 +160,7 @@ export async function runPlan(
     return result;
   };
   const aborted = (activity: string | null) => {
-    const byDeadline = deadlineSignal?.aborted === true;
+    const byDeadline = abort?.byDeadline === true;
     return finish("aborted", byDeadline ? "deadline" : "aborted", {
       activity,
       kind: byDeadline ? "deadline" : "aborted",
@@ -224,14 +236,29 @@ function isThrownFailure(step: StepResult, activity: CompiledActivity): boolean 
 /** Read once: `performance.timeOrigin` is a getter that costs more than the arithmetic it feeds. */
 const TIME_ORIGIN = performance.timeOrigin;
 
-/** ISO times of trace entries; activities of one millisecond share the formatted string. One per engine. */
+/** "000" to "999": the milliseconds of an ISO time. */
+const MILLISECONDS = Array.from({ length: 1000 }, (_, ms) => String(ms).padStart(3, "0"));
+
+/**
+ * ISO times of trace entries; activities of one millisecond share the string, and `Date` formats only once a
+ * second (the milliseconds are appended). One per engine.
+ */
 export class TraceTimestamps {
   private lastMs = Number.NaN;
   private last = "";
+  private second = Number.NaN;
+  /** `2026-01-31T12:34:56.` of `second`. */
+  private secondPrefix = "";
   iso(epochMs: number): string {
     if (epochMs !== this.lastMs) {
+      const milliseconds = ((epochMs % 1000) + 1000) % 1000;
+      const second = epochMs - milliseconds;
+      if (second !== this.second) {
+        this.second = second;
+        this.secondPrefix = new Date(second).toISOString().slice(0, -4);
+      }
       this.lastMs = epochMs;
-      this.last = new Date(epochMs).toISOString();
+      this.last = `${this.secondPrefix}${MILLISECONDS[milliseconds]}Z`;
     }
     return this.last;
   }

@@ -1,7 +1,7 @@
 import type { Dispatcher } from "undici";
 import { EgressPolicy } from "../core/egress-rules.js";
 import { type EgressLookup, egressInterceptor } from "./egress.js";
-import { createHttpAgent } from "./sender.js";
+import { createHttpAgent, withAgentAdmission } from "./sender.js";
 
 export interface DispatcherOptions {
   /** An injected dispatcher (a host's Agent, a MockAgent in replay); the engine then owns no connection pool. */
@@ -45,7 +45,9 @@ export function engineDispatchers(options: DispatcherOptions): EngineDispatchers
   });
   const interceptors = options.interceptors ?? [];
   const compose = (dispatcher: Dispatcher) =>
-    interceptors.length === 0 ? dispatcher : dispatcher.compose(...interceptors);
+    interceptors.length === 0
+      ? dispatcher
+      : withAgentAdmission(dispatcher, dispatcher.compose(...interceptors));
   if (options.dispatcher) {
     const injected = compose(options.dispatcher);
     const guarded = injected.compose(egressInterceptor(policy));

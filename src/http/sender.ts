@@ -1,19 +1,31 @@
+import type { IncomingHttpHeaders } from "node:http";
 import { rootCertificates } from "node:tls";
-import { Agent, type Dispatcher, request } from "undici";
+import { Agent, type Dispatcher } from "undici";
 import { EgressDeniedError, type EgressPolicy } from "../core/egress-rules.js";
 import { FlowrunError } from "../core/errors.js";
+import { AdmissionGate, type AdmissionWaiter } from "./admission.js";
 import { type EgressLookup, egressConnector } from "./egress.js";
 
 /** Default cap on a response body (SPEC 3): 1 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
+/** The gates of the Agents `createHttpAgent` built; other dispatchers (a host's own, a MockAgent) have none. */
+const gates = new WeakMap<Dispatcher, AdmissionGate>();
+
+/** A dispatcher composed onto an engine Agent (a recording interceptor) still sends through the Agent's gate. */
+export function withAgentAdmission<D extends Dispatcher>(agent: Dispatcher, composed: D): D {
+  const gate = gates.get(agent);
+  if (gate !== undefined) gates.set(composed, gate);
+  return composed;
+}
+
+/** Connections kept per origin when the engine is not told otherwise. */
+export const DEFAULT_CONNECTIONS_PER_ORIGIN = 128;
+
 /**
  * The engine's keep-alive connection pools. With `ca`, the custom CA is trusted in addition to Node's bundled
  * roots (Node 20 cannot list NODE_EXTRA_CA_CERTS, so those are not added when `ca` is given).
  */
-/** Connections kept per origin when the engine is not told otherwise. */
-export const DEFAULT_CONNECTIONS_PER_ORIGIN = 128;
-
 export function createHttpAgent(
   options: {
     ca?: string | Buffer;
@@ -22,13 +34,17 @@ export function createHttpAgent(
     egress?: { policy: EgressPolicy; lookup?: EgressLookup };
   } = {},
 ): Agent {
+  const connections = options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN;
   const tls = options.ca === undefined ? undefined : { ca: [...rootCertificates, options.ca.toString()] };
-  return new Agent({
+  const agent = new Agent({
     keepAliveTimeout: 10_000,
     keepAliveMaxTimeout: 60_000,
-    connections: options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN,
+    connections,
     connect: options.egress ? egressConnector(options.egress.policy, { ...tls }, options.egress.lookup) : tls,
   });
+  // No more requests per origin in undici at a time than it has connections (see admission.ts).
+  gates.set(agent, new AdmissionGate(connections));
+  return agent;
 }
 
 /** Why one attempt produced no response. `aborted` means the run itself was aborted by its host. */
@@ -36,10 +52,17 @@ export type AttemptFailureKind = "timeout" | "network" | "response-too-large" | 
 
 export class AttemptError extends FlowrunError {
   override readonly code: AttemptFailureKind;
-  constructor(kind: AttemptFailureKind, message: string, options?: { cause?: unknown }) {
+  /** The failure came after the response had begun (its status and headers were read). */
+  readonly duringResponse: boolean;
+  constructor(
+    kind: AttemptFailureKind,
+    message: string,
+    options?: { cause?: unknown; duringResponse?: boolean },
+  ) {
     super(kind, message, options);
     this.name = "AttemptError";
     this.code = kind;
+    this.duringResponse = options?.duringResponse ?? false;
   }
 }
 
@@ -51,16 +74,19 @@ export interface HttpResponse {
 }
 
 export interface Attempt {
-  readonly url: URL;
+  /** Where to send: a URL, or its origin and path already apart (the http-request activity has them so). */
+  readonly url: URL | { readonly origin: string; readonly path: string };
   readonly method: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string | undefined;
   readonly dispatcher: Dispatcher;
   readonly maxResponseBytes: number;
-  /** Fires at the attempt's deadline (reason: a TimeoutError) or when the run is aborted. */
-  readonly signal: AbortSignal;
+  /** `performance.now()` milliseconds after which the attempt fails with `timeout`. */
+  readonly deadline?: number;
+  /** Ends the attempt when it fires: `aborted` when `runAborted()` says so, else `timeout`. */
+  readonly signal?: AbortSignal;
   /** Whether the run (not a deadline) aborted, to tell `aborted` from `timeout`. */
-  readonly runAborted: () => boolean;
+  readonly runAborted?: () => boolean;
 }
 
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
@@ -79,97 +105,227 @@ function describeNetworkError(error: unknown): string {
   return code ? `${code}: ${message}${detail}` : `${message}${detail}`;
 }
 
-function classify(error: unknown, attempt: Attempt): AttemptError {
+function classify(error: unknown, duringResponse: boolean): AttemptError {
   if (error instanceof AttemptError) return error;
-  if (error instanceof EgressDeniedError) return new AttemptError("egress-denied", error.message);
-  if (attempt.signal.aborted) {
-    return attempt.runAborted()
-      ? new AttemptError("aborted", "the run was aborted", { cause: error })
-      : new AttemptError("timeout", "no complete response before the deadline", { cause: error });
-  }
+  if (error instanceof EgressDeniedError)
+    return new AttemptError("egress-denied", error.message, { cause: error });
   const code = errorCode(error);
-  if (code && TIMEOUT_CODES.has(code)) return new AttemptError("timeout", describeNetworkError(error));
-  return new AttemptError("network", describeNetworkError(error), { cause: error });
+  if (code && TIMEOUT_CODES.has(code))
+    return new AttemptError("timeout", describeNetworkError(error), { cause: error, duringResponse });
+  return new AttemptError("network", describeNetworkError(error), { cause: error, duringResponse });
 }
 
 /**
- * Sends one request and reads the whole body, stopping (and destroying the stream) as soon as the body passes
- * the cap. Redirects are not followed: a 3xx is a response like any other.
+ * Sends one request and reads the whole body, failing as soon as the body passes the cap. Redirects are not
+ * followed: a 3xx is a response like any other.
+ *
+ * Through `dispatcher.dispatch` with a handler of its own rather than `undici.request`: the engine needs neither
+ * a body stream nor an AbortSignal per request, and those two cost about as much CPU as the rest of an exchange.
  */
-export async function sendAttempt(attempt: Attempt): Promise<HttpResponse> {
-  let response: Dispatcher.ResponseData;
-  try {
-    response = await request(attempt.url, {
-      dispatcher: attempt.dispatcher,
-      method: attempt.method as Dispatcher.HttpMethod,
-      headers: { ...attempt.headers },
-      body: attempt.body,
-      signal: attempt.signal,
-      // No redirect option: undici v7 follows redirects only through its redirect interceptor, which the engine
-      // never composes, so a 3xx comes back as a response (SPEC 3: redirects are never followed).
-    });
-  } catch (error) {
-    throw classify(error, attempt);
-  }
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(response.headers)) {
-    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
-  }
-  const tooLarge = () =>
-    new AttemptError(
-      "response-too-large",
-      `the response body is larger than the limit of ${attempt.maxResponseBytes} bytes`,
-    );
-  const declared = Number(headers["content-length"]);
-  if (Number.isFinite(declared) && declared > attempt.maxResponseBytes) {
-    discard(response.body);
-    throw tooLarge();
-  }
-  let text: string;
-  try {
-    text = await readCapped(response.body, attempt.maxResponseBytes, tooLarge);
-  } catch (error) {
-    discard(response.body);
-    throw classify(error, attempt);
-  }
-  return { status: response.statusCode, headers, body: text };
-}
-
-/**
- * Reads a body to text, failing as soon as it passes the cap. Data events rather than an async iterator: the
- * iterator's per-chunk promises cost more than the rest of a small JSON response's handling.
- */
-function readCapped(
-  body: Dispatcher.ResponseData["body"],
-  maxBytes: number,
-  tooLarge: () => AttemptError,
-): Promise<string> {
+export function sendAttempt(attempt: Attempt): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    let ended = false;
-    body.on("data", (chunk: Buffer) => {
-      received += chunk.length;
-      if (received > maxBytes) {
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    body.once("end", () => {
-      ended = true;
-      resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8"));
-    });
-    body.once("error", reject);
-    // "close" follows every "end"; only a close without one is a failure (and only then is an Error built).
-    body.once("close", () => {
-      if (!ended) reject(new Error("the response body closed before its end"));
-    });
+    new PendingAttempt(attempt, resolve, reject).start();
   });
 }
 
-/** Stops reading a body and closes its connection; the abort error undici then emits is expected, not a failure. */
-function discard(body: Dispatcher.ResponseData["body"]): void {
-  body.on("error", () => {});
-  body.destroy();
+/** One attempt from admission to its last byte: the undici handler, the timer, the body cap. */
+class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
+  readonly #attempt: Attempt;
+  readonly #origin: string;
+  readonly #path: string;
+  readonly #gate: AdmissionGate | undefined;
+  #resolve: ((response: HttpResponse) => void) | undefined;
+  #reject: (error: AttemptError) => void;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #controller: Dispatcher.DispatchController | undefined;
+  /** Why the attempt was ended before undici handed over a controller to end it with. */
+  #abortReason: AttemptError | undefined;
+  /** 0: waiting for admission; 1: handed to undici; 2: undici is done with it. */
+  #stage = 0;
+  #status = 0;
+  #headers: Record<string, string> = {};
+  #chunks: Buffer[] = [];
+  #received = 0;
+
+  constructor(
+    attempt: Attempt,
+    resolve: (response: HttpResponse) => void,
+    reject: (error: AttemptError) => void,
+  ) {
+    this.#attempt = attempt;
+    const { url } = attempt;
+    if (url instanceof URL) {
+      this.#origin = url.origin;
+      this.#path = `${url.pathname}${url.search}`;
+    } else {
+      this.#origin = url.origin;
+      this.#path = url.path;
+    }
+    this.#gate = gates.get(attempt.dispatcher);
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  start(): void {
+    const { signal, deadline } = this.#attempt;
+    if (signal?.aborted) {
+      this.#settleWithError(this.#abortError());
+      return;
+    }
+    signal?.addEventListener("abort", this.#onSignal);
+    if (deadline !== undefined) {
+      this.#timer = setTimeout(this.#onDeadline, Math.max(1, Math.ceil(deadline - performance.now())));
+    }
+    if (this.#gate === undefined || this.#gate.enter(this.#origin, this)) this.admit();
+  }
+
+  /** Hands the request to undici (now, or when the gate has a free slot for it). */
+  admit(): void {
+    this.#stage = 1;
+    const attempt = this.#attempt;
+    try {
+      attempt.dispatcher.dispatch(
+        {
+          origin: this.#origin,
+          path: this.#path,
+          method: attempt.method as Dispatcher.HttpMethod,
+          headers: attempt.headers,
+          body: attempt.body,
+          // No redirect option: undici v7 follows redirects only through its redirect interceptor, which the
+          // engine never composes, so a 3xx comes back as a response (SPEC 3: redirects are never followed).
+        },
+        this,
+      );
+    } catch (error) {
+      this.onResponseError(undefined, error as Error);
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#abortReason !== undefined) controller.abort(this.#abortReason);
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    this.#status = statusCode;
+    // undici's own object, names already lower-cased: repeated headers are joined in place.
+    for (const name in headers) {
+      const value = headers[name];
+      if (Array.isArray(value)) headers[name] = value.join(", ");
+      else if (value === undefined) delete headers[name];
+    }
+    this.#headers = headers as Record<string, string>;
+    const declared = Number(this.#headers["content-length"]);
+    if (Number.isFinite(declared) && declared > this.#attempt.maxResponseBytes)
+      controller.abort(this.#tooLarge());
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#received += chunk.length;
+    // A detached request's body is counted against the cap, but not kept.
+    if (this.#received > this.#attempt.maxResponseBytes) {
+      controller.abort(this.#tooLarge());
+      return;
+    }
+    if (this.#resolve !== undefined) this.#chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.#finished();
+    if (this.#resolve === undefined) return;
+    const chunks = this.#chunks;
+    const body =
+      chunks.length === 0
+        ? ""
+        : chunks.length === 1
+          ? chunks[0]!.toString("utf8")
+          : Buffer.concat(chunks).toString("utf8");
+    const resolve = this.#resolve;
+    this.#settle();
+    resolve?.({ status: this.#status, headers: this.#headers, body });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    this.#finished();
+    this.#settleWithError(this.#abortReason ?? classify(error, this.#status !== 0));
+  }
+
+  readonly #onSignal = (): void => {
+    const reason = this.#abortError();
+    if (this.#stage === 1 && reason.code === "aborted") this.#detach(reason);
+    else this.#end(reason);
+  };
+
+  readonly #onDeadline = (): void => {
+    this.#timer = undefined;
+    this.#end(new AttemptError("timeout", "no complete response before the deadline"));
+  };
+
+  #abortError(): AttemptError {
+    return this.#attempt.runAborted?.()
+      ? new AttemptError("aborted", "the run was aborted")
+      : new AttemptError("timeout", "no complete response before the deadline");
+  }
+
+  #tooLarge(): AttemptError {
+    return new AttemptError(
+      "response-too-large",
+      `the response body is larger than the limit of ${this.#attempt.maxResponseBytes} bytes`,
+    );
+  }
+
+  /** Ends the attempt early: a waiting one never reaches undici; a sent one is aborted there. */
+  #end(reason: AttemptError): void {
+    if (this.#stage === 0) {
+      this.#gate?.withdraw(this.#origin, this);
+      this.#stage = 2;
+      this.#clearTimer();
+    } else if (this.#stage === 1) {
+      this.#abortReason = reason;
+      // Without a controller yet, undici still queues the request: onRequestStart aborts it.
+      this.#controller?.abort(reason);
+    }
+    // The caller is answered now, not when undici gets round to reporting the abort.
+    this.#settleWithError(reason);
+  }
+
+  /**
+   * The run was aborted while its request was with undici: the caller is answered at once, but the request is
+   * left to finish (its body read and dropped, its deadline still running). Aborting it would close its connection,
+   * and undici 7 then opens a new one at once (nodejs/undici#386): a hang-up of thousands of calls would become
+   * thousands of new connections to the API. Finished, the connection serves the next request instead.
+   */
+  #detach(reason: AttemptError): void {
+    this.#settleWithError(reason);
+  }
+
+  /** undici is done with the request: its slot is free. */
+  #finished(): void {
+    this.#clearTimer();
+    if (this.#stage !== 1) return;
+    this.#stage = 2;
+    this.#gate?.leave(this.#origin);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #settleWithError(error: AttemptError): void {
+    const reject = this.#resolve === undefined ? undefined : this.#reject;
+    this.#settle();
+    reject?.(error);
+  }
+
+  /** Answers the caller (once); undici may still be busy with the request. */
+  #settle(): void {
+    if (this.#resolve === undefined) return;
+    this.#resolve = undefined;
+    this.#attempt.signal?.removeEventListener("abort", this.#onSignal);
+  }
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { runHttp } from "../helpers/http-flows.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
+import { httpFlow, runHttp } from "../helpers/http-flows.js";
 import { closeAllServers, type LoopbackServer, okJson, startHttpServer } from "../helpers/servers.js";
 import { basicHeader, TestConnectorResolver, testConnector } from "../helpers/test-connectors.js";
 
@@ -115,6 +116,20 @@ describe("http-request: sending", () => {
     await runHttp(engineOptions(), call({ method: "POST", body }), { variables: { name: "gold" } });
     const sent = api.received[0]!.body;
     expect(sent).toBe('{"__proto__":{"tier":"gold"},"ok":true}');
+  });
+
+  it("sends a JSON body without templates as written, run after run (built once, at compile time)", async () => {
+    const body = JSON.parse(
+      '{"__proto__": {"tier": "gold"}, "note": "50% off }}", "n": [1, 2.5, null]}',
+    ) as Record<string, unknown>;
+    const engine = createEngine(engineOptions());
+    const flow = engine.compile(httpFlow(call({ method: "POST", body })));
+    for (let i = 0; i < 2; i++) await flow.run();
+    await engine.close();
+    expect(api.received.map((received) => received.body)).toEqual([
+      '{"__proto__":{"tier":"gold"},"note":"50% off }}","n":[1,2.5,null]}',
+      '{"__proto__":{"tier":"gold"},"note":"50% off }}","n":[1,2.5,null]}',
+    ]);
   });
 
   it("encodes a form body", async () => {

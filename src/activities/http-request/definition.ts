@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { HTTP_METHODS, type HttpMethod } from "../../core/http-types.js";
+import { isSecretName } from "../../core/redact.js";
 import { checkRequestPath, InvalidRequestError, parseAbsoluteUrl } from "../../core/url-rules.js";
 import { defineActivity } from "../../engine/activity.js";
 import type { CompiledTemplate } from "../../engine/expressions.js";
@@ -136,6 +137,7 @@ export const httpRequest = defineActivity({
       target,
       method: def.method,
       query: compileNamedTemplates(def.queryParameters, ["queryParameters"], ctx),
+      secretQuery: Object.keys(def.queryParameters ?? {}).some(isSecretName),
       headers: compileHeaders(def.headers, authenticated, ctx),
       contentType: def.contentType,
       body: compileBody(def.body, def.contentType, def.method, ctx),

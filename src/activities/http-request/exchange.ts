@@ -1,9 +1,8 @@
-import type { Dispatcher } from "undici";
 import type { Authorization, ConnectorHandle } from "../../core/connector-seam.js";
 import { EgressDeniedError } from "../../core/egress-rules.js";
 import { type FixableCause, FlowrunError, fixableCauseOf } from "../../core/errors.js";
 import type { HttpMethod } from "../../core/http-types.js";
-import { isSecretName, redactHeaders, redactUrl, scrubSecrets } from "../../core/redact.js";
+import { encodeQuery, isSecretName, REDACTED, redactUrl, scrubSecrets } from "../../core/redact.js";
 import { checkSendableUrl, InvalidRequestError, joinToBase, parseAbsoluteUrl } from "../../core/url-rules.js";
 import type { RunContext, StepResult } from "../../engine/activity.js";
 import type { CompiledTemplate } from "../../engine/expressions.js";
@@ -31,6 +30,8 @@ export interface CompiledHttpRequest {
   readonly target: CompiledTemplate;
   readonly method: HttpMethod;
   readonly query: readonly [string, CompiledTemplate][];
+  /** Whether a query parameter has a secret-looking name (its value is redacted in the trace). */
+  readonly secretQuery: boolean;
   readonly headers: readonly [string, CompiledTemplate][];
   readonly contentType: ContentType;
   readonly body: CompiledBody;
@@ -107,6 +108,35 @@ function isAbortLike(error: unknown): boolean {
   return name === "AbortError" || name === "TimeoutError";
 }
 
+/** A checked URL taken apart once: what undici needs (origin, path) and what the trace may show. */
+interface UrlParts {
+  readonly href: string;
+  readonly origin: string;
+  readonly pathname: string;
+  readonly search: string;
+  /** The URL as shown is not simply origin + path: a fragment, or a query parameter with a secret name. */
+  readonly needsRedaction: boolean;
+}
+
+function urlParts(url: URL): UrlParts {
+  let secretInSearch = false;
+  if (url.search) for (const name of url.searchParams.keys()) if (isSecretName(name)) secretInSearch = true;
+  return {
+    href: url.href,
+    origin: url.origin,
+    pathname: url.pathname,
+    search: url.search,
+    needsRedaction: secretInSearch || url.hash !== "" || url.href.includes("%5BREDACTED%5D"),
+  };
+}
+
+/** The request's destination: origin and path for undici, and the URL for the trace, secrets redacted. */
+interface RequestUrl {
+  readonly origin: string;
+  readonly path: string;
+  readonly shown: string;
+}
+
 /** The credential step's trace word for an authorisation that succeeded. */
 function credentialState(authorization: Authorization, refreshing: boolean): CredentialState {
   if (authorization.tokenless) return "basic";
@@ -115,7 +145,7 @@ function credentialState(authorization: Authorization, refreshing: boolean): Cre
 }
 
 /** Joined and checked URLs by base, path and loopback rule: the checks are pure, and most paths are constant. */
-const joinedUrls = new Map<string, string>();
+const joinedUrls = new Map<string, UrlParts>();
 const JOINED_URLS_KEPT = 1024;
 
 /** The connector's base URL joined with a rendered `requestPath`, every origin rule checked (SPEC 3). */
@@ -124,7 +154,7 @@ function checkedJoin(
   base: string,
   target: string,
   allowLoopbackHttp: boolean,
-): string {
+): UrlParts {
   const key = `${allowLoopbackHttp ? 1 : 0}\u0000${base}\u0000${target}`;
   const known = joinedUrls.get(key);
   if (known !== undefined) return known;
@@ -135,10 +165,23 @@ function checkedJoin(
     throw new InvalidRequestError(`connector "${connectorName}" has an invalid base URL`);
   }
   checkSendableUrl(baseUrl, allowLoopbackHttp, `the base URL of connector "${connectorName}"`);
-  const joined = joinToBase(baseUrl, target).href;
+  const joined = urlParts(joinToBase(baseUrl, target));
   if (joinedUrls.size >= JOINED_URLS_KEPT) joinedUrls.clear();
   joinedUrls.set(key, joined);
   return joined;
+}
+
+/**
+ * The URL with the engine-encoded query appended to whatever query it has. Serialised once: the trace shows the
+ * very string sent, unless something in it must be redacted.
+ */
+function withQuery(parts: UrlParts, query: URLSearchParams, secretQuery: boolean): RequestUrl {
+  const encoded = query.size === 0 ? "" : encodeQuery(query);
+  const search = encoded === "" ? parts.search : parts.search ? `${parts.search}&${encoded}` : `?${encoded}`;
+  const path = `${parts.pathname}${search}`;
+  if (!(parts.needsRedaction || secretQuery))
+    return { origin: parts.origin, path, shown: `${parts.origin}${path}` };
+  return { origin: parts.origin, path, shown: redactUrl(appendQuery(new URL(parts.href), query)) };
 }
 
 /** The halt a missing or inactive connector causes (SPEC 3: routing stops), or the connector to use. */
@@ -177,11 +220,17 @@ function connectorOrHalt(
 }
 
 /** Performs a resolved http-request: connector checks, authorisation, attempts, retries, parse settings. */
-export async function executeHttpRequest(request: ResolvedHttpRequest, ctx: RunContext): Promise<StepResult> {
+export function executeHttpRequest(
+  request: ResolvedHttpRequest,
+  ctx: RunContext,
+): StepResult | Promise<StepResult> {
   const found = connectorOrHalt(request.compiled, ctx);
   if ("halt" in found) return found.halt;
   return new HttpExchange(request, ctx, found.connector).perform();
 }
+
+/** Every send of the exchange reports a firing run signal as the run's abort (deadlines have timers of their own). */
+const RUN_ABORTED = () => true;
 
 /** One http-request activity's exchange: its deadline, the secrets to keep out of messages, the trace. */
 class HttpExchange {
@@ -189,12 +238,19 @@ class HttpExchange {
   private readonly compiled: CompiledHttpRequest;
   private readonly method: HttpMethod;
   private readonly trace: HttpTraceDetails;
-  private readonly secrets = new Set<string>();
-  private readonly connectorHeaderNames = new Set<string>();
+  /** Every authorisation used, for the secrets to scrub from a failure's message (gathered only on failure). */
+  private readonly authorizations: Authorization[] = [];
   private response: HttpResponse | undefined;
   private json: unknown;
-  private readonly controller = new AbortController();
-  private deadline = 0;
+  private readonly deadline: number;
+  /**
+   * Ended at the deadline or by the run's abort; made only when the exchange has to wait for something other than
+   * a send (a token, a retry's pause): sends have their own deadline timer, and an AbortController costs more
+   * than the rest of an activity's bookkeeping.
+   */
+  private waits:
+    | { controller: AbortController; timer: ReturnType<typeof setTimeout>; onRunAbort: () => void }
+    | undefined;
 
   constructor(
     private readonly request: ResolvedHttpRequest,
@@ -203,6 +259,7 @@ class HttpExchange {
   ) {
     this.compiled = request.compiled;
     this.method = request.compiled.method;
+    this.deadline = this.started + this.compiled.timeoutMs;
     this.trace = { method: this.method, url: null, status: null, requestHeaders: {}, attempts: 0 };
     if (connector) {
       this.trace.tokenFetched = false;
@@ -220,15 +277,58 @@ class HttpExchange {
     };
   }
 
+  /** The values a failure's message must not show: secret-named headers and query values, every credential. */
+  private secrets(): Set<string> {
+    const secrets = new Set<string>();
+    for (const [name, value] of Object.entries(this.request.headers))
+      if (isSecretName(name)) secrets.add(value);
+    for (const [name, value] of this.request.query) if (isSecretName(name)) secrets.add(value);
+    for (const authorization of this.authorizations) {
+      for (const value of Object.values(authorization.headers)) {
+        secrets.add(value);
+        // "Basic abc=" / "Bearer xyz": the credential alone is a secret too.
+        const credential = value.split(" ").slice(1).join(" ");
+        if (credential) secrets.add(credential);
+      }
+    }
+    return secrets;
+  }
+
   private fail(kind: HttpErrorKind, message: string, cause?: FixableCause): StepResult {
     if (cause) this.trace.cause = cause;
-    const error = { kind, message: scrubSecrets(message, this.secrets) };
+    const error = { kind, message: scrubSecrets(message, this.secrets()) };
     return {
       outcome: kind === "timeout" ? "timeout" : "error",
       error,
       outputs: { ...this.outputs(), error },
       details: { http: this.trace },
     };
+  }
+
+  /** The signal token waits and retry pauses end on: the activity deadline or the run's abort. */
+  private waitSignal(): AbortSignal {
+    if (this.waits === undefined) {
+      const controller = new AbortController();
+      const timer = setTimeout(
+        () => controller.abort(new DOMException("activity deadline passed", "TimeoutError")),
+        Math.max(0, this.deadline - performance.now()),
+      );
+      const runSignal = this.ctx.signal;
+      const onRunAbort = () => controller.abort(runSignal?.reason);
+      runSignal?.addEventListener("abort", onRunAbort, { once: true });
+      if (runSignal?.aborted) onRunAbort();
+      this.waits = { controller, timer, onRunAbort };
+    }
+    return this.waits.controller.signal;
+  }
+
+  /** Whether the deadline passed or the run was aborted. */
+  private get ended(): boolean {
+    return (
+      this.waits?.controller.signal.aborted === true ||
+      this.ctx.signal?.aborted === true ||
+      performance.now() >= this.deadline
+    );
   }
 
   async perform(): Promise<StepResult> {
@@ -241,20 +341,7 @@ class HttpExchange {
         `connector "${connector.name}" allows only ${connector.allowedMethods.join(", ")}; ${method} was not sent`,
       );
     }
-    for (const [name, value] of Object.entries(request.headers))
-      if (isSecretName(name)) this.secrets.add(value);
-    for (const [name, value] of request.query) if (isSecretName(name)) this.secrets.add(value);
-
     // One deadline for the whole activity (token fetch, every attempt, every wait), also ended by a run abort.
-    const runSignal = this.ctx.signal;
-    this.deadline = this.started + this.compiled.timeoutMs;
-    const timer = setTimeout(
-      () => this.controller.abort(new DOMException("activity deadline passed", "TimeoutError")),
-      this.compiled.timeoutMs,
-    );
-    const onRunAbort = () => this.controller.abort(runSignal?.reason);
-    runSignal?.addEventListener("abort", onRunAbort, { once: true });
-    if (runSignal?.aborted) onRunAbort();
     try {
       const failed = await this.exchange();
       if (failed) return failed;
@@ -262,31 +349,40 @@ class HttpExchange {
       if (error instanceof HttpActivityError) return this.fail(error.code, error.message);
       if (error instanceof InvalidRequestError)
         return this.fail("invalid-request", error.message, error.fixable);
-      if (this.controller.signal.aborted || isAbortLike(error))
+      if (this.ended || isAbortLike(error))
         return this.fail(
           "timeout",
           `no usable response within the deadline of ${this.compiled.timeoutMs} ms`,
         );
       throw error;
     } finally {
-      clearTimeout(timer);
-      runSignal?.removeEventListener("abort", onRunAbort);
+      if (this.waits !== undefined) {
+        clearTimeout(this.waits.timer);
+        this.ctx.signal?.removeEventListener("abort", this.waits.onRunAbort);
+      }
     }
     return this.answer(this.response!);
   }
 
   private async authorize(handle: ConnectorHandle, refreshing: boolean): Promise<Authorization> {
     const { dispatcher } = this.ctx.services.http;
-    const signal = this.controller.signal;
+    const exchange = this;
     let authorization: Authorization;
     try {
-      authorization = await handle.authorize({ dispatcher, signal, deadline: this.deadline });
+      authorization = await handle.authorize({
+        dispatcher,
+        deadline: this.deadline,
+        // Read only by a caller that has to wait (a token not in the cache): see `waits`.
+        get signal() {
+          return exchange.waitSignal();
+        },
+      });
     } catch (error) {
       if (error instanceof EgressDeniedError) {
         this.trace.credentials = "failed";
         throw new HttpActivityError("egress-denied", `connector "${handle.name}": ${error.message}`);
       }
-      if (signal.aborted || isAbortLike(error)) {
+      if (this.ended || isAbortLike(error)) {
         this.trace.credentials = "timeout";
         throw new HttpActivityError(
           "timeout",
@@ -300,53 +396,64 @@ class HttpExchange {
     }
     if (authorization.tokenFetched) this.trace.tokenFetched = true;
     this.trace.credentials = credentialState(authorization, refreshing);
-    for (const [name, value] of Object.entries(authorization.headers)) {
-      this.connectorHeaderNames.add(name.toLowerCase());
-      this.secrets.add(value);
-      // "Basic abc=" / "Bearer xyz": the credential alone is a secret too.
-      const credential = value.split(" ").slice(1).join(" ");
-      if (credential) this.secrets.add(credential);
-    }
+    this.authorizations.push(authorization);
     return authorization;
   }
 
-  private buildUrl(authorization: Authorization | undefined): URL {
-    const { request, connector } = this;
+  private buildUrl(authorization: Authorization | undefined): RequestUrl {
+    const { request, connector, compiled } = this;
     const { allowLoopbackHttp } = this.ctx.services.http;
-    if (!connector) return appendQuery(parseAbsoluteUrl(request.target, allowLoopbackHttp), request.query);
+    if (!connector) {
+      const parts = urlParts(parseAbsoluteUrl(request.target, allowLoopbackHttp));
+      return withQuery(parts, request.query, compiled.secretQuery);
+    }
     const base = authorization?.baseUrl ?? connector.baseUrl;
     if (base === undefined) throw new InvalidRequestError(`connector "${connector.name}" has no base URL`);
-    return appendQuery(
-      new URL(checkedJoin(connector.name, base, request.target, allowLoopbackHttp)),
-      request.query,
-    );
+    const parts = checkedJoin(connector.name, base, request.target, allowLoopbackHttp);
+    return withQuery(parts, request.query, compiled.secretQuery);
   }
 
-  private buildHeaders(authorization: Authorization | undefined): Record<string, string> {
-    const headers: Record<string, string> = { ...this.request.headers };
-    if (this.request.body !== undefined) headers["content-type"] = this.compiled.contentType;
-    for (const [name, value] of Object.entries(authorization?.headers ?? {}))
-      headers[name.toLowerCase()] = value;
-    return headers;
+  /** The headers sent and, in the same pass, the headers the trace shows (connector headers always redacted). */
+  private buildHeaders(authorization: Authorization | undefined): {
+    sent: Record<string, string>;
+    shown: Record<string, string>;
+  } {
+    const sent: Record<string, string> = {};
+    const shown: Record<string, string> = {};
+    for (const [name, value] of Object.entries(this.request.headers)) {
+      sent[name] = value;
+      shown[name] = isSecretName(name) ? REDACTED : value;
+    }
+    if (this.request.body !== undefined) {
+      sent["content-type"] = this.compiled.contentType;
+      shown["content-type"] = this.compiled.contentType;
+    }
+    if (authorization !== undefined) {
+      for (const [name, value] of Object.entries(authorization.headers)) {
+        const lower = name.toLowerCase();
+        sent[lower] = value;
+        shown[lower] = REDACTED;
+      }
+    }
+    return { sent, shown };
   }
 
   /** The attempt loop: retries, one reactive token refresh. Returns a failure, or undefined with `response` set. */
   private async exchange(): Promise<StepResult | undefined> {
     const { connector, method, trace, compiled } = this;
-    const signal = this.controller.signal;
     let authorization = connector ? await this.authorize(connector, false) : undefined;
     let refreshed = false;
     let retriesUsed = 0;
     for (;;) {
       const url = this.buildUrl(authorization);
       const headers = this.buildHeaders(authorization);
-      trace.url = redactUrl(url);
-      trace.requestHeaders = redactHeaders(headers, this.connectorHeaderNames);
+      trace.url = url.shown;
+      trace.requestHeaders = headers.shown;
       trace.attempts++;
       const retriesLeft = compiled.retries - retriesUsed;
       const mayRetryFailure = isIdempotent(method) && retriesLeft > 0;
       try {
-        this.response = await this.send(url, headers, mayRetryFailure ? retriesLeft : undefined);
+        this.response = await this.send(url, headers.sent, mayRetryFailure ? retriesLeft : 0);
       } catch (error) {
         if (!(error instanceof AttemptError)) throw error;
         // An earlier attempt's response (a 503 before a reset) must not pose as this attempt's answer.
@@ -357,11 +464,11 @@ class HttpExchange {
         // The egress policy refuses before a connection exists: this attempt sent nothing.
         if (error.code === "egress-denied") trace.attempts--;
         const transient = error.code === "network" || error.code === "timeout";
-        if (transient && mayRetryFailure && !signal.aborted) {
+        if (transient && mayRetryFailure && !this.ended) {
           retriesUsed++;
           await sleep(
             Math.min(backoffMs(retriesUsed), Math.max(0, this.deadline - performance.now() - 1)),
-            signal,
+            this.waitSignal(),
           );
           continue;
         }
@@ -390,7 +497,7 @@ class HttpExchange {
         // A wait that cannot end before the deadline is not started: the status is the answer.
         if (performance.now() + wait < this.deadline) {
           retriesUsed++;
-          await sleep(wait, signal);
+          await sleep(wait, this.waitSignal());
           continue;
         }
       }
@@ -398,24 +505,23 @@ class HttpExchange {
     }
   }
 
-  /** One attempt; one that may be retried gets its share of the remaining time, so that a retry can happen. */
-  private send(
-    url: URL,
-    headers: Record<string, string>,
-    retriesLeft: number | undefined,
-  ): Promise<HttpResponse> {
+  /**
+   * One attempt, ended by the activity deadline or the run's abort; one that may be retried gets its share of the
+   * remaining time, so that a retry can happen.
+   */
+  private send(url: RequestUrl, headers: Record<string, string>, retriesLeft: number): Promise<HttpResponse> {
     const { dispatcher, flowUrlDispatcher, maxResponseBytes } = this.ctx.services.http;
-    return sendWithBudget({
+    const now = performance.now();
+    return sendAttempt({
       url,
       method: this.method,
       headers,
       body: this.request.body,
       dispatcher: this.connector ? dispatcher : flowUrlDispatcher,
       maxResponseBytes,
-      signal: this.controller.signal,
-      runAborted: () => this.ctx.signal?.aborted === true,
-      budgetMs:
-        retriesLeft === undefined ? undefined : (this.deadline - performance.now()) / (retriesLeft + 1),
+      deadline: retriesLeft === 0 ? this.deadline : now + (this.deadline - now) / (retriesLeft + 1),
+      signal: this.ctx.signal,
+      runAborted: RUN_ABORTED,
     });
   }
 
@@ -442,35 +548,5 @@ class HttpExchange {
       outputs: this.outputs(),
       details: { http: trace, assignments: applied.assignments },
     };
-  }
-}
-
-interface BudgetedAttempt {
-  url: URL;
-  method: HttpMethod;
-  headers: Record<string, string>;
-  body: string | undefined;
-  dispatcher: Dispatcher;
-  maxResponseBytes: number;
-  signal: AbortSignal;
-  runAborted: () => boolean;
-  budgetMs: number | undefined;
-}
-
-/** Sends one attempt, bounded by the activity signal and, when given, by its own shorter budget. */
-async function sendWithBudget(attempt: BudgetedAttempt): Promise<HttpResponse> {
-  if (attempt.budgetMs === undefined) return sendAttempt(attempt);
-  const controller = new AbortController();
-  const onAbort = () => controller.abort(attempt.signal.reason);
-  attempt.signal.addEventListener("abort", onAbort, { once: true });
-  const timer = setTimeout(
-    () => controller.abort(new DOMException("attempt budget passed", "TimeoutError")),
-    Math.max(1, attempt.budgetMs),
-  );
-  try {
-    return await sendAttempt({ ...attempt, signal: controller.signal });
-  } finally {
-    clearTimeout(timer);
-    attempt.signal.removeEventListener("abort", onAbort);
   }
 }

@@ -3,7 +3,7 @@ import type { PathSegment } from "../../core/json-path.js";
 import { encodeQuery } from "../../core/redact.js";
 import { checkHeaderValue, InvalidRequestError } from "../../core/url-rules.js";
 import type { CompileContext } from "../../engine/activity.js";
-import type { CompiledExpression, CompiledTemplate, Scope } from "../../engine/expressions.js";
+import { type CompiledExpression, type CompiledTemplate, Scope } from "../../engine/expressions.js";
 
 /**
  * Pure request building: templates are compiled once with the flow, then rendered per run into the pieces of a
@@ -27,7 +27,8 @@ type JsonBodyNode =
 
 export type CompiledBody =
   | { kind: "none" }
-  | { kind: "json"; root: JsonBodyNode }
+  /** `constant`: the serialised body when no leaf is a template (built once, at compile time). */
+  | { kind: "json"; root: JsonBodyNode; constant: string | undefined }
   | { kind: "form"; fields: [string, CompiledTemplate][] }
   | { kind: "text"; template: CompiledTemplate };
 
@@ -75,7 +76,12 @@ export function compileHeaders(
 }
 
 function compileJsonNode(value: unknown, at: PathSegment[], ctx: CompileContext): JsonBodyNode {
-  if (typeof value === "string") return { kind: "template", template: ctx.valueTemplate(at, value) };
+  if (typeof value === "string") {
+    const template = ctx.valueTemplate(at, value);
+    return template.isConstant
+      ? { kind: "literal", value: template.evaluate(new Scope()) }
+      : { kind: "template", template };
+  }
   if (Array.isArray(value))
     return { kind: "array", items: value.map((item, index) => compileJsonNode(item, [...at, index], ctx)) };
   if (value !== null && typeof value === "object")
@@ -98,8 +104,14 @@ export function compileBody(
     return { kind: "none" };
   }
   switch (contentType) {
-    case "application/json":
-      return { kind: "json", root: compileJsonNode(body, ["body"], ctx) };
+    case "application/json": {
+      const root = compileJsonNode(body, ["body"], ctx);
+      return {
+        kind: "json",
+        root,
+        constant: hasTemplate(root) ? undefined : serialiseJson(root, new Scope()),
+      };
+    }
     case "application/x-www-form-urlencoded": {
       const isStringRecord =
         body !== null &&
@@ -141,17 +153,34 @@ function renderJsonNode(node: JsonBodyNode, scope: Scope): unknown {
   }
 }
 
+function hasTemplate(node: JsonBodyNode): boolean {
+  switch (node.kind) {
+    case "template":
+      return true;
+    case "literal":
+      return false;
+    case "array":
+      return node.items.some(hasTemplate);
+    case "object":
+      return node.entries.some(([, item]) => hasTemplate(item));
+  }
+}
+
+function serialiseJson(root: JsonBodyNode, scope: Scope): string {
+  try {
+    return JSON.stringify(renderJsonNode(root, scope));
+  } catch (error) {
+    throw new InvalidRequestError(`the JSON body cannot be serialised: ${describeError(error)}`);
+  }
+}
+
 /** Renders the body to the bytes sent. Inserted values are JSON values, never JSON text spliced into JSON. */
 export function renderBody(body: CompiledBody, scope: Scope): string | undefined {
   switch (body.kind) {
     case "none":
       return undefined;
     case "json":
-      try {
-        return JSON.stringify(renderJsonNode(body.root, scope));
-      } catch (error) {
-        throw new InvalidRequestError(`the JSON body cannot be serialised: ${describeError(error)}`);
-      }
+      return body.constant ?? serialiseJson(body.root, scope);
     case "form": {
       const params = new URLSearchParams();
       for (const [name, template] of body.fields) params.append(name, template.render(scope));

@@ -1,7 +1,7 @@
 import pRetry, { AbortError } from "p-retry";
-import { type Dispatcher, request } from "undici";
-import { EgressDeniedError } from "../../core/egress-rules.js";
+import type { Dispatcher } from "undici";
 import { isSecretName, scrubSecrets } from "../../core/redact.js";
+import { AttemptError, type HttpResponse, sendAttempt } from "../../http/sender.js";
 import { AuthError } from "../errors.js";
 import type { TokenRequest } from "./token-request.js";
 import { processTokenResponse, type TokenEndpointAnswer } from "./token-response.js";
@@ -22,22 +22,6 @@ export interface TokenEndpointCall {
 function endpointName(url: string): string {
   const parsed = new URL(url);
   return `token endpoint ${parsed.origin}${parsed.pathname}`;
-}
-
-async function readCapped(body: Dispatcher.ResponseData["body"], endpoint: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_TOKEN_RESPONSE_BYTES) {
-      body.destroy();
-      throw new AuthError(
-        `${endpoint} answered more than ${MAX_TOKEN_RESPONSE_BYTES} bytes; that is not a token`,
-      );
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 /**
@@ -96,41 +80,48 @@ function refusalWithoutSecrets(
   });
 }
 
-/** One POST to the token endpoint, through the engine's dispatcher, redirects not followed. */
+/**
+ * One POST to the token endpoint through the engine's one sender (same dispatcher and admission as API calls),
+ * redirects not followed.
+ */
 async function postOnce(
   tokenRequest: TokenRequest,
   call: TokenEndpointCall,
   endpoint: string,
 ): Promise<TokenEndpointAnswer> {
-  let response: Dispatcher.ResponseData;
+  let response: HttpResponse;
   try {
-    response = await request(tokenRequest.url, {
+    response = await sendAttempt({
+      url: new URL(tokenRequest.url),
       method: "POST",
       headers: tokenRequest.headers,
       body: tokenRequest.body,
       dispatcher: call.dispatcher,
+      maxResponseBytes: MAX_TOKEN_RESPONSE_BYTES,
       signal: call.signal,
     });
   } catch (error) {
-    if (call.signal.aborted || error instanceof EgressDeniedError) throw error;
-    const code = (error as { code?: string }).code ?? (error as Error).name;
-    throw new AuthError(`could not reach ${endpoint} (${code})`, { retryable: true, cause: error });
+    if (call.signal.aborted) throw call.signal.reason;
+    // The egress policy's refusal is final and keeps its own kind (SPEC 12): not retried, not `auth`.
+    if (error instanceof AttemptError && error.code === "egress-denied") throw error.cause;
+    if (error instanceof AttemptError && error.code === "response-too-large")
+      throw new AuthError(
+        `${endpoint} answered more than ${MAX_TOKEN_RESPONSE_BYTES} bytes; that is not a token`,
+      );
+    // A connection lost before or while the answer is read is retryable and reported as kind `auth`.
+    const cause = error instanceof AttemptError ? error.cause : error;
+    const code = (cause as { code?: string } | undefined)?.code ?? (error as Error).name;
+    const what =
+      error instanceof AttemptError && error.duringResponse
+        ? `lost the connection to ${endpoint} while reading its answer`
+        : `could not reach ${endpoint}`;
+    throw new AuthError(`${what} (${code})`, { retryable: true, cause: error });
   }
-  const contentType = String(response.headers["content-type"] ?? "");
-  let body: string;
-  try {
-    body = await readCapped(response.body, endpoint);
-  } catch (error) {
-    // A connection lost while the answer is read is a network error like one lost before it: retryable and
-    // reported as kind `auth`, not a bare undici SocketError that p-retry would give up on.
-    if (error instanceof AuthError || call.signal.aborted) throw error;
-    const code = (error as { code?: string }).code ?? (error as Error).name;
-    throw new AuthError(`lost the connection to ${endpoint} while reading its answer (${code})`, {
-      retryable: true,
-      cause: error,
-    });
-  }
-  return { status: response.statusCode, contentType, body };
+  return {
+    status: response.status,
+    contentType: response.headers["content-type"] ?? "",
+    body: response.body,
+  };
 }
 
 /**
