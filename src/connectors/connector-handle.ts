@@ -89,6 +89,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
               dispatcher: request.dispatcher,
               signal: AbortSignal.timeout(Math.max(0, Math.ceil(deadline - performance.now()))),
               deadline,
+              retryClock: request.retryClock,
             },
             refreshToken,
           );

@@ -1,5 +1,5 @@
 import type { Dispatcher } from "undici";
-import type { HttpMethod } from "./http-types.js";
+import type { HttpMethod, RetryClock } from "./http-types.js";
 
 /**
  * The seam between the http-request activity and connectors. The activity asks a ConnectorResolver for a
@@ -15,6 +15,8 @@ export interface AuthorizeRequest {
   readonly signal: AbortSignal;
   /** The activity deadline, as `performance.now()` milliseconds; token retries must finish before it. */
   readonly deadline: number;
+  /** The engine's retry clock, for the token call's retries (default: real time). */
+  readonly retryClock?: RetryClock;
 }
 
 export interface Authorization {

@@ -7,7 +7,14 @@ import { checkSendableUrl, InvalidRequestError, joinToBase, parseAbsoluteUrl } f
 import type { RunContext, StepResult } from "../../engine/activity.js";
 import type { CompiledTemplate } from "../../engine/expressions.js";
 import { applyParseSettings, type CompiledParseSetting } from "../../engine/parse-settings.js";
-import { backoffMs, isIdempotent, isRetryableStatus, retryAfterMs, sleep } from "../../http/retry.js";
+import {
+  API_RETRY_POLICY,
+  backoffMs,
+  canWaitBeforeDeadline,
+  isIdempotent,
+  isRetryableStatus,
+  retryDelayMs,
+} from "../../http/retry.js";
 import { AttemptError, type HttpResponse, sendAttempt } from "../../http/sender.js";
 import { appendQuery, type CompiledBody, type ContentType } from "./request-building.js";
 
@@ -365,13 +372,14 @@ class HttpExchange {
   }
 
   private async authorize(handle: ConnectorHandle, refreshing: boolean): Promise<Authorization> {
-    const { dispatcher } = this.ctx.services.http;
+    const { dispatcher, retryClock } = this.ctx.services.http;
     const exchange = this;
     let authorization: Authorization;
     try {
       authorization = await handle.authorize({
         dispatcher,
         deadline: this.deadline,
+        retryClock,
         // Read only by a caller that has to wait (a token not in the cache): see `waits`.
         get signal() {
           return exchange.waitSignal();
@@ -466,8 +474,10 @@ class HttpExchange {
         const transient = error.code === "network" || error.code === "timeout";
         if (transient && mayRetryFailure && !this.ended) {
           retriesUsed++;
-          await sleep(
-            Math.min(backoffMs(retriesUsed), Math.max(0, this.deadline - performance.now() - 1)),
+          const { retryClock: clock } = this.ctx.services.http;
+          const backoff = backoffMs(API_RETRY_POLICY, retriesUsed, clock);
+          await clock.sleep(
+            Math.min(backoff, Math.max(0, this.deadline - clock.now() - 1)),
             this.waitSignal(),
           );
           continue;
@@ -493,11 +503,12 @@ class HttpExchange {
         continue;
       }
       if (isRetryableStatus(response.status) && retriesUsed < compiled.retries) {
-        const wait = retryAfterMs(response.headers["retry-after"]) ?? backoffMs(retriesUsed + 1);
+        const { retryClock: clock } = this.ctx.services.http;
+        const wait = retryDelayMs(API_RETRY_POLICY, retriesUsed + 1, response.headers["retry-after"], clock);
         // A wait that cannot end before the deadline is not started: the status is the answer.
-        if (performance.now() + wait < this.deadline) {
+        if (canWaitBeforeDeadline(wait, this.deadline, clock)) {
           retriesUsed++;
-          await sleep(wait, this.waitSignal());
+          await clock.sleep(wait, this.waitSignal());
           continue;
         }
       }
