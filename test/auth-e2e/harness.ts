@@ -29,7 +29,7 @@ export function memoryRegistry(document: ConnectorsFile): ConnectorRegistry {
   return new ConnectorRegistry(document, {
     allowLoopbackHttp: true,
     role: "full-admin",
-    store: new MemoryConnectorStore(document),
+    store: new MemoryConnectorStore(document, process.cwd(), { allowLoopbackHttp: true }),
   });
 }
 

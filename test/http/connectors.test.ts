@@ -173,7 +173,10 @@ describe("connector authorisation", () => {
   });
 
   it("an AuthError from authorize is kind auth; any other error too; nothing is sent", async () => {
-    for (const thrown of [new AuthError("token endpoint said invalid_client"), new Error("bad PEM")]) {
+    for (const thrown of [
+      new AuthError("token endpoint said invalid_client", { code: "invalid-client" }),
+      new Error("bad PEM"),
+    ]) {
       const connector = testConnector({
         name: "CRM",
         baseUrl: api.url,

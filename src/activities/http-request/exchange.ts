@@ -2,7 +2,14 @@ import type { Authorization, ConnectorHandle } from "../../core/connector-seam.j
 import { EgressDeniedError } from "../../core/egress-rules.js";
 import { type FixableCause, FlowrunError, fixableCauseOf } from "../../core/errors.js";
 import type { HttpMethod } from "../../core/http-types.js";
-import { encodeQuery, isSecretName, REDACTED, redactUrl, scrubSecrets } from "../../core/redact.js";
+import {
+  credentialSecrets,
+  encodeQuery,
+  isSecretName,
+  REDACTED,
+  redactUrl,
+  scrubSecrets,
+} from "../../core/redact.js";
 import { checkSendableUrl, InvalidRequestError, joinToBase, parseAbsoluteUrl } from "../../core/url-rules.js";
 import type { RunContext, StepResult } from "../../engine/activity.js";
 import type { CompiledTemplate } from "../../engine/expressions.js";
@@ -290,14 +297,9 @@ class HttpExchange {
     for (const [name, value] of Object.entries(this.request.headers))
       if (isSecretName(name)) secrets.add(value);
     for (const [name, value] of this.request.query) if (isSecretName(name)) secrets.add(value);
-    for (const authorization of this.authorizations) {
-      for (const value of Object.values(authorization.headers)) {
-        secrets.add(value);
-        // "Basic abc=" / "Bearer xyz": the credential alone is a secret too.
-        const credential = value.split(" ").slice(1).join(" ");
-        if (credential) secrets.add(credential);
-      }
-    }
+    for (const authorization of this.authorizations)
+      for (const value of Object.values(authorization.headers))
+        for (const secret of credentialSecrets(value)) secrets.add(secret);
     return secrets;
   }
 

@@ -1,6 +1,6 @@
 import type { Dispatcher } from "undici";
 import type { RetryClock } from "../../core/http-types.js";
-import { isSecretName, scrubSecrets } from "../../core/redact.js";
+import { credentialSecrets, isSecretName, scrubSecrets } from "../../core/redact.js";
 import { canWaitBeforeDeadline, realClock, retryDelayMs, TOKEN_RETRY_POLICY } from "../../http/retry.js";
 import { AttemptError, type HttpResponse, sendAttempt } from "../../http/sender.js";
 import { AuthError } from "../errors.js";
@@ -47,10 +47,10 @@ export function tokenRequestSecrets(tokenRequest: TokenRequest): string[] {
   };
   for (const [name, value] of Object.entries(tokenRequest.headers)) {
     if (!isSecretName(name)) continue;
+    const [, credential] = credentialSecrets(value);
     secrets.push(value);
-    const credential = value.split(" ").slice(1).join(" ");
-    if (credential) secrets.push(credential);
-    if (/^basic /i.test(value)) {
+    if (credential !== undefined) secrets.push(credential);
+    if (credential !== undefined && /^basic /i.test(value)) {
       const pair = Buffer.from(credential, "base64").toString("utf8");
       const colon = pair.indexOf(":");
       if (colon >= 0) secrets.push(pair.slice(colon + 1), formDecode(pair.slice(colon + 1)));
@@ -81,6 +81,7 @@ function refusalWithoutSecrets(
     if (scrubbed instanceof AuthError) message = scrubbed.message;
   }
   return new AuthError(scrubSecrets(message, secrets), {
+    code: error.code,
     oauthError: error.oauthError,
     retryable: error.retryable,
   });
@@ -113,15 +114,20 @@ async function postOnce(
     if (error instanceof AttemptError && error.code === "response-too-large")
       throw new AuthError(
         `${endpoint} answered more than ${MAX_TOKEN_RESPONSE_BYTES} bytes; that is not a token`,
+        { code: "token-endpoint-unreachable" },
       );
-    // A connection lost before or while the answer is read is retryable and reported as kind `auth`.
+    // A connection lost before or while the answer is read is retryable (kind `auth` in the activity).
     const cause = error instanceof AttemptError ? error.cause : error;
     const code = (cause as { code?: string } | undefined)?.code ?? (error as Error).name;
     const what =
       error instanceof AttemptError && error.duringResponse
         ? `lost the connection to ${endpoint} while reading its answer`
         : `could not reach ${endpoint}`;
-    throw new AuthError(`${what} (${code})`, { retryable: true, cause: error });
+    throw new AuthError(`${what} (${code})`, {
+      code: "token-endpoint-unreachable",
+      retryable: true,
+      cause: error,
+    });
   }
   return {
     status: response.status,

@@ -106,7 +106,7 @@ describe("requestToken retries (the one retry policy)", () => {
     server = await startServer({ fallback: { truncated: '{"access_token": "half' } });
     const error = await failure(requestToken(ccRequest(server.url()), within(15_000)));
     expect(error).toBeInstanceOf(AuthError);
-    expect(error).toMatchObject({ code: "auth", retryable: true });
+    expect(error).toMatchObject({ code: "token-endpoint-unreachable", retryable: true });
     expect((error as AuthError).message).toContain(
       `lost the connection to token endpoint ${server.origin}/oauth/token while reading its answer`,
     );
@@ -141,7 +141,10 @@ describe("requestToken retries (the one retry policy)", () => {
       fallback: { body: "<html><form>Sign in</form></html>", contentType: "text/html" },
     });
     const error = await failure(requestToken(ccRequest(server.url()), within()));
-    expect(error).toMatchObject({ code: "auth", message: expect.stringContaining("text/html, not JSON") });
+    expect(error).toMatchObject({
+      code: "token-response-malformed",
+      message: expect.stringContaining("text/html, not JSON"),
+    });
     expect(server.requests).toHaveLength(1);
   });
 
@@ -150,7 +153,10 @@ describe("requestToken retries (the one retry policy)", () => {
       fallback: { status: 302, headers: { location: "/login" }, body: "" },
     });
     const error = await failure(requestToken(ccRequest(server.url()), within()));
-    expect(error).toMatchObject({ code: "auth", message: expect.stringContaining("redirect (HTTP 302)") });
+    expect(error).toMatchObject({
+      code: "token-endpoint-status",
+      message: expect.stringContaining("redirect (HTTP 302)"),
+    });
     expect(server.requests).toHaveLength(1);
     expect(server.requests[0]!.path).toBe("/oauth/token");
   });
@@ -160,7 +166,10 @@ describe("requestToken retries (the one retry policy)", () => {
       fallback: { json: { access_token: "x".repeat(70 * 1024), token_type: "bearer" } },
     });
     const error = await failure(requestToken(ccRequest(server.url()), within()));
-    expect(error).toMatchObject({ code: "auth", message: expect.stringContaining("more than 65536 bytes") });
+    expect(error).toMatchObject({
+      code: "token-endpoint-unreachable",
+      message: expect.stringContaining("more than 65536 bytes"),
+    });
     expect(server.requests).toHaveLength(1);
   });
 
@@ -181,7 +190,7 @@ describe("requestToken retries (the one retry policy)", () => {
   it("500 for ever with a long deadline: 5 attempts (4 retries), then the last error", async () => {
     server = await startServer({ fallback: { status: 500, body: "down" } });
     const error = await failure(requestToken(ccRequest(server.url()), within(15_000)));
-    expect(error).toMatchObject({ code: "auth", retryable: true });
+    expect(error).toMatchObject({ code: "token-endpoint-status", retryable: true });
     expect(server.requests).toHaveLength(5);
     expect(clock.waits).toEqual([112, 225, 450, 900]);
   });
@@ -239,7 +248,7 @@ describe("requestToken: endpoints that do not answer", () => {
     );
     expect(error).toBeInstanceOf(AuthError);
     const authError = error as AuthError;
-    expect(authError.code).toBe("auth");
+    expect(authError.code).toBe("token-endpoint-unreachable");
     expect(authError.retryable).toBe(true);
     expect(authError.message).toContain(
       `could not reach token endpoint http://127.0.0.1:${port}/oauth/token`,
