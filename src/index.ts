@@ -1,4 +1,4 @@
-export type { HttpErrorKind, HttpTraceDetails } from "./activities/http-request/exchange.js";
+export type { HttpErrorKind } from "./activities/http-request/exchange.js";
 export {
   type ConnectivityResult,
   type ConnectivityValidator,
@@ -83,7 +83,19 @@ export type {
 } from "./engine/host.js";
 export { scriptedHandlers } from "./engine/host.js";
 export type { Contact, RunOptions } from "./engine/interpreter.js";
-export type { RunError, RunReason, RunResult, RunStatus, TraceEntry } from "./engine/result.js";
+export {
+  type CredentialState,
+  type HttpTrace,
+  /** @deprecated the same type as `HttpTrace` */
+  type HttpTrace as HttpTraceDetails,
+  httpTraceOf,
+  type RunError,
+  type RunReason,
+  type RunResult,
+  type RunStatus,
+  type TraceEntry,
+  type TraceEntryBase,
+} from "./engine/result.js";
 export type { EngineServices } from "./engine/services.js";
 export { CoercionError, VARIABLE_TYPES, type VariableType } from "./engine/variables.js";
 export { DEFAULT_MAX_RESPONSE_BYTES } from "./http/sender.js";

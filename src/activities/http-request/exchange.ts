@@ -67,35 +67,10 @@ export interface ResolvedHttpRequest {
   readonly invalidCause?: FixableCause;
 }
 
-/**
- * What the connector's credential step did for an activity (absent without a connector):
- * `not-requested` the activity ended before asking (invalid request, method not allowed); `basic` fixed
- * credentials, no token; `cached` a cached token; `fetched` a token from the token endpoint; `refreshed` the API
- * rejected the token as expired and a new one was fetched; `failed` no credentials (the error says why: a secret,
- * the token endpoint, ...); `timeout` the deadline passed while waiting for a token.
- */
-export type CredentialState =
-  | "not-requested"
-  | "basic"
-  | "cached"
-  | "fetched"
-  | "refreshed"
-  | "failed"
-  | "timeout";
+/** The trace detail this activity reports (declared with the other trace entries in src/engine/result.ts). */
+import type { CredentialState, HttpTrace } from "../../engine/result.js";
 
-/** The `http` trace detail: the request as sent, secrets redacted. */
-export interface HttpTraceDetails {
-  method: HttpMethod;
-  url: string | null;
-  status: number | null;
-  requestHeaders: Record<string, string>;
-  attempts: number;
-  tokenFetched?: boolean;
-  /** The connector's credential step (authenticated endpoints only). */
-  credentials?: CredentialState;
-  /** A cause of the failure the person running the flow can fix (an unset secret variable, ...). */
-  cause?: FixableCause;
-}
+export type { CredentialState, HttpTrace };
 
 class HttpActivityError extends FlowrunError {
   override readonly code: HttpErrorKind;
@@ -251,7 +226,7 @@ class HttpExchange {
   private readonly started = performance.now();
   private readonly compiled: CompiledHttpRequest;
   private readonly method: HttpMethod;
-  private readonly trace: HttpTraceDetails;
+  private readonly trace: HttpTrace;
   /** Every authorisation used, for the secrets to scrub from a failure's message (gathered only on failure). */
   private readonly authorizations: Authorization[] = [];
   private response: HttpResponse | undefined;
