@@ -5,8 +5,9 @@ import type { Command } from "commander";
 import type { ConnectorRegistry } from "../connectors/registry.js";
 import { resolveSecret, secretFields } from "../connectors/secrets.js";
 import { parseJsonText, readJsonFile } from "../core/json-source.js";
+import { scrubSecrets } from "../core/redact.js";
 import { scriptedHandlers } from "../engine/host.js";
-import { recordingInterceptor, redactValue } from "../replay/recorder.js";
+import { learnInputSecrets, recordingInterceptor, redactCase } from "../replay/recorder.js";
 import type { Exchange, TestCase, TestFile } from "../replay/test-file.js";
 import { testFileSchema } from "../replay/test-file.js";
 import { createEngine } from "../runtime/create-engine.js";
@@ -89,6 +90,7 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
     // Not following: every secret the recording redacts must be known before the first request.
     const { engine: engineOptions, registry, close } = await engineOptionsFrom(ctx, options, "snapshot");
     const secrets = knownSecrets(registry, registry?.baseDir ?? ctx.io.cwd, ctx.io.env);
+    learnInputSecrets(secrets, { contact: options.contact, variables: options.var });
     const exchanges: Exchange[] = [];
     const engine = createEngine({
       ...engineOptions,
@@ -102,14 +104,15 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
         { variables: options.var, contact: options.contact, handlers: scriptedHandlers(menuInputs) },
         options.deadlineMs,
       );
-      const recordedCase: TestCase = {
-        name: options.case,
-        ...(options.contact ? { contact: options.contact } : {}),
-        ...(options.var ? { variables: options.var } : {}),
-        ...(menuInputs.length > 0 ? { menuInputs } : {}),
-        exchanges,
-        expect: redactValue(
-          {
+      // Scrubbed whole, inputs included: a secret given as a contact field or a variable is no less secret.
+      const recordedCase: TestCase = redactCase(
+        {
+          name: options.case,
+          ...(options.contact ? { contact: options.contact } : {}),
+          ...(options.var ? { variables: options.var } : {}),
+          ...(menuInputs.length > 0 ? { menuInputs } : {}),
+          exchanges,
+          expect: {
             status: result.status,
             reason: result.reason,
             endedAt: result.endedAt,
@@ -117,9 +120,9 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
             variables: result.variables,
             actions: result.actions.map(({ activity: _activity, ...action }) => action),
           },
-          secrets,
-        ) as TestCase["expect"],
-      };
+        },
+        secrets,
+      );
       const existing = await readExisting(outPath);
       const testFile: TestFile = existing ?? {
         flow: relative(outPath, flowPath),
@@ -130,7 +133,9 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
       };
       testFile.cases = [...testFile.cases.filter((c) => c.name !== options.case), recordedCase];
       await writeAtomically(outPath, `${JSON.stringify(testFile, null, 2)}\n`);
-      ctx.io.stdout(
+      // The terminal gets what the file got: a secret given as an input is shown `[REDACTED]` in the trace too.
+      const print = (text: string) => ctx.io.stdout(scrubSecrets(text, secrets));
+      print(
         options.json
           ? `${JSON.stringify(result, null, 2)}\n`
           : formatTrace(
@@ -145,7 +150,7 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
               }),
             ),
       );
-      ctx.io.stdout(
+      print(
         `recorded case ${JSON.stringify(options.case)} with ${exchanges.length} exchange(s) into ${options.out}\n`,
       );
       ctx.exit(exitCodeFor(result));

@@ -61,6 +61,31 @@ function secretFieldValues(value: unknown, into: string[], name?: string): strin
   return into;
 }
 
+/** Adds secrets to `knownSecrets` (kept longest first); values under 4 characters are not scrubbed, see scrubSecrets. */
+function learnSecrets(knownSecrets: string[], secrets: readonly string[]): void {
+  for (const secret of secrets)
+    if (secret.length >= 4 && !knownSecrets.includes(secret)) knownSecrets.push(secret);
+  knownSecrets.sort((a, b) => b.length - a.length);
+}
+
+/**
+ * The values of a run's secret-named inputs (`--contact apiKey=...`, `--var password=...`) become known secrets
+ * before the run: scrubbed by value wherever they go (a query, a body, a copy in another variable), the recorded
+ * inputs and the requests they rendered both hold `[REDACTED]`, so that the case replays.
+ */
+export function learnInputSecrets(knownSecrets: string[], inputs: Record<string, unknown>): void {
+  learnSecrets(knownSecrets, secretFieldValues(inputs, []));
+}
+
+/**
+ * A recorded case as it may be written: the whole of it, inputs (contact, variables, menu inputs) and `expect`
+ * included, redacted by name and by known secret value with the rules of the exchanges. Run once more over the
+ * exchanges, it also catches a secret learnt only after an earlier exchange was recorded.
+ */
+export function redactCase<T extends object>(recordedCase: T, knownSecrets: readonly string[]): T {
+  return redactValue(recordedCase, knownSecrets) as T;
+}
+
 /**
  * A dispatcher interceptor that records each exchange (request and response) as it passes, redacted: request
  * headers are not recorded at all (they carry credentials), bodies and queries are redacted by name and by value.
@@ -103,9 +128,7 @@ export function recordingInterceptor(
           learnt.push(...credentialSecrets(value));
         }
         secretFieldValues(responseBody(body, headers["content-type"] ?? ""), learnt);
-        for (const secret of learnt)
-          if (secret.length >= 4 && !knownSecrets.includes(secret)) knownSecrets.push(secret);
-        knownSecrets.sort((a, b) => b.length - a.length);
+        learnSecrets(knownSecrets, learnt);
         const request: Exchange["request"] = {
           method: observed.method as Exchange["request"]["method"],
           url: redactUrl(observed.url, knownSecrets),

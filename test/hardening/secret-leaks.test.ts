@@ -53,6 +53,8 @@ const fixtureEnv: Record<string, string> = {
 };
 const PLAIN_SECRET = mark("plain-string-password");
 const ACCESS_TOKEN = mark("access-token");
+/** A secret only by the name of the run input that carries it (`--contact apiToken=...`). */
+const INPUT_TOKEN = mark("input-api-token");
 
 let dir: string;
 let server: LoopbackServer;
@@ -63,9 +65,13 @@ let server: LoopbackServer;
 let mode: "ok" | "reject" = "ok";
 
 function secrets(): string[] {
-  const values = [...Object.values(env), ...Object.values(fixtureEnv), PLAIN_SECRET, ACCESS_TOKEN].filter(
-    (value) => value !== "",
-  );
+  const values = [
+    ...Object.values(env),
+    ...Object.values(fixtureEnv),
+    PLAIN_SECRET,
+    ACCESS_TOKEN,
+    INPUT_TOKEN,
+  ].filter((value) => value !== "");
   // A PEM key leaks too when a part of its body is quoted.
   const body = key.privateKey.split("\n").slice(1, -2).join("");
   values.push(body.slice(100, 164), body.slice(-64));
@@ -316,7 +322,8 @@ beforeAll(async () => {
       connector: name,
       requestPath: "/api/echo",
       method: "POST",
-      queryParameters: { api_key: "{{ contact.ani }}" },
+      queryParameters: { api_key: "{{ contact.ani }}", pin: "{{ contact.pin }}", ref: "{{ caller }}" },
+      headers: { "x-caller": "{{ caller }}", "x-account": "{{ contact.apiToken }}" },
       body: { hello: "world" },
       timeoutMs: 3000,
       next: { success: `call${index + 1}`, error: `call${index + 1}` },
@@ -325,7 +332,11 @@ beforeAll(async () => {
   activities[`call${connectorNames.length}`] = { type: "end-flow" };
   writeFileSync(
     path.join(dir, "every-connector.flow.json"),
-    JSON.stringify({ name: "every-connector", variables: {}, start: "call0", activities }, null, 2),
+    JSON.stringify(
+      { name: "every-connector", variables: { caller: { type: "string" } }, start: "call0", activities },
+      null,
+      2,
+    ),
   );
 });
 
@@ -440,22 +451,32 @@ describe("secret-leak audit", () => {
     outputs.expectNoSecrets();
   });
 
-  it("flowrun record writes a test file without secrets", async () => {
+  it("flowrun record writes a test file without secrets, inputs carrying secrets included, and it replays", async () => {
     mode = "ok";
     const outputs = new Outputs();
     const out = path.join(dir, "recorded.test.json");
     rmSync(out, { force: true });
     const [, flowFile, ...rest] = runArgs();
-    outputs.command(
-      "record",
-      await cli(["record", flowFile!, "--case", "every connector", "--out", out, ...rest], { env: allEnv() }),
-    );
+    // Secrets as run inputs (issue 18): connector secrets as a contact field and a variable (sent in queries and
+    // headers), a base64 form of one, and a value secret only by its input's name.
+    const inputs = [
+      ["--contact", `pin=${env.LEAK_CRM_CLIENT_SECRET}`],
+      ["--contact", `blob=${Buffer.from(env.LEAK_WXM_API_KEY ?? "").toString("base64")}`],
+      ["--contact", `apiToken=${INPUT_TOKEN}`],
+      ["--var", `caller=${env.LEAK_GENESYS_CLIENT_SECRET}`],
+    ].flat();
+    const args = ["record", flowFile!, "--case", "every connector", "--out", out, ...rest, ...inputs];
+    expect(outputs.command("record", await cli(args, { env: allEnv() })).stdout).toContain("recorded case");
+    // The whole file is audited, not only its exchanges: contact, variables and expect too.
     const recorded = JSON.parse(outputs.file("recorded.test.json", out)) as {
-      cases: { name: string; exchanges: unknown[] }[];
+      cases: { name: string; contact: Record<string, string>; exchanges: unknown[] }[];
     };
     expect(recorded.cases.map((c) => c.name)).toEqual(["every connector"]);
+    expect(Object.keys(recorded.cases[0]!.contact)).toEqual(["ani", "pin", "blob", "apiToken"]);
     // One API exchange per connector, and token exchanges for the eight that use a token endpoint.
     expect(recorded.cases[0]!.exchanges.length).toBe(connectorNames.length + connectorNames.length - 2);
+    const replayed = outputs.command("test recorded.test.json", await cli(["test", out], { env: allEnv() }));
+    expect(replayed.stdout).toContain("1 passed, 0 failed");
     outputs.expectNoSecrets();
   });
 

@@ -70,17 +70,25 @@ export interface RunningProcess {
   readonly exited: Promise<Exited>;
 }
 
+/** Where a process runs, its environment beside the test's, and what it reads on stdin (nothing by default). */
+export interface ProcessOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  stdin?: string;
+}
+
 /** Starts `node SCRIPT ...args`; killed at the end of the test process if still running. */
 export function startNode(
   script: string,
   args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: ProcessOptions = {},
 ): RunningProcess {
   const child = spawn(process.execPath, [script, ...args], {
     cwd: options.cwd,
     env: { ...process.env, NO_COLOR: "1", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
+  child.stdin?.end(options.stdin);
   running.add(child);
   let stdout = "";
   let stderr = "";
@@ -124,10 +132,7 @@ export function startNode(
 }
 
 /** Runs the CLI (current source) as its own process and waits for it to exit. */
-export async function runCliProcess(
-  args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<Exited> {
+export async function runCliProcess(args: readonly string[], options: ProcessOptions = {}): Promise<Exited> {
   return startNode(await cliScript(), args, options).exited;
 }
 

@@ -37,3 +37,33 @@ export function envWithoutSecrets(extra: Record<string, string> = {}): NodeJS.Pr
   }
   return { ...env, ...extra };
 }
+
+/**
+ * Writes `dir/connectors.json` with one connector, "Helpdesk": OAuth 2 client credentials against `serverUrl`
+ * (token at `/oauth/token`, client in a Basic header), its client secret from the environment variable `secretEnv`.
+ */
+export async function writeHelpdeskConnectors(
+  dir: string,
+  serverUrl: string,
+  client: { id: string; secretEnv: string },
+): Promise<void> {
+  await writeJson(path.join(dir, "connectors.json"), {
+    connectors: [
+      {
+        id: "7d4e1c2a-0000-4000-8000-000000000001",
+        name: "Helpdesk",
+        type: "custom",
+        status: "active",
+        resourceDomainUrl: serverUrl,
+        auth: {
+          type: "oauth2",
+          grantType: "client_credentials",
+          clientId: client.id,
+          clientSecret: { env: client.secretEnv },
+          tokenUrl: `${serverUrl}/oauth/token`,
+          clientAuth: "basic",
+        },
+      },
+    ],
+  });
+}

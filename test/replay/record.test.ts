@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "../helpers/cli.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
-import { envWithoutSecrets, readJson, tempDir, writeJson } from "./helpers.js";
+import { envWithoutSecrets, readJson, tempDir, writeHelpdeskConnectors, writeJson } from "./helpers.js";
 
 const CLIENT_ID = "ivr-recorder";
 const CLIENT_SECRET = "rec-secret-Zq8!vW3m_only-in-env";
@@ -102,25 +102,7 @@ const flow = {
 async function setUp(): Promise<{ dir: string; env: NodeJS.ProcessEnv }> {
   const dir = await tempDir("flowrun-record-");
   await writeJson(path.join(dir, "ticket-status.flow.json"), flow);
-  await writeJson(path.join(dir, "connectors.json"), {
-    connectors: [
-      {
-        id: "7d4e1c2a-0000-4000-8000-000000000001",
-        name: "Helpdesk",
-        type: "custom",
-        status: "active",
-        resourceDomainUrl: server.url,
-        auth: {
-          type: "oauth2",
-          grantType: "client_credentials",
-          clientId: CLIENT_ID,
-          clientSecret: { env: "REC_SECRET" },
-          tokenUrl: `${server.url}/oauth/token`,
-          clientAuth: "basic",
-        },
-      },
-    ],
-  });
+  await writeHelpdeskConnectors(dir, server.url, { id: CLIENT_ID, secretEnv: "REC_SECRET" });
   return { dir, env: envWithoutSecrets({ REC_SECRET: CLIENT_SECRET }) };
 }
 
