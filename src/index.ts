@@ -60,7 +60,7 @@ export type {
   ConnectorStatus,
 } from "./core/connector-seam.js";
 export { FlowrunError, type Problem, ValidationError } from "./core/errors.js";
-export { HTTP_METHODS, type HttpMethod, type HttpServices } from "./core/http-types.js";
+export { HTTP_METHODS, type HttpMethod, type HttpServices, type RetryClock } from "./core/http-types.js";
 export { JsonSourceError, readJsonFile } from "./core/json-source.js";
 export { REDACTED } from "./core/redact.js";
 export { InvalidRequestError, isLoopbackHost } from "./core/url-rules.js";
@@ -98,6 +98,7 @@ export {
 } from "./engine/result.js";
 export type { EngineServices } from "./engine/services.js";
 export { CoercionError, VARIABLE_TYPES, type VariableType } from "./engine/variables.js";
+export { realClock } from "./http/retry.js";
 export { DEFAULT_MAX_RESPONSE_BYTES } from "./http/sender.js";
 export type { CompiledFlow, CompileOptions, Engine, EngineOptions } from "./runtime/create-engine.js";
 export { createEngine } from "./runtime/create-engine.js";
