@@ -1,4 +1,4 @@
-import type { Authorization, ConnectorHandle } from "../../core/connector-seam.js";
+import type { Authorization, AuthorizeRequest, ConnectorHandle } from "../../core/connector-seam.js";
 import { EgressDeniedError } from "../../core/egress-rules.js";
 import { type FixableCause, FlowrunError, fixableCauseOf } from "../../core/errors.js";
 import type { HttpMethod } from "../../core/http-types.js";
@@ -20,6 +20,7 @@ import {
   canWaitBeforeDeadline,
   isIdempotent,
   isRetryableStatus,
+  realClock,
   retryDelayMs,
 } from "../../http/retry.js";
 import { AttemptError, type HttpResponse, sendAttempt } from "../../http/sender.js";
@@ -353,15 +354,17 @@ class HttpExchange {
     const exchange = this;
     let authorization: Authorization;
     try {
-      authorization = await handle.authorize({
+      const request: { -readonly [K in keyof AuthorizeRequest]: AuthorizeRequest[K] } = {
         dispatcher,
         deadline: this.deadline,
-        retryClock,
         // Read only by a caller that has to wait (a token not in the cache): see `waits`.
         get signal() {
           return exchange.waitSignal();
         },
-      });
+      };
+      // Only a test's clock: one more property costs every in-flight run ~200 bytes (bench heap figure).
+      if (retryClock !== realClock) request.retryClock = retryClock;
+      authorization = await handle.authorize(request);
     } catch (error) {
       if (error instanceof EgressDeniedError) {
         this.trace.credentials = "failed";
