@@ -2,7 +2,11 @@
 // The architecture rules of README "Architecture", checked on every `npm test`:
 //  1. a folder of src/ imports only from itself or from folders of a lower level (so no two folders import each
 //     other and no folder cycle can form);
-//  2. no function in src/ is longer than MAX_FUNCTION_LINES lines.
+//  2. no function in src/ is longer than MAX_FUNCTION_LINES lines;
+//  3. one module sends HTTP: only SENDER_FILE may import a sending function of undici or node:http(s) (see
+//     SENDING_IMPORTS; a default or namespace import of those modules counts), call a dispatcher's
+//     `.dispatch(...)`, or call the global `fetch(...)`. Elsewhere undici gives only types, Agents, MockAgents,
+//     errors and connectors (building dispatchers is fine; sending is the sender's job).
 // Usage: node scripts/check-layers.mjs [srcDir]   (exit 1 and one line per violation when a rule is broken)
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
@@ -20,6 +24,48 @@ export const LEVELS = {
   cli: 6,
 };
 export const MAX_FUNCTION_LINES = 100;
+
+/** The one module of src/ that sends HTTP (README "Architecture": the one sender). */
+export const SENDER_FILE = "http/sender.ts";
+/** Per module, the value imports that send a request. */
+export const SENDING_IMPORTS = {
+  undici: new Set(["request", "fetch", "stream", "pipeline", "connect", "upgrade"]),
+  "node:http": new Set(["request", "get"]),
+  "node:https": new Set(["request", "get"]),
+  http: new Set(["request", "get"]),
+  https: new Set(["request", "get"]),
+};
+
+/** Where a file other than the sender sends HTTP itself: sending imports, `.dispatch(` calls, global `fetch(`. */
+function sendingCalls(sourceFile) {
+  const found = [];
+  const visit = (node) => {
+    if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
+      const names = SENDING_IMPORTS[node.moduleSpecifier.text];
+      const clause = node.importClause;
+      if (names && clause && !clause.isTypeOnly) {
+        if (clause.name) found.push({ node, what: `a default import of ${node.moduleSpecifier.text}` });
+        const bindings = clause.namedBindings;
+        if (bindings && ts.isNamespaceImport(bindings))
+          found.push({ node, what: `a namespace import of ${node.moduleSpecifier.text}` });
+        if (bindings && ts.isNamedImports(bindings))
+          for (const element of bindings.elements) {
+            const imported = (element.propertyName ?? element.name).text;
+            if (!element.isTypeOnly && names.has(imported))
+              found.push({ node, what: `${imported} from ${node.moduleSpecifier.text}` });
+          }
+      }
+    } else if (ts.isCallExpression(node)) {
+      const callee = node.expression;
+      if (ts.isPropertyAccessExpression(callee) && callee.name.text === "dispatch")
+        found.push({ node, what: "a dispatcher's .dispatch()" });
+      else if (ts.isIdentifier(callee) && callee.text === "fetch") found.push({ node, what: "fetch()" });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sourceFile);
+  return found;
+}
 
 function sourceFiles(dir) {
   const files = [];
@@ -112,6 +158,9 @@ export function checkSources(srcDir) {
           `${where(node)}: src/${from}/ (level ${LEVELS[from]}) imports src/${to}/ (level ${LEVELS[to]}): ${specifier}; import only downward`,
         );
     }
+    if (path.relative(srcDir, file).split(path.sep).join("/") !== SENDER_FILE)
+      for (const { node, what } of sendingCalls(sourceFile))
+        violations.push(`${where(node)}: sends HTTP itself (${what}); send through src/${SENDER_FILE}`);
     for (const fn of longFunctions(sourceFile))
       violations.push(
         `${path.relative(process.cwd(), file)}:${fn.line}: function ${fn.name} has ${fn.lines} lines (at most ${MAX_FUNCTION_LINES})`,
@@ -128,5 +177,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error(`check-layers: ${violations.length} violation${violations.length === 1 ? "" : "s"}`);
     process.exit(1);
   }
-  console.log("check-layers: imports go only downward; no function over 100 lines");
+  console.log(
+    `check-layers: imports go only downward; no function over ${MAX_FUNCTION_LINES} lines; only src/${SENDER_FILE} sends HTTP`,
+  );
 }

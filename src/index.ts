@@ -1,4 +1,4 @@
-export type { HttpErrorKind, HttpTraceDetails } from "./activities/http-request/exchange.js";
+export type { HttpErrorKind } from "./activities/http-request/exchange.js";
 export {
   type ConnectivityResult,
   type ConnectivityValidator,
@@ -60,7 +60,7 @@ export type {
   ConnectorStatus,
 } from "./core/connector-seam.js";
 export { FlowrunError, type Problem, ValidationError } from "./core/errors.js";
-export { HTTP_METHODS, type HttpMethod, type HttpServices } from "./core/http-types.js";
+export { HTTP_METHODS, type HttpMethod, type HttpServices, type RetryClock } from "./core/http-types.js";
 export { JsonSourceError, readJsonFile } from "./core/json-source.js";
 export { REDACTED } from "./core/redact.js";
 export { InvalidRequestError, isLoopbackHost } from "./core/url-rules.js";
@@ -83,9 +83,22 @@ export type {
 } from "./engine/host.js";
 export { scriptedHandlers } from "./engine/host.js";
 export type { Contact, RunOptions } from "./engine/interpreter.js";
-export type { RunError, RunReason, RunResult, RunStatus, TraceEntry } from "./engine/result.js";
+export {
+  type CredentialState,
+  type HttpTrace,
+  /** @deprecated the same type as `HttpTrace` */
+  type HttpTrace as HttpTraceDetails,
+  httpTraceOf,
+  type RunError,
+  type RunReason,
+  type RunResult,
+  type RunStatus,
+  type TraceEntry,
+  type TraceEntryBase,
+} from "./engine/result.js";
 export type { EngineServices } from "./engine/services.js";
 export { CoercionError, VARIABLE_TYPES, type VariableType } from "./engine/variables.js";
+export { realClock } from "./http/retry.js";
 export { DEFAULT_MAX_RESPONSE_BYTES } from "./http/sender.js";
 export type { CompiledFlow, CompileOptions, Engine, EngineOptions } from "./runtime/create-engine.js";
 export { createEngine } from "./runtime/create-engine.js";

@@ -59,4 +59,30 @@ describe("layering check", () => {
     expect(violations).toMatch(/src\/misc\/ has no level/);
     expect(violations).toMatch(/function tooLong has 103 lines/);
   });
+
+  it("reports HTTP sent anywhere but the one sender; building dispatchers and types are fine", () => {
+    const src = tree({
+      "http/sender.ts":
+        'import { request } from "undici";\nexport const send = (d: { dispatch(o: unknown, h: unknown): void }) => d.dispatch({}, {});\nexport { request };\n',
+      "http/agents.ts":
+        'import { Agent, type Dispatcher, errors } from "undici";\nexport const a: Dispatcher = new Agent();\nexport { errors };\n',
+      "connectors/check.ts":
+        'import { request } from "undici";\nexport const check = () => request("https://x.example");\n',
+      "connectors/aliased.ts": 'import { fetch as get } from "undici";\nexport const g = get;\n',
+      "connectors/whole.ts": 'import * as undici from "undici";\nexport const u = undici;\n',
+      "connectors/node.ts": 'import https from "node:https";\nexport const h = https;\n',
+      "activities/raw.ts":
+        'export const go = (d: { dispatch(o: unknown, h: unknown): void }) => { d.dispatch({}, {}); return fetch("https://x.example"); };\n',
+      "replay/types.ts": 'import type { request } from "undici";\nexport type R = typeof request;\n',
+    });
+    const violations = check(src);
+    const text = violations.join("\n");
+    expect(text).toMatch(/connectors\/check\.ts:1: sends HTTP itself \(request from undici\)/);
+    expect(text).toMatch(/connectors\/aliased\.ts:1: sends HTTP itself \(fetch from undici\)/);
+    expect(text).toMatch(/connectors\/whole\.ts:1: sends HTTP itself \(a namespace import of undici\)/);
+    expect(text).toMatch(/connectors\/node\.ts:1: sends HTTP itself \(a default import of node:https\)/);
+    expect(text).toMatch(/activities\/raw\.ts:1: sends HTTP itself \(a dispatcher's \.dispatch\(\)\)/);
+    expect(text).toMatch(/activities\/raw\.ts:1: sends HTTP itself \(fetch\(\)\)/);
+    expect(violations).toHaveLength(6);
+  });
 });

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import type { FixableCause } from "../core/errors.js";
-import type { RunResult, TraceEntry } from "../engine/result.js";
+import { httpTraceOf, type RunResult, type TraceEntry } from "../engine/result.js";
 
 /** What the command line said, so a hint can tell what is missing from it. */
 export interface HintContext {
@@ -58,12 +58,12 @@ export function cliHints(context: HintContext): Hints {
   return (entry, result) => {
     const hints: string[] = [];
     const halted = result.status === "halted" && result.error?.activity === entry.activity;
-    const connector = entry.connector;
+    const connector = entry.type === "http-request" ? entry.connector : undefined;
     if (halted && result.reason === "connector-not-found" && typeof connector === "string") {
       const hint = connectorNotFoundHint(connector, context);
       if (hint) hints.push(hint);
     }
-    const cause = (entry.http as { cause?: FixableCause } | undefined)?.cause;
+    const cause = httpTraceOf(entry)?.cause;
     if (cause) hints.push(causeHint(cause, context));
     return hints;
   };

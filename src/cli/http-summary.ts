@@ -1,4 +1,4 @@
-import type { CredentialState, HttpTraceDetails } from "../activities/http-request/exchange.js";
+import type { CredentialState, HttpTrace } from "../engine/result.js";
 
 /**
  * The words for an http-request's trace, shared by the text trace and the HTML report. Each phrase is true in every
@@ -17,7 +17,7 @@ export interface HttpSummary {
 }
 
 /** Why nothing was sent, from the credential step first (it runs before the request is built), then the error. */
-function notSentBecause(http: Partial<HttpTraceDetails>, errorKind: string | undefined): string {
+function notSentBecause(http: Partial<HttpTrace>, errorKind: string | undefined): string {
   if (http.credentials === "failed") return "no credentials";
   if (http.credentials === "timeout") return "no token before the deadline";
   switch (errorKind) {
@@ -60,7 +60,7 @@ function credentialNote(
   }
 }
 
-export function summarizeHttp(http: Partial<HttpTraceDetails>, errorKind: string | undefined): HttpSummary {
+export function summarizeHttp(http: Partial<HttpTrace>, errorKind: string | undefined): HttpSummary {
   const method = http.method ?? "?";
   const attempts = http.attempts ?? 0;
   if (attempts === 0 || http.url === null || http.url === undefined) {

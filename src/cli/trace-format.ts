@@ -1,5 +1,4 @@
-import type { HttpTraceDetails } from "../activities/http-request/exchange.js";
-import type { RunResult, TraceEntry } from "../engine/result.js";
+import type { HttpTrace, RunResult, TraceEntry } from "../engine/result.js";
 import type { Hints } from "./hints.js";
 import { httpSummaryLine, summarizeHttp } from "./http-summary.js";
 import type { Paint } from "./paint.js";
@@ -28,7 +27,7 @@ function detailLines(entry: TraceEntry, colors: Paint): string[] {
         lines.push(`caller entered ${detail === null ? colors.dim("nothing") : value(detail)}`);
         break;
       case "http":
-        lines.push(...httpLines(detail as Partial<HttpTraceDetails>, entry.error?.kind, colors));
+        lines.push(...httpLines(detail as HttpTrace, entry.error?.kind, colors));
         break;
       case "connector":
         lines.push(`connector ${value(detail)}`);
@@ -41,7 +40,7 @@ function detailLines(entry: TraceEntry, colors: Paint): string[] {
   return lines;
 }
 
-function httpLines(http: Partial<HttpTraceDetails>, errorKind: string | undefined, colors: Paint): string[] {
+function httpLines(http: Partial<HttpTrace>, errorKind: string | undefined, colors: Paint): string[] {
   const summary = summarizeHttp(http, errorKind);
   const answered = typeof http.status === "number";
   const painted = { ...summary, answer: answered ? summary.answer : colors.red(summary.answer) };

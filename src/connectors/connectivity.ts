@@ -1,6 +1,7 @@
-import { type Dispatcher, request } from "undici";
+import { type Dispatcher, getGlobalDispatcher } from "undici";
 import { describeError } from "../core/errors.js";
 import { scrubSecrets } from "../core/redact.js";
+import { AttemptError, sendAttempt } from "../http/sender.js";
 import type { Connector } from "./schema.js";
 import { resolveSecret, type SecretContext } from "./secrets.js";
 import { urlProblem } from "./url-rules.js";
@@ -20,9 +21,14 @@ export type ConnectivityValidator = (connector: Connector) => Promise<Connectivi
 
 export interface BasicValidatorOptions extends SecretContext {
   readonly allowLoopbackHttp?: boolean;
+  /** Default: undici's global dispatcher. */
   readonly dispatcher?: Dispatcher;
+  /** The whole check, connection to last byte (default 10 s). */
   readonly timeoutMs?: number;
 }
+
+/** A validation answer is read only to quote its start in a failure; more than this is not an answer to quote. */
+const MAX_VALIDATION_RESPONSE_BYTES = 64 * 1024;
 
 export function unavailable(connector: Connector): ConnectivityResult {
   return {
@@ -41,30 +47,27 @@ export function createBasicAuthValidator(options: BasicValidatorOptions): Connec
     const badUrl = urlProblem(validationUrl, options);
     if (badUrl) return { status: "failed", message: `auth.validationUrl ${badUrl}` };
     const password = resolveSecret(connector, "auth.password", connector.auth.password, options);
+    const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
     const secrets = [password, `${username}:${password}`];
-    const timeout = options.timeoutMs ?? 10_000;
     try {
-      const response = await request(validationUrl, {
+      // The one sender never follows redirects, so the credentials cannot leak to another origin.
+      const response = await sendAttempt({
+        url: new URL(validationUrl),
         method: "GET",
-        headers: {
-          authorization: `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`,
-          accept: "application/json, text/plain, */*",
-        },
-        dispatcher: options.dispatcher,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
+        headers: { authorization, accept: "application/json, text/plain, */*" },
+        body: undefined,
+        dispatcher: options.dispatcher ?? getGlobalDispatcher(),
+        maxResponseBytes: MAX_VALIDATION_RESPONSE_BYTES,
+        deadline: performance.now() + (options.timeoutMs ?? 10_000),
       });
-      // undici.request never follows redirects, so credentials cannot leak to another origin.
-      const body = (await response.body.text()).slice(0, 300).trim();
-      if (response.statusCode >= 200 && response.statusCode < 300)
-        return { status: "ok", message: `GET ${validationUrl} answered ${response.statusCode}` };
+      const body = response.body.slice(0, 300).trim();
+      if (response.status >= 200 && response.status < 300)
+        return { status: "ok", message: `GET ${validationUrl} answered ${response.status}` };
       const detail = body ? `: ${scrubSecrets(body, secrets)}` : "";
-      return { status: "failed", message: `GET ${validationUrl} answered ${response.statusCode}${detail}` };
+      return { status: "failed", message: `GET ${validationUrl} answered ${response.status}${detail}` };
     } catch (error) {
-      return {
-        status: "failed",
-        message: `GET ${validationUrl} failed: ${scrubSecrets(describeError(error), secrets)}`,
-      };
+      const reason = error instanceof AttemptError ? `${error.code}: ${error.message}` : describeError(error);
+      return { status: "failed", message: `GET ${validationUrl} failed: ${scrubSecrets(reason, secrets)}` };
     }
   };
 }

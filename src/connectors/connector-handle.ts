@@ -105,6 +105,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
               signal: AbortSignal.timeout(Math.max(0, Math.ceil(deadline - performance.now()))),
               deadline,
               telemetry: request.telemetry,
+              retryClock: request.retryClock,
             },
             refreshToken,
           );

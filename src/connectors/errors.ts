@@ -68,9 +68,7 @@ export type AuthErrorCode =
   /** A secret of the connector cannot be read or used (missing, unresolvable, a private key that is not RSA PEM). */
   | "credentials-unavailable"
   /** A token URL known only at run time (a Google key's token_uri) breaks the https rule. */
-  | "insecure-token-url"
-  /** Not classified (yet): the token endpoint call's own failures until it is moved onto the one sender. */
-  | "auth";
+  | "insecure-token-url";
 
 /** The code of an OAuth error response (RFC 6749 5.2 `error`). */
 function oauthErrorCode(oauthError: string): AuthErrorCode {
@@ -81,7 +79,7 @@ function oauthErrorCode(oauthError: string): AuthErrorCode {
 
 /**
  * A credential could not be obtained or was refused: kind `auth` in the http-request activity. Messages carry the
- * server's `error` and `error_description`, never a secret. Without an explicit `code`, an OAuth error gives it.
+ * server's `error` and `error_description`, never a secret. Every AuthError has a code: given, or from the OAuth error.
  */
 export class AuthError extends FlowrunError {
   override readonly code: AuthErrorCode;
@@ -91,10 +89,12 @@ export class AuthError extends FlowrunError {
   readonly retryable: boolean;
   constructor(
     message: string,
-    options: { code?: AuthErrorCode; oauthError?: string; retryable?: boolean; cause?: unknown } = {},
+    options: ({ code: AuthErrorCode; oauthError?: string } | { code?: undefined; oauthError: string }) & {
+      retryable?: boolean;
+      cause?: unknown;
+    },
   ) {
-    const code =
-      options.code ?? (options.oauthError === undefined ? "auth" : oauthErrorCode(options.oauthError));
+    const code = options.code ?? oauthErrorCode(options.oauthError as string);
     super(code, message, { cause: options.cause });
     this.name = "AuthError";
     this.code = code;

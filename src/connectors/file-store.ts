@@ -11,6 +11,11 @@ import type { ConnectorsFile } from "./schema.js";
 import type { UrlRuleOptions } from "./url-rules.js";
 
 /** Where a registry loads its connectors from and saves them to. */
+/**
+ * Where a registry's connectors are kept. A store checks what it loads (`parseConnectorsDocument`: schema and
+ * document rules, problems named by the store's location); the registry takes a loaded document as checked and
+ * validates only its own changes and documents a host hands it directly.
+ */
 export interface ConnectorStore {
   load(): Promise<LoadedConnectors>;
   /** Refuses with ConnectorError `concurrent-change` when the stored state changed since the last `load()`. */
@@ -29,6 +34,7 @@ export interface ConnectorStore {
 }
 
 export interface LoadedConnectors {
+  /** Checked by the store that loaded it. */
   readonly document: ConnectorsFile;
   /** Non-fatal problems, such as secrets stored as plain text. */
   readonly warnings: readonly Problem[];
@@ -288,17 +294,31 @@ function hashText(text: string): string {
 /** A store that keeps the document in memory (embedding hosts with their own storage, and tests). */
 export class MemoryConnectorStore implements ConnectorStore {
   private document: ConnectorsFile;
+  private warnings: readonly Problem[];
+  /** Checks `document` like every store checks what it holds (the URL rules of `options`). */
   constructor(
     document: ConnectorsFile = { connectors: [] },
     private readonly baseDir = process.cwd(),
+    options: UrlRuleOptions = {},
   ) {
-    this.document = structuredClone(document);
+    const checked = parseConnectorsDocument(document, "connectors (in memory)", options);
+    this.document = structuredClone(checked.document);
+    this.warnings = checked.warnings;
+  }
+  /** A store holding what another store loaded (already checked there): replay's per-case copy of a file. */
+  static fromLoaded(loaded: LoadedConnectors): MemoryConnectorStore {
+    const store = new MemoryConnectorStore(undefined, loaded.baseDir);
+    store.document = structuredClone(loaded.document);
+    store.warnings = loaded.warnings;
+    return store;
   }
   async load(): Promise<LoadedConnectors> {
-    return { document: structuredClone(this.document), warnings: [], baseDir: this.baseDir };
+    return { document: structuredClone(this.document), warnings: this.warnings, baseDir: this.baseDir };
   }
+  /** What a registry saves it checked itself. */
   async save(document: ConnectorsFile): Promise<void> {
     this.document = structuredClone(document);
+    this.warnings = [];
   }
   current(): ConnectorsFile {
     return structuredClone(this.document);

@@ -5,7 +5,7 @@ import { describeError, type Problem } from "../core/errors.js";
 import { zodProblems } from "../core/schema-problems.js";
 import { type ConnectivityResult, type ConnectivityValidator, unavailable } from "./connectivity.js";
 import { ConnectorError, ConnectorValidationError } from "./errors.js";
-import type { ConnectorStore } from "./file-store.js";
+import type { ConnectorStore, LoadedConnectors } from "./file-store.js";
 import { applyMergePatch, isPlainObject } from "./merge-patch.js";
 import { type AdminRole, assertMayPerform, type ConnectorOperation } from "./roles.js";
 import {
@@ -86,6 +86,7 @@ export class ConnectorRegistry {
   /** The load failure last warned about, so a broken store warns once, not at every change notice. */
   private invalidState: string | undefined;
 
+  /** A registry over `document` (checked here: it comes from the host, not from a store). */
   constructor(document: ConnectorsFile = { connectors: [] }, options: ConnectorRegistryOptions = {}) {
     const { document: checked, warnings } = parseConnectorsDocument(document, "connectors", options);
     this.connectors = checked.connectors.map(freeze);
@@ -93,6 +94,15 @@ export class ConnectorRegistry {
     this.schemaUrl = checked.$schema;
     this.options = options;
     this.loadWarnings = warnings;
+  }
+
+  /** Takes over what a store loaded: checked by the store (the ConnectorStore contract), so not checked again. */
+  private adopt(loaded: LoadedConnectors): void {
+    this.connectors = loaded.document.connectors.map(freeze);
+    this.ccai = loaded.document.ccaiConfigs?.map(freeze);
+    this.schemaUrl = loaded.document.$schema;
+    this.loadWarnings = loaded.warnings;
+    this.loadedFrom = loaded.baseDir;
   }
 
   /**
@@ -104,8 +114,8 @@ export class ConnectorRegistry {
     options: Omit<ConnectorRegistryOptions, "store"> = {},
   ): Promise<ConnectorRegistry> {
     const loaded = await store.load();
-    const registry = new ConnectorRegistry(loaded.document, { ...options, store });
-    registry.loadedFrom = loaded.baseDir;
+    const registry = new ConnectorRegistry(undefined, { ...options, store });
+    registry.adopt(loaded);
     if (options.follow !== false && store.watch) {
       registry.stopFollowing = store.watch(() => void registry.refresh());
       // A change written between the load and the start of watching would otherwise wait for the next one.
@@ -459,11 +469,9 @@ export class ConnectorRegistry {
   private async reload(mode: "keep-last-good" | "strict"): Promise<readonly ConnectorChange[]> {
     const store = this.options.store;
     if (!store) return [];
-    const loadChecked = async () => {
-      const loaded = await store.load();
-      return parseConnectorsDocument(loaded.document, "connectors", this.options);
-    };
-    let checked: Awaited<ReturnType<typeof loadChecked>>;
+    // The store checks what it loads (the ConnectorStore contract): no second validation here.
+    const loadChecked = () => store.load();
+    let checked: LoadedConnectors;
     try {
       checked = await loadChecked();
     } catch (error) {

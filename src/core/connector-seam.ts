@@ -1,5 +1,5 @@
 import type { Dispatcher } from "undici";
-import type { HttpMethod } from "./http-types.js";
+import type { HttpMethod, RetryClock } from "./http-types.js";
 import type { RunTelemetry } from "./telemetry.js";
 
 /**
@@ -18,6 +18,8 @@ export interface AuthorizeRequest {
   readonly deadline: number;
   /** The run's telemetry: a token request becomes a `flowrun.token.fetch` span in the run's trace. */
   readonly telemetry?: RunTelemetry;
+  /** The engine's retry clock, for the token call's retries (default: real time). */
+  readonly retryClock?: RetryClock;
 }
 
 export interface Authorization {

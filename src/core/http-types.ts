@@ -20,4 +20,17 @@ export interface HttpServices {
   readonly maxResponseBytes: number;
   /** Whether plain `http://` to loopback hosts is allowed (local test servers). */
   readonly allowLoopbackHttp: boolean;
+  /** The retry policy's clock (waits, deadline checks, jitter); `realClock` unless a test injects one. */
+  readonly retryClock: RetryClock;
+}
+
+/**
+ * Time as the retry policy (src/http/retry.ts) sees it: `now()` in `performance.now()` milliseconds (the clock
+ * deadlines are set in), a sleep that ends early when its signal fires, and randomness for jitter. Injectable so
+ * that tests never wait in real time.
+ */
+export interface RetryClock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  random(): number;
 }

@@ -3,6 +3,7 @@ import type { PathSegment } from "../core/json-path.js";
 import type { RunTelemetry } from "../core/telemetry.js";
 import type { CompiledExpression, CompiledTemplate, Scope } from "./expressions.js";
 import type { CallAction, CallHandlers } from "./host.js";
+import type { TraceDetails } from "./result.js";
 import type { EngineServices } from "./services.js";
 import type { VariableType } from "./variables.js";
 
@@ -51,8 +52,8 @@ export interface StepResult {
   /** Stored under the activity id in the scope (`lookup.statusCode`). */
   outputs?: Record<string, unknown>;
   error?: { kind: string; message: string };
-  /** Merged into the trace entry. */
-  details?: Record<string, unknown>;
+  /** Merged into the trace entry (src/engine/result.ts declares each type's). */
+  details?: TraceDetails;
   /** The run ends `completed` after this activity. */
   end?: boolean;
   /** The run ends `halted`: routing stops and no outcome is taken. */

@@ -283,15 +283,16 @@ function traceEntry(
   step: StepResult | null,
   startedAt: number,
   started: number,
-  extra?: Partial<TraceEntry>,
+  extra?: Pick<TraceEntry, "error">,
 ): TraceEntry {
-  const entry: TraceEntry = {
+  // The activity's type names its entry's shape; its step's details are the ones that type declares.
+  const entry = {
     activity: activity.id,
-    type: activity.type,
+    type: activity.type as TraceEntry["type"],
     outcome: step?.outcome ?? null,
     startedAt: timestamps.iso(startedAt),
     durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-  };
+  } as TraceEntry;
   if (step?.error) entry.error = step.error;
   if (step?.details) Object.assign(entry, step.details);
   if (extra) Object.assign(entry, extra);

@@ -1,8 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
-import path from "node:path";
-import { ConnectorFileStore, MemoryConnectorStore } from "../connectors/file-store.js";
+import { ConnectorFileStore, type LoadedConnectors, MemoryConnectorStore } from "../connectors/file-store.js";
 import { ConnectorRegistry } from "../connectors/registry.js";
-import type { Connector, ConnectorsFile } from "../connectors/schema.js";
+import type { Connector } from "../connectors/schema.js";
 import { assembleEngine, type EngineOptions } from "../runtime/create-engine.js";
 import type { EngineFactory } from "./runner.js";
 
@@ -40,13 +39,14 @@ export function replaySecret(connector: Connector, field: string): string {
  * http:// to loopback hosts: nothing leaves the process, and recordings are often made against local servers.
  */
 export function replayEngineFactory(base: EngineOptions = {}): EngineFactory {
-  const documents = new Map<string, Promise<ConnectorsFile>>();
+  // Each connectors file is read and checked once; every case gets its own copy of what was loaded.
+  const documents = new Map<string, Promise<LoadedConnectors>>();
   const load = (file: string) => {
     let document = documents.get(file);
     if (!document) {
       document = new ConnectorFileStore(file, { allowLoopbackHttp: true }).load().then((loaded) => {
         for (const warning of loaded.warnings) base.onWarning?.(`${warning.path}: ${warning.message}`);
-        return loaded.document;
+        return loaded;
       });
       documents.set(file, document);
     }
@@ -55,8 +55,7 @@ export function replayEngineFactory(base: EngineOptions = {}): EngineFactory {
   return async ({ dispatcher, connectorsPath, connectorStatus }) => {
     const options: EngineOptions = { ...base, dispatcher, allowLoopbackHttp: true, connectors: undefined };
     if (!connectorsPath) return assembleEngine(options);
-    const document = await load(connectorsPath);
-    const store = new MemoryConnectorStore(document, path.dirname(connectorsPath));
+    const store = MemoryConnectorStore.fromLoaded(await load(connectorsPath));
     const connectors = await ConnectorRegistry.open(store, { allowLoopbackHttp: true });
     return assembleEngine(
       { ...options, connectors },

@@ -9,9 +9,11 @@ import {
 import { type SharedTokenStore, TokenCache } from "../connectors/token-cache.js";
 import type { ConnectorResolver } from "../core/connector-seam.js";
 import { FlowrunError } from "../core/errors.js";
+import type { RetryClock } from "../core/http-types.js";
 import { createFlowEngine, type Engine } from "../engine/flow-engine.js";
 import type { CallHandlers } from "../engine/host.js";
 import { type DispatcherOptions, engineDispatchers } from "../http/dispatchers.js";
+import { realClock } from "../http/retry.js";
 import { DEFAULT_MAX_RESPONSE_BYTES } from "../http/sender.js";
 
 export type { CompiledFlow, CompileOptions, Engine } from "../engine/flow-engine.js";
@@ -55,6 +57,11 @@ export interface EngineOptions
   ca?: string | Buffer;
   /** Response body cap in bytes; a larger body fails with `response-too-large`. Default 1 MiB. */
   maxResponseBytes?: number;
+  /**
+   * The time retries of API calls wait in (Retry-After, backoff, the deadline check) and their jitter. Default:
+   * real time. Tests pass a fake clock so that a retry does not wait in real time.
+   */
+  retryClock?: RetryClock;
 }
 
 /** How replay sees a registry's connectors: recorded statuses, placeholder secrets. Not part of the public API. */
@@ -101,6 +108,7 @@ export function assembleEngine(options: EngineOptions, replayRules: ReplayConnec
         flowUrlDispatcher: dispatchers.flowUrls,
         maxResponseBytes,
         allowLoopbackHttp: options.allowLoopbackHttp ?? false,
+        retryClock: options.retryClock ?? realClock,
       },
       connectors: followed ?? (options.connectors as ConnectorResolver | undefined),
     },

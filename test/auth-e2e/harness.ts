@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import { MemoryConnectorStore } from "../../src/connectors/file-store.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorInput, ConnectorsFile } from "../../src/connectors/schema.js";
-import type { RunResult } from "../../src/engine/result.js";
+import { type HttpTrace, httpTraceOf, type RunResult } from "../../src/engine/result.js";
 import { createEngine, type Engine, type EngineOptions } from "../../src/runtime/create-engine.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
@@ -29,7 +29,7 @@ export function memoryRegistry(document: ConnectorsFile): ConnectorRegistry {
   return new ConnectorRegistry(document, {
     allowLoopbackHttp: true,
     role: "full-admin",
-    store: new MemoryConnectorStore(document),
+    store: new MemoryConnectorStore(document, process.cwd(), { allowLoopbackHttp: true }),
   });
 }
 
@@ -95,13 +95,12 @@ export function outputsOf(result: RunResult, variable = "out"): CallOutputs {
 }
 
 /** The `http` trace detail of an activity. */
-export function httpTrace(
-  result: RunResult,
-  activity = "call",
-): { tokenFetched?: boolean; attempts: number } {
+export function httpTrace(result: RunResult, activity = "call"): HttpTrace {
   const entry = result.trace.find((candidate) => candidate.activity === activity);
   if (!entry) throw new Error(`no trace entry for ${activity}`);
-  return entry.http as { tokenFetched?: boolean; attempts: number };
+  const http = httpTraceOf(entry);
+  if (!http) throw new Error(`trace entry ${activity} has no http detail`);
+  return http;
 }
 
 /** The bearer token of a request the API received (undefined when it had none). */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConnectorInput } from "../../src/connectors/schema.js";
-import type { RunResult } from "../../src/engine/result.js";
+import { httpTraceOf, type RunResult } from "../../src/engine/result.js";
 import { rsaKeyPair } from "../helpers/auth.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 import { startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
@@ -175,8 +175,7 @@ describe("secrets never leave the servers they were sent to", () => {
     const result = await runAll();
     for (const entry of result.trace.slice(0, -1)) {
       expect(entry.outcome, entry.activity).toBe("success");
-      const http = entry.http as { requestHeaders: Record<string, string> };
-      expect(http.requestHeaders.authorization).toBe("[REDACTED]");
+      expect(httpTraceOf(entry)?.requestHeaders.authorization).toBe("[REDACTED]");
     }
     const secrets = secretsSeen();
     expect(secrets.length).toBeGreaterThan(15);

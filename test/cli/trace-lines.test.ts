@@ -6,7 +6,7 @@ import { cliHints } from "../../src/cli/hints.js";
 import { paint } from "../../src/cli/paint.js";
 import { formatTrace } from "../../src/cli/trace-format.js";
 import type { ConnectorInput } from "../../src/connectors/schema.js";
-import type { RunResult } from "../../src/engine/result.js";
+import { httpTraceOf, type RunResult } from "../../src/engine/result.js";
 import type { EngineOptions } from "../../src/runtime/create-engine.js";
 import {
   answer,
@@ -248,7 +248,7 @@ describe("hints for causes a newcomer can fix", () => {
       '        error [auth]: connector "CRM": secret auth.clientSecret of connector "CRM": environment variable CRM_SECRET is not set',
       '        hint: set the environment variable CRM_SECRET: connector "CRM" reads its auth.clientSecret from it',
     ]);
-    expect(result.trace[0]?.http).toMatchObject({
+    expect(httpTraceOf(result.trace[0]!)).toMatchObject({
       credentials: "failed",
       cause: { code: "secret-env-unset", connector: "CRM", field: "auth.clientSecret", env: "CRM_SECRET" },
     });

@@ -321,6 +321,18 @@ describe("change events", () => {
     expect(events).toEqual([]);
   });
 
+  it("takes a store's loaded document as checked (validated once, by the store), also on reload", async () => {
+    const fromStore = [{ path: "connectors[0]", message: "said by the store", severity: "warning" as const }];
+    const store = new MemoryConnectorStore();
+    store.load = async () => ({ document: { connectors: [] }, warnings: fromStore, baseDir: "/srv/conf" });
+    const reg = await ConnectorRegistry.open(store, { ...admin, follow: false });
+    // Checking the document again would have replaced the store's warnings with the registry's own (none).
+    expect(reg.warnings).toEqual(fromStore);
+    expect(reg.baseDir).toBe("/srv/conf");
+    await reg.refresh();
+    expect(reg.warnings).toEqual(fromStore);
+  });
+
   it("saves every change to the store", async () => {
     const store = new MemoryConnectorStore();
     const reg = await ConnectorRegistry.open(store, admin);

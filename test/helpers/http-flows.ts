@@ -1,5 +1,5 @@
 import type { RunOptions } from "../../src/engine/interpreter.js";
-import type { RunResult, TraceEntry } from "../../src/engine/result.js";
+import { type HttpTrace, httpTraceOf, type RunResult, type TraceEntry } from "../../src/engine/result.js";
 import { createEngine, type EngineOptions } from "../../src/runtime/create-engine.js";
 
 /**
@@ -42,14 +42,8 @@ export interface HttpRun {
   entry: TraceEntry;
   /** The outputs of `call` (undefined when the run halted). */
   outputs: HttpOutputs;
-  http: {
-    method: string;
-    url: string | null;
-    status: number | null;
-    requestHeaders: Record<string, string>;
-    attempts: number;
-    tokenFetched?: boolean;
-  };
+  /** The `http` trace detail of `call`. */
+  http: HttpTrace;
 }
 
 /** Compiles and runs `httpFlow(activity)` once on a fresh engine, closed afterwards. */
@@ -69,7 +63,7 @@ export async function runHttp(
       result,
       entry,
       outputs: result.variables.out as HttpOutputs,
-      http: entry.http as HttpRun["http"],
+      http: httpTraceOf(entry)!,
     };
   } finally {
     await engine.close();

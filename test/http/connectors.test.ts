@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AuthError } from "../../src/connectors/errors.js";
 import { createEngine } from "../../src/runtime/create-engine.js";
+import { fakeClock } from "../helpers/fake-clock.js";
 import { httpFlow, runHttp } from "../helpers/http-flows.js";
 import { closeAllServers, type LoopbackServer, okJson, startHttpServer } from "../helpers/servers.js";
 import { TestConnectorResolver, testConnector } from "../helpers/test-connectors.js";
@@ -173,7 +174,10 @@ describe("connector authorisation", () => {
   });
 
   it("an AuthError from authorize is kind auth; any other error too; nothing is sent", async () => {
-    for (const thrown of [new AuthError("token endpoint said invalid_client"), new Error("bad PEM")]) {
+    for (const thrown of [
+      new AuthError("token endpoint said invalid_client", { code: "invalid-client" }),
+      new Error("bad PEM"),
+    ]) {
       const connector = testConnector({
         name: "CRM",
         baseUrl: api.url,
@@ -189,6 +193,25 @@ describe("connector authorisation", () => {
       expect(run.outputs.error?.message).toContain(thrown.message);
     }
     expect(api.received).toHaveLength(0);
+  });
+
+  it("the engine's retry clock reaches authorize (token retries wait on it), only when one was injected", async () => {
+    const seen: unknown[] = [];
+    const connector = testConnector({
+      name: "CRM",
+      baseUrl: api.url,
+      authorize: async (_call, request) => {
+        seen.push(request.retryClock);
+        return {};
+      },
+    });
+    const connectors = new TestConnectorResolver([connector]);
+    const retryClock = fakeClock();
+    expect((await runHttp({ connectors, allowLoopbackHttp: true, retryClock }, call())).entry.outcome).toBe(
+      "success",
+    );
+    await runHttp({ connectors, allowLoopbackHttp: true }, call());
+    expect(seen).toEqual([retryClock, undefined]);
   });
 
   it("a token fetch that outlives the deadline is kind timeout", async () => {

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ValidationError } from "../../src/core/errors.js";
-import { retryAfterMs } from "../../src/http/retry.js";
+import {
+  API_RETRY_POLICY,
+  backoffMs,
+  canWaitBeforeDeadline,
+  retryAfterMs,
+  retryDelayMs,
+  TOKEN_RETRY_POLICY,
+} from "../../src/http/retry.js";
 import { createEngine } from "../../src/runtime/create-engine.js";
+import { fakeClock } from "../helpers/fake-clock.js";
 import { httpFlow, runHttp } from "../helpers/http-flows.js";
 import { closeAllServers, type LoopbackServer, okJson, startHttpServer } from "../helpers/servers.js";
 
@@ -31,16 +39,21 @@ function failFirst(failures: number, fail: Parameters<typeof api.handle>[0]) {
 }
 
 describe("retries", () => {
-  it("retries a 429 after Retry-After: 1 and succeeds", async () => {
+  it("retries a 429 after Retry-After: 1 and succeeds (the wait on a fake clock)", async () => {
     failFirst(1, (_request, response) => {
       response.statusCode = 429;
       response.setHeader("retry-after", "1");
       response.end();
     });
-    const run = await runHttp(options, direct({ method: "POST", retries: 1, body: { a: 1 } }));
+    const retryClock = fakeClock();
+    const run = await runHttp(
+      { ...options, retryClock },
+      direct({ method: "POST", retries: 1, body: { a: 1 } }),
+    );
     expect(run.entry.outcome).toBe("success");
     expect(run.http.attempts).toBe(2);
     expect(api.received).toHaveLength(2);
+    expect(retryClock.waits).toEqual([1000]);
   });
 
   it("returns the 429 without waiting when Retry-After does not fit before the deadline", async () => {
@@ -60,9 +73,12 @@ describe("retries", () => {
       response.statusCode = status;
       response.end();
     });
-    const run = await runHttp(options, direct({ retries: 2 }));
+    const retryClock = fakeClock(0.5);
+    const run = await runHttp({ ...options, retryClock }, direct({ retries: 2 }));
     expect(run.entry.outcome).toBe("success");
     expect(run.http.attempts).toBe(3);
+    // 100 then 200 ms, each plus half of the 25 % jitter.
+    expect(retryClock.waits).toEqual([112, 225]);
   });
 
   it("does not retry without retries, nor a 500", async () => {
@@ -231,5 +247,28 @@ describe("parse settings", () => {
         httpFlow(direct({ parseSettings: [{ outputVariable: "nope", pathExpression: "$.a" }] })),
       ),
     ).toThrow(ValidationError);
+  });
+});
+
+describe("the one retry policy (pure timing)", () => {
+  const at = (now: number, random = 0) => ({ ...fakeClock(random), now: () => now });
+
+  it("backs off exponentially up to maxMs, with at most `jitter` of it added", () => {
+    expect([1, 2, 3, 4].map((n) => backoffMs(API_RETRY_POLICY, n, at(0, 0)))).toEqual([100, 200, 400, 800]);
+    expect([1, 2, 3].map((n) => backoffMs(API_RETRY_POLICY, n, at(0, 0.999)))).toEqual([124, 249, 499]);
+    expect(backoffMs(TOKEN_RETRY_POLICY, 10, at(0, 0))).toBe(2000);
+    expect(backoffMs(TOKEN_RETRY_POLICY, 10, at(0, 0.999))).toBe(2499);
+  });
+
+  it("Retry-After wins over the backoff, also beyond maxMs", () => {
+    expect(retryDelayMs(TOKEN_RETRY_POLICY, 1, "7", at(0))).toBe(7000);
+    expect(retryDelayMs(TOKEN_RETRY_POLICY, 2, undefined, at(0))).toBe(200);
+    expect(retryDelayMs(TOKEN_RETRY_POLICY, 2, "soon", at(0))).toBe(200);
+  });
+
+  it("a wait is started only when it (and the attempt after it) ends before the deadline", () => {
+    expect(canWaitBeforeDeadline(500, 1000, at(400))).toBe(true);
+    expect(canWaitBeforeDeadline(600, 1000, at(400))).toBe(false);
+    expect(canWaitBeforeDeadline(500, 1000, at(400), 100)).toBe(false);
   });
 });

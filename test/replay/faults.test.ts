@@ -1,6 +1,7 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ValidationError } from "../../src/core/errors.js";
+import { httpTraceOf } from "../../src/engine/result.js";
 import { replayEngineFactory } from "../../src/replay/engine-factory.js";
 import { runTestFile } from "../../src/replay/runner.js";
 import { loadTestFile } from "../../src/replay/test-file.js";
@@ -82,8 +83,8 @@ describe("fault cases replay through the engine's request path", () => {
     const byName = new Map(reports.map((report) => [report.name, report]));
     for (const report of reports) expect(report.failures, report.name).toEqual([]);
     const attempts = (name: string) => {
-      const entry = byName.get(name)?.result?.trace[0] as { http?: { attempts: number } } | undefined;
-      return entry?.http?.attempts;
+      const entry = byName.get(name)?.result?.trace[0];
+      return entry && httpTraceOf(entry)?.attempts;
     };
     expect(attempts("status API silent, then answers on the retry: normal routing")).toBe(2);
     expect(attempts("connection dropped, then the retry answers: normal routing")).toBe(2);

@@ -2,13 +2,28 @@ import type { Authorization, AuthorizeRequest, ConnectorHandle } from "../../cor
 import { EgressDeniedError } from "../../core/egress-rules.js";
 import { type FixableCause, FlowrunError, fixableCauseOf } from "../../core/errors.js";
 import type { HttpMethod } from "../../core/http-types.js";
-import { encodeQuery, isSecretName, REDACTED, redactUrl, scrubSecrets } from "../../core/redact.js";
+import {
+  credentialSecrets,
+  encodeQuery,
+  isSecretName,
+  REDACTED,
+  redactUrl,
+  scrubSecrets,
+} from "../../core/redact.js";
 import { type HttpAttemptTelemetry, traceContextHeaders } from "../../core/telemetry.js";
 import { checkSendableUrl, InvalidRequestError, joinToBase, parseAbsoluteUrl } from "../../core/url-rules.js";
 import type { RunContext, StepResult } from "../../engine/activity.js";
 import type { CompiledTemplate } from "../../engine/expressions.js";
 import { applyParseSettings, type CompiledParseSetting } from "../../engine/parse-settings.js";
-import { backoffMs, isIdempotent, isRetryableStatus, retryAfterMs, sleep } from "../../http/retry.js";
+import {
+  API_RETRY_POLICY,
+  backoffMs,
+  canWaitBeforeDeadline,
+  isIdempotent,
+  isRetryableStatus,
+  realClock,
+  retryDelayMs,
+} from "../../http/retry.js";
 import { AttemptError, type HttpResponse, sendAttempt } from "../../http/sender.js";
 import { appendQuery, type CompiledBody, type ContentType } from "./request-building.js";
 
@@ -54,35 +69,10 @@ export interface ResolvedHttpRequest {
   readonly invalidCause?: FixableCause;
 }
 
-/**
- * What the connector's credential step did for an activity (absent without a connector):
- * `not-requested` the activity ended before asking (invalid request, method not allowed); `basic` fixed
- * credentials, no token; `cached` a cached token; `fetched` a token from the token endpoint; `refreshed` the API
- * rejected the token as expired and a new one was fetched; `failed` no credentials (the error says why: a secret,
- * the token endpoint, ...); `timeout` the deadline passed while waiting for a token.
- */
-export type CredentialState =
-  | "not-requested"
-  | "basic"
-  | "cached"
-  | "fetched"
-  | "refreshed"
-  | "failed"
-  | "timeout";
+/** The trace detail this activity reports (declared with the other trace entries in src/engine/result.ts). */
+import type { CredentialState, HttpTrace } from "../../engine/result.js";
 
-/** The `http` trace detail: the request as sent, secrets redacted. */
-export interface HttpTraceDetails {
-  method: HttpMethod;
-  url: string | null;
-  status: number | null;
-  requestHeaders: Record<string, string>;
-  attempts: number;
-  tokenFetched?: boolean;
-  /** The connector's credential step (authenticated endpoints only). */
-  credentials?: CredentialState;
-  /** A cause of the failure the person running the flow can fix (an unset secret variable, ...). */
-  cause?: FixableCause;
-}
+export type { CredentialState, HttpTrace };
 
 class HttpActivityError extends FlowrunError {
   override readonly code: HttpErrorKind;
@@ -238,7 +228,7 @@ class HttpExchange {
   private readonly started = performance.now();
   private readonly compiled: CompiledHttpRequest;
   private readonly method: HttpMethod;
-  private readonly trace: HttpTraceDetails;
+  private readonly trace: HttpTrace;
   /** Every authorisation used, for the secrets to scrub from a failure's message (gathered only on failure). */
   private readonly authorizations: Authorization[] = [];
   private response: HttpResponse | undefined;
@@ -284,14 +274,9 @@ class HttpExchange {
     for (const [name, value] of Object.entries(this.request.headers))
       if (isSecretName(name)) secrets.add(value);
     for (const [name, value] of this.request.query) if (isSecretName(name)) secrets.add(value);
-    for (const authorization of this.authorizations) {
-      for (const value of Object.values(authorization.headers)) {
-        secrets.add(value);
-        // "Basic abc=" / "Bearer xyz": the credential alone is a secret too.
-        const credential = value.split(" ").slice(1).join(" ");
-        if (credential) secrets.add(credential);
-      }
-    }
+    for (const authorization of this.authorizations)
+      for (const value of Object.values(authorization.headers))
+        for (const secret of credentialSecrets(value)) secrets.add(secret);
     return secrets;
   }
 
@@ -366,7 +351,7 @@ class HttpExchange {
   }
 
   private async authorize(handle: ConnectorHandle, refreshing: boolean): Promise<Authorization> {
-    const { dispatcher } = this.ctx.services.http;
+    const { dispatcher, retryClock } = this.ctx.services.http;
     const exchange = this;
     let authorization: Authorization;
     try {
@@ -378,8 +363,10 @@ class HttpExchange {
           return exchange.waitSignal();
         },
       };
-      // Only when there is telemetry: one more property costs every in-flight run ~200 bytes (bench heap figure).
+      // Only when there is telemetry or a test's clock: one more property costs every in-flight run ~200 bytes
+      // (bench heap figure).
       if (this.ctx.telemetry) request.telemetry = this.ctx.telemetry;
+      if (retryClock !== realClock) request.retryClock = retryClock;
       authorization = await handle.authorize(request);
     } catch (error) {
       if (error instanceof EgressDeniedError) {
@@ -494,8 +481,10 @@ class HttpExchange {
         const transient = error.code === "network" || error.code === "timeout";
         if (transient && mayRetryFailure && !this.ended) {
           retriesUsed++;
-          await sleep(
-            Math.min(backoffMs(retriesUsed), Math.max(0, this.deadline - performance.now() - 1)),
+          const { retryClock: clock } = this.ctx.services.http;
+          const backoff = backoffMs(API_RETRY_POLICY, retriesUsed, clock);
+          await clock.sleep(
+            Math.min(backoff, Math.max(0, this.deadline - clock.now() - 1)),
             this.waitSignal(),
           );
           continue;
@@ -521,11 +510,12 @@ class HttpExchange {
         continue;
       }
       if (isRetryableStatus(response.status) && retriesUsed < compiled.retries) {
-        const wait = retryAfterMs(response.headers["retry-after"]) ?? backoffMs(retriesUsed + 1);
+        const { retryClock: clock } = this.ctx.services.http;
+        const wait = retryDelayMs(API_RETRY_POLICY, retriesUsed + 1, response.headers["retry-after"], clock);
         // A wait that cannot end before the deadline is not started: the status is the answer.
-        if (performance.now() + wait < this.deadline) {
+        if (canWaitBeforeDeadline(wait, this.deadline, clock)) {
           retriesUsed++;
-          await sleep(wait, this.waitSignal());
+          await clock.sleep(wait, this.waitSignal());
           continue;
         }
       }

@@ -1,6 +1,7 @@
-import pRetry, { AbortError } from "p-retry";
 import type { Dispatcher } from "undici";
-import { isSecretName, scrubSecrets } from "../../core/redact.js";
+import type { RetryClock } from "../../core/http-types.js";
+import { credentialSecrets, isSecretName, scrubSecrets } from "../../core/redact.js";
+import { canWaitBeforeDeadline, realClock, retryDelayMs, TOKEN_RETRY_POLICY } from "../../http/retry.js";
 import { AttemptError, type HttpResponse, sendAttempt } from "../../http/sender.js";
 import { AuthError } from "../errors.js";
 import type { TokenRequest } from "./token-request.js";
@@ -17,7 +18,12 @@ export interface TokenEndpointCall {
   readonly deadline: number;
   /** Only Bearer tokens are used; LoginToken answers may omit token_type. */
   readonly requireTokenType?: boolean;
+  /** The retry policy's clock (default: real time); tests inject a fake one. */
+  readonly retryClock?: RetryClock;
 }
+
+/** Time left for an attempt after a retry's wait; a wait that leaves less is not started. */
+const MIN_ATTEMPT_MS = 100;
 
 function endpointName(url: string): string {
   const parsed = new URL(url);
@@ -41,10 +47,10 @@ export function tokenRequestSecrets(tokenRequest: TokenRequest): string[] {
   };
   for (const [name, value] of Object.entries(tokenRequest.headers)) {
     if (!isSecretName(name)) continue;
+    const [, credential] = credentialSecrets(value);
     secrets.push(value);
-    const credential = value.split(" ").slice(1).join(" ");
-    if (credential) secrets.push(credential);
-    if (/^basic /i.test(value)) {
+    if (credential !== undefined) secrets.push(credential);
+    if (credential !== undefined && /^basic /i.test(value)) {
       const pair = Buffer.from(credential, "base64").toString("utf8");
       const colon = pair.indexOf(":");
       if (colon >= 0) secrets.push(pair.slice(colon + 1), formDecode(pair.slice(colon + 1)));
@@ -75,6 +81,7 @@ function refusalWithoutSecrets(
     if (scrubbed instanceof AuthError) message = scrubbed.message;
   }
   return new AuthError(scrubSecrets(message, secrets), {
+    code: error.code,
     oauthError: error.oauthError,
     retryable: error.retryable,
   });
@@ -88,7 +95,7 @@ async function postOnce(
   tokenRequest: TokenRequest,
   call: TokenEndpointCall,
   endpoint: string,
-): Promise<TokenEndpointAnswer> {
+): Promise<TokenEndpointAnswer & { readonly retryAfter: string | undefined }> {
   let response: HttpResponse;
   try {
     response = await sendAttempt({
@@ -107,60 +114,56 @@ async function postOnce(
     if (error instanceof AttemptError && error.code === "response-too-large")
       throw new AuthError(
         `${endpoint} answered more than ${MAX_TOKEN_RESPONSE_BYTES} bytes; that is not a token`,
+        { code: "token-endpoint-unreachable" },
       );
-    // A connection lost before or while the answer is read is retryable and reported as kind `auth`.
+    // A connection lost before or while the answer is read is retryable (kind `auth` in the activity).
     const cause = error instanceof AttemptError ? error.cause : error;
     const code = (cause as { code?: string } | undefined)?.code ?? (error as Error).name;
     const what =
       error instanceof AttemptError && error.duringResponse
         ? `lost the connection to ${endpoint} while reading its answer`
         : `could not reach ${endpoint}`;
-    throw new AuthError(`${what} (${code})`, { retryable: true, cause: error });
+    throw new AuthError(`${what} (${code})`, {
+      code: "token-endpoint-unreachable",
+      retryable: true,
+      cause: error,
+    });
   }
   return {
     status: response.status,
     contentType: response.headers["content-type"] ?? "",
     body: response.body,
+    retryAfter: response.headers["retry-after"],
   };
 }
 
 /**
- * Sends a token request and checks the answer. Network errors, 5xx and 429 are retried with exponential backoff
- * (p-retry) as long as the deadline allows; OAuth errors such as `invalid_client` or `invalid_grant` are final.
+ * Sends a token request and checks the answer. Network errors, 5xx and 429 are retried by the one retry policy
+ * (src/http/retry.ts: Retry-After, else backoff with jitter) as long as the deadline allows; OAuth errors such as
+ * `invalid_client` or `invalid_grant` are final, and so is an egress refusal (not an AuthError).
  */
 export async function requestToken(tokenRequest: TokenRequest, call: TokenEndpointCall): Promise<TokenSet> {
   const endpoint = endpointName(tokenRequest.url);
-  const remaining = () => call.deadline - performance.now();
-  const backoff = { minTimeout: 100, factor: 2, maxTimeout: 2000 };
-  // p-retry's delay before the next attempt (randomize is off): minTimeout * factor^retriesConsumed, capped.
-  const nextDelay = (retriesConsumed: number) =>
-    Math.min(backoff.maxTimeout, backoff.minTimeout * backoff.factor ** retriesConsumed);
-  return pRetry(
-    async () => {
+  const clock = call.retryClock ?? realClock;
+  const rules = { endpoint, requireTokenType: call.requireTokenType ?? true };
+  for (let retryNumber = 1; ; retryNumber++) {
+    let retryAfter: string | undefined;
+    try {
+      const answer = await postOnce(tokenRequest, call, endpoint);
+      retryAfter = answer.retryAfter;
       try {
-        const answer = await postOnce(tokenRequest, call, endpoint);
-        const rules = { endpoint, requireTokenType: call.requireTokenType ?? true };
-        try {
-          return processTokenResponse(answer, rules);
-        } catch (error) {
-          throw refusalWithoutSecrets(error, answer, rules, tokenRequestSecrets(tokenRequest));
-        }
+        return processTokenResponse(answer, rules);
       } catch (error) {
-        // p-retry rethrows an AbortError's original error without retrying.
-        if (error instanceof AuthError && !error.retryable) throw new AbortError(error);
-        throw error;
+        throw refusalWithoutSecrets(error, answer, rules, tokenRequestSecrets(tokenRequest));
       }
-    },
-    {
-      retries: 4,
-      ...backoff,
-      signal: call.signal,
-      unref: true,
-      // Waiting for a retry that cannot finish before the deadline only delays the failure. The backoff delay
-      // counts too: otherwise the deadline's signal fires during the wait and the caller gets a bare
-      // TimeoutError instead of what the server answered.
-      shouldRetry: ({ error, retriesConsumed }) =>
-        error instanceof AuthError && error.retryable && remaining() > nextDelay(retriesConsumed) + 100,
-    },
-  );
+    } catch (error) {
+      if (!(error instanceof AuthError && error.retryable) || retryNumber > TOKEN_RETRY_POLICY.retries)
+        throw error;
+      const wait = retryDelayMs(TOKEN_RETRY_POLICY, retryNumber, retryAfter, clock);
+      // A wait after which no attempt fits before the deadline only delays the failure: the server's answer is
+      // reported now (not a bare TimeoutError from the deadline's signal firing during the wait).
+      if (!canWaitBeforeDeadline(wait, call.deadline, clock, MIN_ATTEMPT_MS)) throw error;
+      await clock.sleep(wait, call.signal);
+    }
+  }
 }

@@ -239,7 +239,10 @@ describe("Webex Experience Management LoginToken", () => {
         callWithin(agent),
         'connector "WXM"',
       ),
-    ).rejects.toMatchObject({ code: "auth", message: expect.stringContaining("only Bearer tokens") });
+    ).rejects.toMatchObject({
+      code: "token-response-malformed",
+      message: expect.stringContaining("only Bearer tokens"),
+    });
   });
 });
 
@@ -256,7 +259,10 @@ describe("a missing token_type is rejected for OAuth grants", () => {
         callWithin(agent),
         'connector "CRM"',
       ),
-    ).rejects.toMatchObject({ code: "auth", message: expect.stringContaining("without a token_type") });
+    ).rejects.toMatchObject({
+      code: "token-response-malformed",
+      message: expect.stringContaining("without a token_type"),
+    });
     expect(server.requests).toHaveLength(1);
   });
 });

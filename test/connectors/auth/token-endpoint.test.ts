@@ -2,8 +2,10 @@ import { describe, expect, it } from "vitest";
 import { requestToken } from "../../../src/connectors/auth/token-endpoint.js";
 import { clientCredentialsRequest, type TokenRequest } from "../../../src/connectors/auth/token-request.js";
 import { AuthError } from "../../../src/connectors/errors.js";
+import { TOKEN_RETRY_POLICY } from "../../../src/http/retry.js";
 import { callWithin } from "../../helpers/auth.js";
 import { useAuthLifecycle } from "../../helpers/auth-lifecycle.js";
+import { type FakeClock, fakeClock } from "../../helpers/fake-clock.js";
 import { closedPort, oauthError, type TokenServer, tokenAnswer } from "../../helpers/token-server.js";
 
 const { agent, startServer } = useAuthLifecycle();
@@ -26,7 +28,14 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
   throw new Error("expected the token request to fail");
 }
 
-describe("requestToken retries (p-retry)", () => {
+/** `callWithin` whose retries wait on a fake clock (recorded in `clock.waits`), not in real time. */
+let clock: FakeClock;
+const within = (ms?: number) => {
+  clock = fakeClock();
+  return { ...callWithin(agent, ms), retryClock: clock };
+};
+
+describe("requestToken retries (the one retry policy)", () => {
   it("500, 500, 200 -> the token, after exactly 3 requests", async () => {
     server = await startServer({
       script: [
@@ -35,9 +44,10 @@ describe("requestToken retries (p-retry)", () => {
         tokenAnswer({ access_token: "third-time" }),
       ],
     });
-    const token = await requestToken(ccRequest(server.url()), callWithin(agent));
+    const token = await requestToken(ccRequest(server.url()), within());
     expect(token.accessToken).toBe("third-time");
     expect(server.requests).toHaveLength(3);
+    expect(clock.waits).toEqual([112, 225]);
     // Every attempt is the same complete request.
     for (const request of server.requests) {
       expect(request.form).toEqual({ grant_type: "client_credentials", scope: "read" });
@@ -52,16 +62,33 @@ describe("requestToken retries (p-retry)", () => {
         tokenAnswer({ access_token: "ok" }),
       ],
     });
-    const token = await requestToken(ccRequest(server.url()), callWithin(agent));
+    const token = await requestToken(ccRequest(server.url()), within());
     expect(token.accessToken).toBe("ok");
     expect(server.requests).toHaveLength(2);
+    expect(clock.waits).toEqual([0]);
+  });
+
+  it("429 with Retry-After: waits what the server asks when the deadline allows, else answers at once", async () => {
+    server = await startServer({
+      script: [
+        { status: 429, headers: { "retry-after": "3" }, body: "" },
+        tokenAnswer({ access_token: "later" }),
+      ],
+    });
+    expect((await requestToken(ccRequest(server.url()), within(15_000))).accessToken).toBe("later");
+    expect(clock.waits).toEqual([3000]);
+    server = await startServer({ fallback: { status: 429, headers: { "retry-after": "3" }, body: "" } });
+    const error = await failure(requestToken(ccRequest(server.url()), within(2000)));
+    expect(error).toMatchObject({ retryable: true, message: expect.stringContaining("HTTP 429") });
+    expect(clock.waits).toEqual([]);
+    expect(server.requests).toHaveLength(1);
   });
 
   it("a connection closed without an answer is retried", async () => {
     server = await startServer({
       script: [{ destroy: true }, tokenAnswer({ access_token: "after-reset" })],
     });
-    const token = await requestToken(ccRequest(server.url()), callWithin(agent));
+    const token = await requestToken(ccRequest(server.url()), within());
     expect(token.accessToken).toBe("after-reset");
     expect(server.requests).toHaveLength(2);
   });
@@ -70,16 +97,16 @@ describe("requestToken retries (p-retry)", () => {
     server = await startServer({
       script: [{ truncated: '{"access_token": "half' }, tokenAnswer({ access_token: "whole" })],
     });
-    const token = await requestToken(ccRequest(server.url()), callWithin(agent));
+    const token = await requestToken(ccRequest(server.url()), within());
     expect(token.accessToken).toBe("whole");
     expect(server.requests).toHaveLength(2);
   });
 
   it("a connection lost in the middle of every answer ends in a retryable AuthError", async () => {
     server = await startServer({ fallback: { truncated: '{"access_token": "half' } });
-    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent, 15_000)));
+    const error = await failure(requestToken(ccRequest(server.url()), within(15_000)));
     expect(error).toBeInstanceOf(AuthError);
-    expect(error).toMatchObject({ code: "auth", retryable: true });
+    expect(error).toMatchObject({ code: "token-endpoint-unreachable", retryable: true });
     expect((error as AuthError).message).toContain(
       `lost the connection to token endpoint ${server.origin}/oauth/token while reading its answer`,
     );
@@ -90,7 +117,7 @@ describe("requestToken retries (p-retry)", () => {
     server = await startServer({
       fallback: oauthError("invalid_client", "Client authentication failed (unknown client)", 401),
     });
-    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
+    const error = await failure(requestToken(ccRequest(server.url()), within()));
     expect(error).toBeInstanceOf(AuthError);
     const authError = error as AuthError;
     expect(authError.code).toBe("invalid-client");
@@ -104,7 +131,7 @@ describe("requestToken retries (p-retry)", () => {
 
   it("invalid_grant is final", async () => {
     server = await startServer({ fallback: oauthError("invalid_grant", "refresh token revoked") });
-    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
+    const error = await failure(requestToken(ccRequest(server.url()), within()));
     expect(error).toMatchObject({ code: "invalid-grant", oauthError: "invalid_grant" });
     expect(server.requests).toHaveLength(1);
   });
@@ -113,8 +140,11 @@ describe("requestToken retries (p-retry)", () => {
     server = await startServer({
       fallback: { body: "<html><form>Sign in</form></html>", contentType: "text/html" },
     });
-    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
-    expect(error).toMatchObject({ code: "auth", message: expect.stringContaining("text/html, not JSON") });
+    const error = await failure(requestToken(ccRequest(server.url()), within()));
+    expect(error).toMatchObject({
+      code: "token-response-malformed",
+      message: expect.stringContaining("text/html, not JSON"),
+    });
     expect(server.requests).toHaveLength(1);
   });
 
@@ -122,8 +152,11 @@ describe("requestToken retries (p-retry)", () => {
     server = await startServer({
       fallback: { status: 302, headers: { location: "/login" }, body: "" },
     });
-    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
-    expect(error).toMatchObject({ code: "auth", message: expect.stringContaining("redirect (HTTP 302)") });
+    const error = await failure(requestToken(ccRequest(server.url()), within()));
+    expect(error).toMatchObject({
+      code: "token-endpoint-status",
+      message: expect.stringContaining("redirect (HTTP 302)"),
+    });
     expect(server.requests).toHaveLength(1);
     expect(server.requests[0]!.path).toBe("/oauth/token");
   });
@@ -132,29 +165,34 @@ describe("requestToken retries (p-retry)", () => {
     server = await startServer({
       fallback: { json: { access_token: "x".repeat(70 * 1024), token_type: "bearer" } },
     });
-    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent)));
-    expect(error).toMatchObject({ code: "auth", message: expect.stringContaining("more than 65536 bytes") });
+    const error = await failure(requestToken(ccRequest(server.url()), within()));
+    expect(error).toMatchObject({
+      code: "token-endpoint-unreachable",
+      message: expect.stringContaining("more than 65536 bytes"),
+    });
     expect(server.requests).toHaveLength(1);
   });
 
   it("500 for ever: gives up with the retryable AuthError once the deadline leaves no room", async () => {
     server = await startServer({ fallback: { status: 503, body: "maintenance" } });
-    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent, 250)));
+    const error = await failure(requestToken(ccRequest(server.url()), within(250)));
     expect(error).toBeInstanceOf(AuthError);
     expect(error).toMatchObject({
       retryable: true,
       message: expect.stringContaining("HTTP 503: maintenance"),
     });
-    // The deadline stops the retries before p-retry's 5 attempts.
+    // The deadline stops the retries before the policy's 5 attempts: every wait started left room for an attempt.
     expect(server.requests.length).toBeGreaterThanOrEqual(1);
     expect(server.requests.length).toBeLessThan(5);
+    expect(clock.waits.reduce((sum, wait) => sum + wait, 0)).toBeLessThan(250 - 100);
   });
 
   it("500 for ever with a long deadline: 5 attempts (4 retries), then the last error", async () => {
     server = await startServer({ fallback: { status: 500, body: "down" } });
-    const error = await failure(requestToken(ccRequest(server.url()), callWithin(agent, 15_000)));
-    expect(error).toMatchObject({ code: "auth", retryable: true });
+    const error = await failure(requestToken(ccRequest(server.url()), within(15_000)));
+    expect(error).toMatchObject({ code: "token-endpoint-status", retryable: true });
     expect(server.requests).toHaveLength(5);
+    expect(clock.waits).toEqual([112, 225, 450, 900]);
   });
 });
 
@@ -187,7 +225,7 @@ describe("requestToken: endpoints that do not answer", () => {
     const controller = new AbortController();
     server = await startServer({
       fallback: () => {
-        // Abort right after the first failure is answered, while p-retry waits before the next attempt.
+        // Abort right after the first failure is answered, while the policy waits (real time) before the next attempt.
         setImmediate(() => controller.abort(new Error("run cancelled")));
         return { status: 503, body: "busy" };
       },
@@ -206,15 +244,16 @@ describe("requestToken: endpoints that do not answer", () => {
   it("connection refused: retried, then an AuthError saying it could not reach the endpoint", async () => {
     const port = await closedPort();
     const error = await failure(
-      requestToken(ccRequest(`http://127.0.0.1:${port}/oauth/token`), callWithin(agent, 15_000)),
+      requestToken(ccRequest(`http://127.0.0.1:${port}/oauth/token`), within(15_000)),
     );
     expect(error).toBeInstanceOf(AuthError);
     const authError = error as AuthError;
-    expect(authError.code).toBe("auth");
+    expect(authError.code).toBe("token-endpoint-unreachable");
     expect(authError.retryable).toBe(true);
     expect(authError.message).toContain(
       `could not reach token endpoint http://127.0.0.1:${port}/oauth/token`,
     );
     expect(authError.message).toContain("ECONNREFUSED");
+    expect(clock.waits).toHaveLength(TOKEN_RETRY_POLICY.retries);
   });
 });

@@ -1,5 +1,4 @@
-import type { HttpTraceDetails } from "../../../activities/http-request/exchange.js";
-import type { RunResult, TraceEntry } from "../../../engine/result.js";
+import { type HttpTrace, httpTraceOf, type RunResult, type TraceEntry } from "../../../engine/result.js";
 import { httpSummaryLine, summarizeHttp } from "../../http-summary.js";
 import { escapeHtml, escapeJson } from "./escape.js";
 import type { NodeState } from "./graph-svg.js";
@@ -30,7 +29,7 @@ function row(term: string, value: string): string {
 }
 
 /** The request as sent (secrets already `[REDACTED]` in the trace), or why it was not sent. */
-function httpSection(http: Partial<HttpTraceDetails>, errorKind: string | undefined): string {
+function httpSection(http: Partial<HttpTrace>, errorKind: string | undefined): string {
   const summary = summarizeHttp(http, errorKind);
   const headers = summary.sent
     ? Object.entries(http.requestHeaders ?? {}).map(([name, value]) => `\n${name}: ${value}`)
@@ -76,7 +75,8 @@ export function stepDetails(entry: TraceEntry, index: number, result: RunResult)
     `<h3><span class="mark">${MARKS[state]}</span> ${index + 1} · ${escapeHtml(entry.activity)} <small>${escapeHtml(entry.type)}</small></h3>`,
     `<dl>${row("outcome", escapeHtml(outcome))}${row("duration", `${escapeHtml(entry.durationMs.toFixed(1))} ms`)}${row("started", escapeHtml(entry.startedAt))}</dl>`,
   ];
-  if (entry.http) parts.push(httpSection(entry.http as Partial<HttpTraceDetails>, entry.error?.kind));
+  const http = httpTraceOf(entry);
+  if (http) parts.push(httpSection(http, entry.error?.kind));
   if (entry.assignments && Object.keys(entry.assignments).length > 0)
     parts.push(assignmentsSection(entry.assignments));
   parts.push(otherDetails(entry));

@@ -1,0 +1,23 @@
+import type { RetryClock } from "../../src/http/retry.js";
+
+/** A retry clock whose sleeps return at once: time jumps ahead by the wait, and every wait is recorded. */
+export interface FakeClock extends RetryClock {
+  /** Each wait asked for, in milliseconds, in order. */
+  readonly waits: number[];
+}
+
+export function fakeClock(random = 0.5): FakeClock {
+  let slept = 0;
+  const waits: number[] = [];
+  return {
+    waits,
+    now: () => performance.now() + slept,
+    random: () => random,
+    sleep(ms, signal) {
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      waits.push(ms);
+      slept += ms;
+      return Promise.resolve();
+    },
+  };
+}
