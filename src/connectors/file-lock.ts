@@ -22,7 +22,7 @@ interface LockOwner {
 }
 
 const DEFAULT_STALE_MS = 10_000;
-const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 5_000;
 
 /**
  * An advisory lock beside a file: `FILE.lock`, created with O_EXCL (`wx`) and holding the owner's pid, host, a
