@@ -37,7 +37,8 @@ const fleet = config.redis
       onWarning: (message) => say({ event: "warning", message }),
     })
   : undefined;
-const store = fleet?.store ?? new MemoryConnectorStore(config.connectors, process.cwd(), { allowLoopbackHttp: true });
+const store =
+  fleet?.store ?? new MemoryConnectorStore(config.connectors, process.cwd(), { allowLoopbackHttp: true });
 const registry = await ConnectorRegistry.open(store, { allowLoopbackHttp: true });
 registry.on("change", ({ kind, connector }) => say({ event: "change", kind, name: connector.name }));
 const engine = createEngine({
