@@ -1,7 +1,7 @@
 import type { Authorization, AuthorizeRequest, ConnectorHandle } from "../../core/connector-seam.js";
 import { EgressDeniedError } from "../../core/egress-rules.js";
 import { type FixableCause, FlowrunError, fixableCauseOf } from "../../core/errors.js";
-import type { HttpMethod } from "../../core/http-types.js";
+import type { HttpMethod, HttpServices } from "../../core/http-types.js";
 import {
   credentialSecrets,
   encodeQuery,
@@ -135,18 +135,26 @@ function credentialState(authorization: Authorization, refreshing: boolean): Cre
   return authorization.tokenFetched ? "fetched" : "cached";
 }
 
-/** Joined and checked URLs by base, path and loopback rule: the checks are pure, and most paths are constant. */
-const joinedUrls = new Map<string, UrlParts>();
+/**
+ * Joined and checked URLs by base and path, one cache per engine (its `http` services): the checks are pure and
+ * most paths are constant, and no engine's rules or evictions reach another engine embedded in the same process.
+ */
+const joinedUrlsByEngine = new WeakMap<HttpServices, Map<string, UrlParts>>();
 const JOINED_URLS_KEPT = 1024;
 
+function joinedUrlsOf(http: HttpServices): Map<string, UrlParts> {
+  let joined = joinedUrlsByEngine.get(http);
+  if (joined === undefined) {
+    joined = new Map();
+    joinedUrlsByEngine.set(http, joined);
+  }
+  return joined;
+}
+
 /** The connector's base URL joined with a rendered `requestPath`, every origin rule checked (SPEC 3). */
-function checkedJoin(
-  connectorName: string,
-  base: string,
-  target: string,
-  allowLoopbackHttp: boolean,
-): UrlParts {
-  const key = `${allowLoopbackHttp ? 1 : 0}\u0000${base}\u0000${target}`;
+function checkedJoin(connectorName: string, base: string, target: string, http: HttpServices): UrlParts {
+  const joinedUrls = joinedUrlsOf(http);
+  const key = `${base}\u0000${target}`;
   const known = joinedUrls.get(key);
   if (known !== undefined) return known;
   let baseUrl: URL;
@@ -155,7 +163,7 @@ function checkedJoin(
   } catch {
     throw new InvalidRequestError(`connector "${connectorName}" has an invalid base URL`);
   }
-  checkSendableUrl(baseUrl, allowLoopbackHttp, `the base URL of connector "${connectorName}"`);
+  checkSendableUrl(baseUrl, http.allowLoopbackHttp, `the base URL of connector "${connectorName}"`);
   const joined = urlParts(joinToBase(baseUrl, target));
   if (joinedUrls.size >= JOINED_URLS_KEPT) joinedUrls.clear();
   joinedUrls.set(key, joined);
@@ -400,7 +408,7 @@ class HttpExchange {
     }
     const base = authorization?.baseUrl ?? connector.baseUrl;
     if (base === undefined) throw new InvalidRequestError(`connector "${connector.name}" has no base URL`);
-    const parts = checkedJoin(connector.name, base, request.target, allowLoopbackHttp);
+    const parts = checkedJoin(connector.name, base, request.target, this.ctx.services.http);
     return withQuery(parts, request.query, compiled.secretQuery);
   }
 
