@@ -7,7 +7,7 @@ import { ConnectorError } from "./errors.js";
 export interface FileLockOptions {
   /** A lock whose holder stopped refreshing it this long ago is taken over. Default 10 s. */
   readonly staleMs?: number;
-  /** How long to wait for a held lock before refusing. Default 10 s. */
+  /** How long to wait for a held lock before refusing. Default 5 s. */
   readonly timeoutMs?: number;
 }
 

@@ -67,6 +67,18 @@ describe("Redis unreachable at start", () => {
       `cannot reach Redis at redis://:***@127.0.0.1:${port}/3 (ECONNREFUSED)`,
     );
   });
+
+  it("hides credentials given as query parameters too", async () => {
+    const port = await closedPort();
+    const attempt = connectRedisFleet({
+      url: `redis://127.0.0.1:${port}/3?password=hunter2&username=ops`,
+      tokenKey: TEST_TOKEN_KEY,
+    });
+    const error: unknown = await attempt.catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RedisUnavailableError);
+    expect((error as Error).message).toContain(`redis://127.0.0.1:${port}/3?***`);
+    expect((error as Error).message).not.toContain("hunter2");
+  });
 });
 
 describe.skipIf(!reachable)("the Redis connector store", () => {

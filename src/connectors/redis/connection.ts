@@ -34,11 +34,13 @@ function reconnectDelay(attempt: number): number {
   return Math.min(2000, 100 * 2 ** Math.min(attempt - 1, 5));
 }
 
-/** The URL without its password, for messages. */
+/** The URL without its credentials, for messages: the password in `user:pass@` and any query parameter. */
 export function describeRedisUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = "***";
+    // ioredis reads options (password, username, ...) from the query too; none is needed to tell which Redis.
+    if (parsed.search) parsed.search = "?***";
     return parsed.toString().replace(/\/$/, "");
   } catch {
     return "(unparseable Redis URL)";
@@ -138,6 +140,11 @@ export class RedisConnection {
           : connection.disconnect(),
       ),
     );
+  }
+
+  /** Tells the host something worth a warning about the fleet (the connection's `onWarning`). */
+  warn(message: string): void {
+    this.#onWarning(message);
   }
 
   #noteLost(): void {

@@ -21,8 +21,12 @@ if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KE
 return 1
 `;
 
-/** Lua: releases the lease only if this process still holds it (it may have expired and been taken over). */
-const RELEASE_SCRIPT = `
+/**
+ * Lua: deletes a key only while it still holds the expected value: releases a lease only if this process still
+ * holds it (it may have expired and been taken over), deletes a token the API refused unless another process
+ * already replaced it.
+ */
+const DELETE_IF_EQUAL_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
@@ -49,12 +53,6 @@ if ARGV[3] ~= '0' then
 end
 redis.call('DEL', KEYS[1])
 return 1
-`;
-
-/** Lua: deletes a token the API refused, unless another process already replaced it. */
-const DELETE_IF_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 `;
 
 /**
@@ -122,7 +120,7 @@ export class RedisSharedTokens implements SharedTokenStore {
         const stored = await this.#read(keys.token, request.deadline);
         if (stored && this.#usable(stored.entry, request)) return stored.entry;
         if (stored && stored.entry.token.accessToken === request.refused)
-          await this.#call(DELETE_IF_SCRIPT, [keys.token], [stored.sealed], request.deadline, "delete");
+          await this.#call(DELETE_IF_EQUAL_SCRIPT, [keys.token], [stored.sealed], request.deadline, "delete");
         const owner = randomUUID();
         if (
           await this.#call(
@@ -153,7 +151,7 @@ export class RedisSharedTokens implements SharedTokenStore {
   async #fetchUnderLease(request: SharedTokenRequest, keys: TokenKeys, owner: string): Promise<CachedToken> {
     const release = () =>
       this.#call(
-        RELEASE_SCRIPT,
+        DELETE_IF_EQUAL_SCRIPT,
         [keys.lease],
         [owner],
         performance.now() + this.connection.commandTimeoutMs,
@@ -193,7 +191,15 @@ export class RedisSharedTokens implements SharedTokenStore {
       keys.refresh && fetched.refreshToken && fetched.refreshToken !== used
         ? fetched.refreshToken
         : undefined;
-    await this.#store(keys, owner, fetched.entry, rotated).catch(() => release());
+    await this.#store(keys, owner, fetched.entry, rotated).catch((error: unknown) => {
+      // The server has already retired the refresh token the fleet holds: say so, the other processes' next
+      // refresh will be refused until an admin stores a new one.
+      if (rotated)
+        this.connection.warn(
+          `could not share a rotated refresh token through Redis (${error instanceof Error ? error.message : String(error)}); other processes' refreshes may be refused with invalid_grant`,
+        );
+      return release();
+    });
     return fetched.entry;
   }
 
@@ -247,14 +253,19 @@ export class RedisSharedTokens implements SharedTokenStore {
   }
 
   async #read(key: string, deadline: number): Promise<StoredToken | undefined> {
-    const sealed = await this.#bounded(this.connection.commands.get(key), deadline, "read");
-    if (sealed === null) return undefined;
+    const sealed = await this.#readSealed(key, deadline);
+    if (sealed === undefined) return undefined;
     return { entry: JSON.parse(this.sealer.open(sealed, key)) as CachedToken, sealed };
   }
 
   async #readRefreshToken(key: string, deadline: number): Promise<string | undefined> {
+    const sealed = await this.#readSealed(key, deadline);
+    return sealed === undefined ? undefined : this.sealer.open(sealed, key);
+  }
+
+  async #readSealed(key: string, deadline: number): Promise<string | undefined> {
     const sealed = await this.#bounded(this.connection.commands.get(key), deadline, "read");
-    return sealed === null ? undefined : this.sealer.open(sealed, key);
+    return sealed ?? undefined;
   }
 
   #call(
