@@ -6,7 +6,7 @@ import type { CompiledActivity, FlowPlan } from "./compiler.js";
 import { Scope } from "./expressions.js";
 import type { CallAction, CallHandlers } from "./host.js";
 import type { RunError, RunReason, RunResult, RunStatus, TraceEntry } from "./result.js";
-import { type RunAbort, RunAborts } from "./run-aborts.js";
+import type { RunAbort, RunAborts } from "./run-aborts.js";
 import type { EngineServices } from "./services.js";
 import { coerce } from "./variables.js";
 
@@ -123,7 +123,7 @@ export function runPlan(
   services: EngineServices,
   handlers: CallHandlers,
   options: RunOptions,
-  engineState: EngineRunState = { timestamps: new TraceTimestamps(), aborts: new RunAborts() },
+  engineState: EngineRunState,
 ): Promise<RunResult> {
   const abort = engineState.aborts.open(options.signal, options.deadlineMs);
   const running = runSteps(plan, services, handlers, options, engineState.timestamps, abort);
