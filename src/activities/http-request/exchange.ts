@@ -136,38 +136,48 @@ function credentialState(authorization: Authorization, refreshing: boolean): Cre
 }
 
 /**
- * Joined and checked URLs by base and path, one cache per engine (its `http` services): the checks are pure and
- * most paths are constant, and no engine's rules or evictions reach another engine embedded in the same process.
+ * Checked URLs by base and path (connectors) or by the whole URL (flow-authored), one cache per engine (its `http`
+ * services): the checks are pure and most paths are constant, and no engine's rules or evictions reach another
+ * engine embedded in the same process.
  */
-const joinedUrlsByEngine = new WeakMap<HttpServices, Map<string, UrlParts>>();
-const JOINED_URLS_KEPT = 1024;
+const checkedUrlsByEngine = new WeakMap<HttpServices, Map<string, UrlParts>>();
+const CHECKED_URLS_KEPT = 1024;
 
-function joinedUrlsOf(http: HttpServices): Map<string, UrlParts> {
-  let joined = joinedUrlsByEngine.get(http);
-  if (joined === undefined) {
-    joined = new Map();
-    joinedUrlsByEngine.set(http, joined);
+/** The cached URL for `key`, else `check()`'s (a check that throws caches nothing). */
+function checkedOnce(http: HttpServices, key: string, check: () => UrlParts): UrlParts {
+  let checked = checkedUrlsByEngine.get(http);
+  if (checked === undefined) {
+    checked = new Map();
+    checkedUrlsByEngine.set(http, checked);
   }
-  return joined;
+  const known = checked.get(key);
+  if (known !== undefined) return known;
+  const parts = check();
+  if (checked.size >= CHECKED_URLS_KEPT) checked.clear();
+  checked.set(key, parts);
+  return parts;
 }
 
 /** The connector's base URL joined with a rendered `requestPath`, every origin rule checked (SPEC 3). */
 function checkedJoin(connectorName: string, base: string, target: string, http: HttpServices): UrlParts {
-  const joinedUrls = joinedUrlsOf(http);
-  const key = `${base}\u0000${target}`;
-  const known = joinedUrls.get(key);
-  if (known !== undefined) return known;
-  let baseUrl: URL;
-  try {
-    baseUrl = new URL(base);
-  } catch {
-    throw new InvalidRequestError(`connector "${connectorName}" has an invalid base URL`);
-  }
-  checkSendableUrl(baseUrl, http.allowLoopbackHttp, `the base URL of connector "${connectorName}"`);
-  const joined = urlParts(joinToBase(baseUrl, target));
-  if (joinedUrls.size >= JOINED_URLS_KEPT) joinedUrls.clear();
-  joinedUrls.set(key, joined);
-  return joined;
+  return checkedOnce(http, `${base}\u0000${target}`, () => {
+    let baseUrl: URL;
+    try {
+      baseUrl = new URL(base);
+    } catch {
+      throw new InvalidRequestError(`connector "${connectorName}" has an invalid base URL`);
+    }
+    checkSendableUrl(baseUrl, http.allowLoopbackHttp, `the base URL of connector "${connectorName}"`);
+    return urlParts(joinToBase(baseUrl, target));
+  });
+}
+
+/** A flow-authored `requestUrl`, parsed and checked (SPEC 3). */
+function checkedFlowUrl(target: string, http: HttpServices): UrlParts {
+  // Base URLs are absolute, so "\u0000target" never collides with a "base\u0000path" key.
+  return checkedOnce(http, `\u0000${target}`, () =>
+    urlParts(parseAbsoluteUrl(target, http.allowLoopbackHttp)),
+  );
 }
 
 /**
@@ -401,10 +411,12 @@ class HttpExchange {
 
   private buildUrl(authorization: Authorization | undefined): RequestUrl {
     const { request, connector, compiled } = this;
-    const { allowLoopbackHttp } = this.ctx.services.http;
     if (!connector) {
-      const parts = urlParts(parseAbsoluteUrl(request.target, allowLoopbackHttp));
-      return withQuery(parts, request.query, compiled.secretQuery);
+      return withQuery(
+        checkedFlowUrl(request.target, this.ctx.services.http),
+        request.query,
+        compiled.secretQuery,
+      );
     }
     const base = authorization?.baseUrl ?? connector.baseUrl;
     if (base === undefined) throw new InvalidRequestError(`connector "${connector.name}" has no base URL`);
