@@ -127,10 +127,6 @@ export class RedisConnection {
     return this.commands.status === "ready";
   }
 
-  key(name: string): string {
-    return `${this.keyPrefix}${name}`;
-  }
-
   async close(): Promise<void> {
     this.#closing = true;
     await Promise.all(

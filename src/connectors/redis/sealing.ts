@@ -33,11 +33,6 @@ export class Sealer {
     this.#nameKey = createHmac("sha256", this.#key).update("flowrun key names").digest();
   }
 
-  /** Reads FLOWRUN_TOKEN_KEY (base64 of 32 random bytes); a clear error when it is missing or malformed. */
-  static fromEnvironment(env: Readonly<Record<string, string | undefined>>): Sealer {
-    return Sealer.fromBase64(env[TOKEN_KEY_ENV], TOKEN_KEY_ENV);
-  }
-
   static fromBase64(text: string | undefined, name = "the token key"): Sealer {
     const hint =
       "generate one with: node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\"";
