@@ -3,6 +3,8 @@ import type { CompiledJsonPath } from "../core/json-paths.js";
 import { countTokenUse, startTokenFetch } from "../core/telemetry.js";
 import { type AuthSettings, basicAuthorization, fingerprint, obtainToken } from "./auth/strategies.js";
 import type { TokenSet } from "./auth/token-set.js";
+import { AuthError } from "./errors.js";
+import { type HeldRefreshToken, newerRefreshToken } from "./refresh-chain.js";
 import { tokenExpiryCheck } from "./request-rules.js";
 import type { TokenCache } from "./token-cache.js";
 
@@ -24,7 +26,11 @@ export interface ConnectorProfile extends ConnectorIdentity {
   /** Salesforce: requests go to the token response's `instance_url`. */
   readonly baseUrlFromToken: boolean;
   /** Persists a refresh token the server rotated (RFC 6749 section 6), so the next process uses it too. */
-  readonly onRefreshTokenRotated?: (refreshToken: string) => Promise<void> | void;
+  readonly onRefreshTokenRotated?: (rotated: HeldRefreshToken) => Promise<void> | void;
+  /** Generation of the configured refresh token (0 unless the store kept one with it). */
+  readonly refreshTokenGeneration?: number;
+  /** The refresh token the store holds now (another process may have rotated it), read after an `invalid_grant`. */
+  readonly storedRefreshToken?: () => HeldRefreshToken | undefined;
   /** Errors of background refreshes, which no request waits for. */
   readonly onBackgroundError?: (error: unknown) => void;
 }
@@ -32,18 +38,36 @@ export interface ConnectorProfile extends ConnectorIdentity {
 const NO_OP = () => {};
 /** A proactive refresh belongs to no activity, so it gets its own time limit. */
 const BACKGROUND_REFRESH_MS = 30_000;
+/**
+ * A refresh-token request, once sent, is never abandoned for a run's deadline or signal: the server may rotate the
+ * token whatever the client does, and only the answer carries the new one. It runs to this limit of its own
+ * (shorter than the fleet's refresh lease, see src/connectors/redis/shared-tokens.ts) and whatever it returns is
+ * kept; a run that cannot wait takes its error branch, the next run uses the new token.
+ */
+export const REFRESH_LIMIT_MS = 10_000;
 
-/** Wraps a connector profile into the seam the http-request activity uses, sharing the engine's token cache. */
-export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): ConnectorHandle {
-  let auth = profile.auth;
-  const key = `${profile.id}:${fingerprint(auth)}`;
-  const owner = `connector "${profile.name}"`;
-  const configuredRefreshToken = auth.kind === "refresh-token" ? auth.refreshToken : undefined;
+function isInvalidGrant(error: unknown): error is AuthError {
+  return error instanceof AuthError && error.code === "invalid-grant";
+}
 
-  /** `refreshToken`: a rotated one another process stored, used instead of the one this process knows. */
-  const fetchToken = async (request: AuthorizeRequest, refreshToken?: string): Promise<TokenSet> => {
+/**
+ * Token requests for one connector. For a refresh-token grant it holds the newest refresh token this process knows
+ * and its generation: a rotation makes the next generation the held one.
+ */
+function tokenFetcher(profile: ConnectorProfile, owner: string) {
+  const auth = profile.auth;
+  let held: HeldRefreshToken | undefined =
+    auth.kind === "refresh-token"
+      ? { refreshToken: auth.refreshToken, generation: profile.refreshTokenGeneration ?? 0 }
+      : undefined;
+
+  const sendOnce = async (
+    request: AuthorizeRequest,
+    using: HeldRefreshToken | undefined,
+  ): Promise<TokenSet> => {
     if (auth.kind === "basic") throw new Error("basic auth has no token");
-    const settings = auth.kind === "refresh-token" && refreshToken ? { ...auth, refreshToken } : auth;
+    const settings =
+      auth.kind === "refresh-token" && using ? { ...auth, refreshToken: using.refreshToken } : auth;
     const telemetry = startTokenFetch(request.telemetry, {
       connectorId: profile.id,
       connectorType: profile.type,
@@ -58,16 +82,43 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
       throw error;
     }
     telemetry.ended();
-    if (
-      settings.kind === "refresh-token" &&
-      token.refreshToken &&
-      token.refreshToken !== settings.refreshToken
-    ) {
-      auth = { ...settings, refreshToken: token.refreshToken };
-      await profile.onRefreshTokenRotated?.(token.refreshToken);
+    if (using && token.refreshToken && token.refreshToken !== using.refreshToken) {
+      const rotated = { refreshToken: token.refreshToken, generation: using.generation + 1 };
+      held = newerRefreshToken(rotated, held);
+      await profile.onRefreshTokenRotated?.(rotated);
     }
     return token;
   };
+
+  return {
+    held: (): HeldRefreshToken | undefined => held,
+    /**
+     * `supplied`: a newer refresh token another process stored. On `invalid_grant` the store is read again:
+     * another process may have rotated the token meanwhile, and its newer generation is tried once before the
+     * refusal stands.
+     */
+    async fetch(request: AuthorizeRequest, supplied?: HeldRefreshToken): Promise<TokenSet> {
+      const using = held && newerRefreshToken(held, supplied);
+      try {
+        return await sendOnce(request, using);
+      } catch (error) {
+        const stored = using && isInvalidGrant(error) ? profile.storedRefreshToken?.() : undefined;
+        if (!using || !stored || stored.generation <= using.generation) throw error;
+        held = newerRefreshToken(stored, held);
+        return sendOnce(request, stored);
+      }
+    },
+  };
+}
+
+/** Wraps a connector profile into the seam the http-request activity uses, sharing the engine's token cache. */
+export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): ConnectorHandle {
+  const auth = profile.auth;
+  const key = `${profile.id}:${fingerprint(auth)}`;
+  const owner = `connector "${profile.name}"`;
+  const configuredRefreshToken = auth.kind === "refresh-token" ? auth.refreshToken : undefined;
+  const tokens = tokenFetcher(profile, owner);
+  const refreshing = configuredRefreshToken !== undefined;
 
   return {
     id: profile.id,
@@ -93,13 +144,21 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
         defaultLifetimeSeconds: profile.defaultLifetimeSeconds,
         deadline: request.deadline,
         configuredRefreshToken,
+        held: refreshing ? tokens.held : undefined,
+        detached: refreshing,
+        owner,
         fetch: (background, refreshToken) => {
           // The fetch is shared by every caller waiting for this token (single flight), so it must not be tied
           // to the signal of the caller that happened to start it: that caller's run being cancelled would fail
-          // all the other waiters with its reason. It keeps that caller's deadline as its own time limit; each
-          // caller's signal only ends its own wait (TokenLookup.signal).
-          const deadline = background ? performance.now() + BACKGROUND_REFRESH_MS : request.deadline;
-          return fetchToken(
+          // all the other waiters with its reason. It keeps that caller's deadline as its own time limit (a
+          // refresh-token request its own, REFRESH_LIMIT_MS); each caller's signal only ends its own wait
+          // (TokenLookup.signal).
+          const deadline = refreshing
+            ? performance.now() + REFRESH_LIMIT_MS
+            : background
+              ? performance.now() + BACKGROUND_REFRESH_MS
+              : request.deadline;
+          return tokens.fetch(
             {
               dispatcher: request.dispatcher,
               signal: AbortSignal.timeout(Math.max(0, Math.ceil(deadline - performance.now()))),

@@ -68,7 +68,11 @@ export type AuthErrorCode =
   /** A secret of the connector cannot be read or used (missing, unresolvable, a private key that is not RSA PEM). */
   | "credentials-unavailable"
   /** A token URL known only at run time (a Google key's token_uri) breaks the https rule. */
-  | "insecure-token-url";
+  | "insecure-token-url"
+  /** The refresh token was not sent: the token endpoint refused it moments ago, and the backoff has not ended. */
+  | "refresh-backoff"
+  /** The fleet's token store (Redis) cannot be used, and a rotating refresh token is not spent without it. */
+  | "token-store-unavailable";
 
 /** The code of an OAuth error response (RFC 6749 5.2 `error`). */
 function oauthErrorCode(oauthError: string): AuthErrorCode {

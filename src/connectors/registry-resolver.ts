@@ -3,6 +3,7 @@ import { describeError } from "../core/errors.js";
 import { connectorAuth } from "./connector-auth.js";
 import { type ConnectorIdentity, connectorHandle } from "./connector-handle.js";
 import { AuthError } from "./errors.js";
+import type { HeldRefreshToken } from "./refresh-chain.js";
 import type { ConnectorRegistry } from "./registry.js";
 import { allowedMethods, connectorExpirySettings, tokenExpiryCheck } from "./request-rules.js";
 import type { Connector } from "./schema.js";
@@ -44,22 +45,20 @@ export interface RegistryResolver extends ConnectorResolver {
  * would fail with invalid_grant until the process restarts. An admin edit of the field itself wins.
  */
 class RotatedRefreshTokens {
-  private readonly byConnector = new Map<string, { source: string; refreshToken: string }>();
+  private readonly byConnector = new Map<string, { source: string; held: HeldRefreshToken }>();
   private static source(connector: Connector): string {
     return JSON.stringify((connector as { refreshToken?: unknown }).refreshToken ?? null);
   }
-  remember(connector: Connector, refreshToken: string): void {
-    this.byConnector.set(connector.id, { source: RotatedRefreshTokens.source(connector), refreshToken });
+  remember(connector: Connector, held: HeldRefreshToken): void {
+    this.byConnector.set(connector.id, { source: RotatedRefreshTokens.source(connector), held });
   }
   forget(connectorId: string): void {
     this.byConnector.delete(connectorId);
   }
   /** The rotated token, while the connector's stored field is still the one it replaced. */
-  current(connector: Connector): string | undefined {
+  current(connector: Connector): HeldRefreshToken | undefined {
     const remembered = this.byConnector.get(connector.id);
-    return remembered?.source === RotatedRefreshTokens.source(connector)
-      ? remembered.refreshToken
-      : undefined;
+    return remembered?.source === RotatedRefreshTokens.source(connector) ? remembered.held : undefined;
   }
 }
 
@@ -73,7 +72,7 @@ function secretReader(
     const value = fields.get(field);
     if (field === "refreshToken") {
       const current = rotated.current(connector);
-      if (current !== undefined) return current;
+      if (current !== undefined) return current.refreshToken;
     }
     try {
       if (value === undefined)
@@ -98,25 +97,38 @@ function refreshTokenKeeper(
   connector: Connector,
   rotated: RotatedRefreshTokens,
   onWarning: ((message: string) => void) | undefined,
-): (refreshToken: string) => Promise<void> {
-  return async (refreshToken) => {
+): (rotated: HeldRefreshToken) => Promise<void> {
+  return async (held) => {
     let failure: unknown;
-    const stored = await registry.rotateRefreshToken(connector.id, refreshToken).catch((error: unknown) => {
-      failure = error;
-      return false;
-    });
+    const stored = await registry
+      .rotateRefreshToken(connector.id, held.refreshToken, held.generation)
+      .catch((error: unknown) => {
+        failure = error;
+        return false;
+      });
     if (stored) {
       rotated.forget(connector.id);
       return;
     }
     // The current connector object: a rebuilt handle compares its refresh token field with this one.
-    rotated.remember((registry.resolve(connector.id) as Connector | undefined) ?? connector, refreshToken);
+    rotated.remember((registry.resolve(connector.id) as Connector | undefined) ?? connector, held);
     onWarning?.(
       failure === undefined
         ? `connector "${connector.name}": the token endpoint rotated the refresh token, but it comes from an environment variable or a file and cannot be stored; this process keeps using the new one`
         : `connector "${connector.name}": the token endpoint rotated the refresh token, but saving it failed (${describeError(failure)}); this process keeps using the new one`,
     );
   };
+}
+
+function generationOf(connector: Connector): number {
+  return ("refreshTokenGeneration" in connector ? connector.refreshTokenGeneration : undefined) ?? 0;
+}
+
+/** The refresh token the registry holds now, when it is stored in the connector itself (not `{ env }`/`{ file }`). */
+function storedRefreshToken(registry: ConnectorRegistry, id: string): HeldRefreshToken | undefined {
+  const current = registry.resolve(id) as Connector | undefined;
+  if (!current || !("refreshToken" in current) || typeof current.refreshToken !== "string") return undefined;
+  return { refreshToken: current.refreshToken, generation: generationOf(current) };
 }
 
 /** The connector's auth strategy, built at its first request so that a missing secret fails that request. */
@@ -156,6 +168,10 @@ function authorizingHandle(
       onRefreshTokenRotated: options.sharedRefreshTokens
         ? undefined
         : refreshTokenKeeper(registry, connector, rotated, options.onWarning),
+      refreshTokenGeneration: rotated.current(connector)?.generation ?? generationOf(connector),
+      storedRefreshToken: options.sharedRefreshTokens
+        ? undefined
+        : () => storedRefreshToken(registry, connector.id),
       onBackgroundError: (error) =>
         options.onWarning?.(
           `connector "${connector.name}": background token refresh failed: ${describeError(error)}`,

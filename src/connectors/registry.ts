@@ -345,7 +345,7 @@ export class ConnectorRegistry {
    * Not an admin edit: no role, allowed while active. Only a refresh token stored in the file itself can be
    * rewritten; one that comes from `{ env }` or `{ file }` is left alone and false is returned.
    */
-  rotateRefreshToken(id: string, refreshToken: string): Promise<boolean> {
+  rotateRefreshToken(id: string, refreshToken: string, generation?: number): Promise<boolean> {
     // No role: the engine stores what the token endpoint rotated.
     return this.mutate(
       () => undefined,
@@ -354,7 +354,15 @@ export class ConnectorRegistry {
         if (!current || !("refreshToken" in current) || typeof current.refreshToken !== "string")
           return false;
         if (current.refreshToken === refreshToken) return true;
-        const next = freeze({ ...structuredClone(current), refreshToken } as Connector);
+        // Compare-and-set on the generation: a newer refresh token (another process's) is never replaced by an
+        // older one. The caller has nothing to keep: the store holds a token at least as new as its own.
+        const stored = current.refreshTokenGeneration ?? 0;
+        if (generation !== undefined && generation <= stored) return true;
+        const next = freeze({
+          ...structuredClone(current),
+          refreshToken,
+          ...(generation === undefined ? {} : { refreshTokenGeneration: generation }),
+        } as Connector);
         await this.commit(this.replace(next), this.ccai, { kind: "refresh-token-rotated", connector: next });
         return true;
       },

@@ -135,6 +135,12 @@ export const customConnectorSchema = z
   })
   .meta({ description: "Custom connector: Basic auth or OAuth 2.0 (up to 10 per organisation)" });
 
+/** Written by the engine with every rotated refresh token; a store never replaces a newer generation. */
+const refreshTokenGeneration = z.number().int().min(0).optional().meta({
+  description:
+    "How many times the engine rotated the stored refresh token (set by the engine; an older generation never replaces a newer one)",
+});
+
 export const webexContactCenterConnectorSchema = z
   .strictObject({
     ...commonFields,
@@ -145,6 +151,7 @@ export const webexContactCenterConnectorSchema = z
     clientId: z.string().min(1).meta({ description: "Webex integration client id" }),
     clientSecret: secretSchema,
     refreshToken: secretSchema,
+    refreshTokenGeneration: refreshTokenGeneration,
     tokenUrl: url("Token endpoint").default(DEFAULTS.webexContactCenterTokenUrl),
     resourceDomainUrl: url("Webex Contact Center API base URL, e.g. https://api.wxcc-us1.cisco.com"),
   })
@@ -189,6 +196,7 @@ export const googleCcaiConnectorSchema = z
     clientId: z.string().min(1).meta({ description: "OAuth client id used for Sign in with Google" }),
     clientSecret: secretSchema,
     refreshToken: secretSchema.meta({ description: 'Refresh token obtained by "Sign in with Google"' }),
+    refreshTokenGeneration: refreshTokenGeneration,
     project: z.string().min(1).meta({ description: "Google Cloud project id" }),
     serviceAccount: z.string().min(1).meta({ description: "Service account e-mail" }),
     tokenUrl: url("Token endpoint").default(DEFAULTS.googleCcaiTokenUrl),
@@ -223,6 +231,7 @@ export const genesysConnectorSchema = z
     clientId: z.string().min(1).meta({ description: "OAuth client id" }),
     clientSecret: secretSchema,
     refreshToken: secretSchema.optional().meta({ description: "Stored refresh token (authorization_code)" }),
+    refreshTokenGeneration: refreshTokenGeneration,
     resourceDomainUrl: url("Base URL override (default https://api.{environment})").optional(),
     tokenUrl: url("Token endpoint override (default https://login.{environment}/oauth/token)").optional(),
   })

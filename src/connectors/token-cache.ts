@@ -1,6 +1,8 @@
 import { decodeJwt } from "jose";
 import { LRUCache } from "lru-cache";
 import type { TokenSet } from "./auth/token-set.js";
+import { AuthError } from "./errors.js";
+import { type HeldRefreshToken, RefusalBackoff } from "./refresh-chain.js";
 
 export interface CachedToken {
   readonly token: TokenSet;
@@ -43,11 +45,19 @@ export interface SharedTokenRequest {
   readonly current: string | undefined;
   /** Refresh-token grants: the configured refresh token (a rotated one is stored keyed by it). */
   readonly configuredRefreshToken: string | undefined;
-  /** Makes the token request, with this refresh token instead of the configured one when given. */
+  /** Refresh-token grants: the newest refresh token this process holds, with its generation. */
+  readonly held: () => HeldRefreshToken | undefined;
+  /**
+   * Makes the token request, with this refresh token instead of the one the process holds when given. After it,
+   * `held()` is the refresh token the server issued (the next generation) or the one it kept.
+   */
   readonly fetch: (
-    refreshToken: string | undefined,
+    refreshToken: HeldRefreshToken | undefined,
   ) => Promise<{ entry: CachedToken; refreshToken: string | undefined }>;
 }
+
+/** Which refresh token chain a write-back belongs to. */
+export type RefreshChainKey = Pick<SharedTokenRequest, "key" | "connectorId" | "configuredRefreshToken">;
 
 /**
  * A token store shared by many processes: one token request for the fleet however many processes need it.
@@ -55,6 +65,11 @@ export interface SharedTokenRequest {
  */
 export interface SharedTokenStore {
   obtain(request: SharedTokenRequest): Promise<CachedToken | SharedTokenMiss>;
+  /**
+   * A refresh token rotated without the store (it could not be used): written back as soon as the store answers,
+   * unless the store already holds a newer generation.
+   */
+  writeBack?(chain: RefreshChainKey, held: HeldRefreshToken): void;
 }
 
 export interface TokenLookup {
@@ -65,13 +80,22 @@ export interface TokenLookup {
   readonly defaultLifetimeSeconds: number;
   /**
    * Requests a token; `background` when no caller waits for it (proactive refresh). `refreshToken` replaces the
-   * configured one (a rotated refresh token another process stored).
+   * one the process holds (a newer rotated refresh token another process stored).
    */
-  readonly fetch: (background: boolean, refreshToken?: string) => Promise<TokenSet>;
+  readonly fetch: (background: boolean, refreshToken?: HeldRefreshToken) => Promise<TokenSet>;
   /** When the fetch must be done by, as `performance.now()` milliseconds (the caller's activity deadline). */
   readonly deadline: number;
   /** Refresh-token grants: the refresh token the connector is configured with. */
   readonly configuredRefreshToken?: string;
+  /** Refresh-token grants: the newest refresh token this process holds, with its generation. */
+  readonly held?: () => HeldRefreshToken | undefined;
+  /**
+   * The fetch runs to its own time limit whatever the callers' deadlines (a refresh-token request, which must
+   * not be abandoned once sent): a caller with more time left joins it rather than starting another.
+   */
+  readonly detached?: boolean;
+  /** Names the connector in messages (`connector "Webex CC"`). */
+  readonly owner?: string;
   /** Stops waiting (not the shared fetch) when the caller's deadline passes. Read only by a caller that waits. */
   readonly signal: AbortSignal;
   /** Called with errors of background refreshes, which no caller awaits. */
@@ -128,12 +152,15 @@ export class TokenCache {
   readonly #marginSeconds: number;
   readonly #now: () => number;
   readonly #shared: SharedTokenStore | undefined;
+  /** Connectors whose refresh token the token endpoint refused moments ago. */
+  readonly #refusals: RefusalBackoff;
 
   constructor(options: TokenCacheOptions = {}) {
     this.#tokens = new LRUCache({ max: options.max ?? 10_000 });
     this.#marginSeconds = options.marginSeconds ?? 60;
     this.#now = options.now ?? Date.now;
     this.#shared = options.shared;
+    this.#refusals = new RefusalBackoff({ now: this.#now });
   }
 
   async use(lookup: TokenLookup): Promise<TokenUse> {
@@ -185,6 +212,7 @@ export class TokenCache {
       this.#refused.delete(key);
     }
     this.#keysByConnector.delete(connectorId);
+    this.#refusals.clear(connectorId);
   }
 
   get size(): number {
@@ -192,7 +220,11 @@ export class TokenCache {
   }
 
   #start(lookup: TokenLookup, background: boolean, current?: CachedToken): Promise<CachedToken> {
-    const pending = this.#obtain(lookup, background, current).then(
+    const refreshGrant = lookup.held !== undefined;
+    const obtained = refreshGrant
+      ? this.#obtainRefreshing(lookup, background, current)
+      : this.#obtain(lookup, background, current);
+    const pending = obtained.then(
       (entry) => {
         // A connector dropped while its token was being fetched must not get the token back.
         if (this.#inFlight.get(lookup.key) === pending) {
@@ -208,7 +240,7 @@ export class TokenCache {
       },
     );
     this.#inFlight.set(lookup.key, pending);
-    if (!background) this.#deadlines.set(pending, lookup.deadline);
+    if (!background && !lookup.detached) this.#deadlines.set(pending, lookup.deadline);
     let keys = this.#keysByConnector.get(lookup.connectorId);
     if (!keys) {
       keys = new Set();
@@ -218,10 +250,42 @@ export class TokenCache {
     return pending;
   }
 
+  /** A refresh-token grant: not sent during the backoff after a refusal; a refusal starts (or extends) it. */
+  async #obtainRefreshing(
+    lookup: TokenLookup,
+    background: boolean,
+    current?: CachedToken,
+  ): Promise<CachedToken> {
+    this.#refusals.check(lookup.connectorId, lookup.owner ?? `connector ${lookup.connectorId}`);
+    try {
+      const entry = await this.#obtain(lookup, background, current);
+      this.#refusals.clear(lookup.connectorId);
+      return entry;
+    } catch (error) {
+      if (error instanceof AuthError && error.code === "invalid-grant")
+        this.#refusals.refused(lookup.connectorId, error.oauthError ?? error.code);
+      throw error;
+    }
+  }
+
   /** From the shared store when there is one and it answers; else (or when it cannot be used) fetched here. */
   async #obtain(lookup: TokenLookup, background: boolean, current?: CachedToken): Promise<CachedToken> {
-    const fetchHere = async () =>
-      this.#entryFor(await lookup.fetch(background), lookup.defaultLifetimeSeconds);
+    const fetchHere = async () => {
+      const before = lookup.held?.()?.generation;
+      const entry = this.#entryFor(await lookup.fetch(background), lookup.defaultLifetimeSeconds);
+      const after = lookup.held?.();
+      // Rotated without the shared store: the fleet must learn of it, or it would keep the spent one.
+      if (after !== undefined && after.generation !== before)
+        this.#shared?.writeBack?.(
+          {
+            key: lookup.key,
+            connectorId: lookup.connectorId,
+            configuredRefreshToken: lookup.configuredRefreshToken,
+          },
+          after,
+        );
+      return entry;
+    };
     if (!this.#shared) return fetchHere();
     const answer = await this.#shared.obtain({
       key: lookup.key,
@@ -231,6 +295,7 @@ export class TokenCache {
       refused: this.#refused.get(lookup.key),
       current: current?.token.accessToken,
       configuredRefreshToken: lookup.configuredRefreshToken,
+      held: () => lookup.held?.(),
       fetch: async (refreshToken) => {
         const token = await lookup.fetch(background, refreshToken);
         return {

@@ -54,15 +54,22 @@ export class AttemptError extends FlowrunError {
   override readonly code: AttemptFailureKind;
   /** The failure came after the response had begun (its status and headers were read). */
   readonly duringResponse: boolean;
+  /**
+   * The request's bytes may have reached the server (the connection was up when it failed): the server may have
+   * acted on it. False only when nothing can have been sent (refused connection, name lookup, connect timeout,
+   * TLS handshake, still waiting for admission). A single-use credential is resent only when this is false.
+   */
+  readonly maybeSent: boolean;
   constructor(
     kind: AttemptFailureKind,
     message: string,
-    options?: { cause?: unknown; duringResponse?: boolean },
+    options?: { cause?: unknown; duringResponse?: boolean; maybeSent?: boolean },
   ) {
     super(kind, message, options);
     this.name = "AttemptError";
     this.code = kind;
     this.duringResponse = options?.duringResponse ?? false;
+    this.maybeSent = options?.maybeSent ?? true;
   }
 }
 
@@ -91,6 +98,31 @@ export interface Attempt {
 
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
+/** Failures of establishing the connection: no byte of the request can have been written. */
+const NOTHING_SENT_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_INVALID_ARG",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "CERT_HAS_EXPIRED",
+  "EPROTO",
+]);
+
+/** Whether a failed attempt's request may have reached the server (see `AttemptError.maybeSent`). */
+function mayHaveBeenSent(error: unknown, dispatched: boolean): boolean {
+  if (!dispatched || error instanceof EgressDeniedError) return false;
+  const code = errorCode(error) ?? errorCode((error as { cause?: unknown } | null)?.cause);
+  return code === undefined || !NOTHING_SENT_CODES.has(code);
+}
+
 function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "string" ? code : undefined;
@@ -105,14 +137,23 @@ function describeNetworkError(error: unknown): string {
   return code ? `${code}: ${message}${detail}` : `${message}${detail}`;
 }
 
-function classify(error: unknown, duringResponse: boolean): AttemptError {
+function classify(error: unknown, duringResponse: boolean, dispatched = true): AttemptError {
   if (error instanceof AttemptError) return error;
   if (error instanceof EgressDeniedError)
-    return new AttemptError("egress-denied", error.message, { cause: error });
+    return new AttemptError("egress-denied", error.message, { cause: error, maybeSent: false });
   const code = errorCode(error);
+  const maybeSent = duringResponse || mayHaveBeenSent(error, dispatched);
   if (code && TIMEOUT_CODES.has(code))
-    return new AttemptError("timeout", describeNetworkError(error), { cause: error, duringResponse });
-  return new AttemptError("network", describeNetworkError(error), { cause: error, duringResponse });
+    return new AttemptError("timeout", describeNetworkError(error), {
+      cause: error,
+      duringResponse,
+      maybeSent,
+    });
+  return new AttemptError("network", describeNetworkError(error), {
+    cause: error,
+    duringResponse,
+    maybeSent,
+  });
 }
 
 /**
@@ -169,7 +210,7 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
   start(): void {
     const { signal, deadline } = this.#attempt;
     if (signal?.aborted) {
-      this.#settleWithError(this.#abortError());
+      this.#settleWithError(this.#abortError(false));
       return;
     }
     signal?.addEventListener("abort", this.#onSignal);
@@ -197,7 +238,9 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
         this,
       );
     } catch (error) {
-      this.onResponseError(undefined, error as Error);
+      // undici refused the request before taking it: nothing was sent.
+      this.#finished();
+      this.#settleWithError(classify(error, false, false));
     }
   }
 
@@ -255,20 +298,24 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
   }
 
   readonly #onSignal = (): void => {
-    const reason = this.#abortError();
+    const reason = this.#abortError(this.#stage === 1);
     if (this.#stage === 1 && reason.code === "aborted") this.#detach(reason);
     else this.#end(reason);
   };
 
   readonly #onDeadline = (): void => {
     this.#timer = undefined;
-    this.#end(new AttemptError("timeout", "no complete response before the deadline"));
+    this.#end(
+      new AttemptError("timeout", "no complete response before the deadline", {
+        maybeSent: this.#stage === 1,
+      }),
+    );
   };
 
-  #abortError(): AttemptError {
+  #abortError(maybeSent: boolean): AttemptError {
     return this.#attempt.runAborted?.()
-      ? new AttemptError("aborted", "the run was aborted")
-      : new AttemptError("timeout", "no complete response before the deadline");
+      ? new AttemptError("aborted", "the run was aborted", { maybeSent })
+      : new AttemptError("timeout", "no complete response before the deadline", { maybeSent });
   }
 
   #tooLarge(): AttemptError {

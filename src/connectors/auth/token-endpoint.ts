@@ -88,6 +88,17 @@ function refusalWithoutSecrets(
 }
 
 /**
+ * A refresh-token grant is single use when the server rotates (RFC 6749 section 6; RFC 9700 section 4.14.2): once
+ * the request may have reached the server, the server may have issued a new refresh token and retired this one,
+ * and sending it again would be refused as reuse (some servers then revoke the whole token family). Such a request
+ * is retried only when nothing was sent. An HTTP answer (5xx, 429) is still retried: the server said it issued
+ * nothing.
+ */
+export function singleUseGrant(tokenRequest: TokenRequest): boolean {
+  return new URLSearchParams(tokenRequest.body).get("grant_type") === "refresh_token";
+}
+
+/**
  * One POST to the token endpoint through the engine's one sender (same dispatcher and admission as API calls),
  * redirects not followed.
  */
@@ -116,18 +127,24 @@ async function postOnce(
         `${endpoint} answered more than ${MAX_TOKEN_RESPONSE_BYTES} bytes; that is not a token`,
         { code: "token-endpoint-unreachable" },
       );
-    // A connection lost before or while the answer is read is retryable (kind `auth` in the activity).
+    // A connection lost before or while the answer is read is retryable (kind `auth` in the activity), except for
+    // a single-use grant the server may already have acted on (see singleUseGrant).
     const cause = error instanceof AttemptError ? error.cause : error;
     const code = (cause as { code?: string } | undefined)?.code ?? (error as Error).name;
+    const maybeSent = !(error instanceof AttemptError) || error.maybeSent;
     const what =
       error instanceof AttemptError && error.duringResponse
         ? `lost the connection to ${endpoint} while reading its answer`
-        : `could not reach ${endpoint}`;
-    throw new AuthError(`${what} (${code})`, {
-      code: "token-endpoint-unreachable",
-      retryable: true,
-      cause: error,
-    });
+        : maybeSent
+          ? `lost the connection to ${endpoint} after sending the request`
+          : `could not reach ${endpoint}`;
+    const spent = singleUseGrant(tokenRequest) && maybeSent;
+    throw new AuthError(
+      spent
+        ? `${what} (${code}); the refresh token may have been spent, so it is not sent again`
+        : `${what} (${code})`,
+      { code: "token-endpoint-unreachable", retryable: !spent, cause: error },
+    );
   }
   return {
     status: response.status,

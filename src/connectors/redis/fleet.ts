@@ -1,6 +1,6 @@
 import { RedisConnection, type RedisConnectionOptions } from "./connection.js";
 import { Sealer, TOKEN_KEY_ENV } from "./sealing.js";
-import { RedisSharedTokens } from "./shared-tokens.js";
+import { RedisSharedTokens, type RefreshWhileUnreachable } from "./shared-tokens.js";
 import { RedisConnectorStore, type RedisConnectorStoreOptions } from "./store.js";
 
 export interface RedisFleetOptions extends RedisConnectionOptions, RedisConnectorStoreOptions {
@@ -11,6 +11,12 @@ export interface RedisFleetOptions extends RedisConnectionOptions, RedisConnecto
   readonly tokenKey?: string;
   /** Where FLOWRUN_TOKEN_KEY is read when `tokenKey` is not given. Default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Refresh-token connectors while Redis cannot be used: `wait` (default) fails runs that need a new token with
+   * `token-store-unavailable`; `refresh-locally` refreshes in the process and writes the rotated token back when
+   * Redis answers (docs/fleet.md weighs the two).
+   */
+  readonly refreshWhileUnreachable?: RefreshWhileUnreachable;
 }
 
 /** One process's membership of a Redis fleet: the connector store and the shared token store. */
@@ -36,7 +42,9 @@ export async function connectRedisFleet(options: RedisFleetOptions): Promise<Red
   const connection = await RedisConnection.connect(options);
   return {
     store: new RedisConnectorStore(connection, sealer, options),
-    tokens: new RedisSharedTokens(connection, sealer),
+    tokens: new RedisSharedTokens(connection, sealer, {
+      refreshWhileUnreachable: options.refreshWhileUnreachable,
+    }),
     connection,
     close: () => connection.close(),
   };

@@ -193,7 +193,10 @@ describe("connectorHandle: refresh token rotation (RFC 6749 6)", () => {
           client: { clientId: "C1", clientSecret: "S1", clientAuth: "body" },
           refreshToken: "rt-1",
         },
-        { type: "webex-contact-center", onRefreshTokenRotated: (token) => void rotated.push(token) },
+        {
+          type: "webex-contact-center",
+          onRefreshTokenRotated: (token) => void rotated.push(token.refreshToken),
+        },
       ),
       new TokenCache(),
     );
@@ -231,7 +234,7 @@ describe("connectorHandle: refresh token rotation (RFC 6749 6)", () => {
           client: { clientId: "C1", clientSecret: "S1", clientAuth: "basic" },
           refreshToken: "rt-1",
         },
-        { onRefreshTokenRotated: (token) => void rotated.push(token) },
+        { onRefreshTokenRotated: (token) => void rotated.push(token.refreshToken) },
       ),
       new TokenCache(),
     );
