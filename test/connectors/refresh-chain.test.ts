@@ -1,0 +1,103 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { AuthError } from "../../src/connectors/errors.js";
+import { ConnectorFileStore } from "../../src/connectors/file-store.js";
+import { RefusalBackoff, splitGeneration, withGeneration } from "../../src/connectors/refresh-chain.js";
+import { ConnectorRegistry } from "../../src/connectors/registry.js";
+import type { ConnectorInput } from "../../src/connectors/schema.js";
+import { connectorsDoc, memoryRegistry } from "../auth-e2e/harness.js";
+
+const webex = {
+  id: "c-wxcc",
+  name: "Webex CC",
+  type: "webex-contact-center",
+  access: "read-write",
+  clientId: "C0ffee1234",
+  clientSecret: "cl1ent-S3cret",
+  refreshToken: "rt-1",
+  tokenUrl: "https://idbroker.example.com/v1/access_token",
+  resourceDomainUrl: "https://api.example.com",
+} as ConnectorInput;
+
+describe("refresh token generations", () => {
+  it("the memory store never replaces a newer generation with an older one", async () => {
+    const registry = memoryRegistry(connectorsDoc(webex));
+    expect(await registry.rotateRefreshToken("c-wxcc", "rt-5", 5)).toBe(true);
+    // A process that slept through rotations writes back an older generation: refused, the newer one stays.
+    expect(await registry.rotateRefreshToken("c-wxcc", "rt-3", 3)).toBe(true);
+    expect(registry.toDocument().connectors[0]).toMatchObject({
+      refreshToken: "rt-5",
+      refreshTokenGeneration: 5,
+    });
+    expect(await registry.rotateRefreshToken("c-wxcc", "rt-6", 6)).toBe(true);
+    expect(registry.toDocument().connectors[0]).toMatchObject({
+      refreshToken: "rt-6",
+      refreshTokenGeneration: 6,
+    });
+  });
+
+  it("the file store compares generations with what is on disk, written by another process", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "flowrun-generation-"));
+    try {
+      const file = path.join(dir, "connectors.json");
+      writeFileSync(file, JSON.stringify(connectorsDoc(webex)), { mode: 0o600 });
+      const open = () => ConnectorRegistry.open(new ConnectorFileStore(file));
+      const [first, second] = [await open(), await open()];
+      await first.rotateRefreshToken("c-wxcc", "rt-4", 4);
+      // `second` still has generation 0 in memory; the store re-reads the file under its lock and refuses.
+      await second.rotateRefreshToken("c-wxcc", "rt-2", 2);
+      const onDisk = JSON.parse(readFileSync(file, "utf8")).connectors[0];
+      expect(onDisk).toMatchObject({ refreshToken: "rt-4", refreshTokenGeneration: 4 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("Redis values carry their generation; a value without one is generation 0", () => {
+    expect(splitGeneration(withGeneration(12, "sealed:abc"))).toEqual({
+      generation: 12,
+      value: "sealed:abc",
+    });
+    expect(splitGeneration("v1.sealed")).toEqual({ generation: 0, value: "v1.sealed" });
+  });
+});
+
+describe("refusal backoff", () => {
+  it("10 s after the first refusal (with jitter), doubling to 60 s; a success clears it", () => {
+    let now = 0;
+    const backoff = new RefusalBackoff({ now: () => now, random: () => 0.5 });
+    backoff.check("c", 'connector "C"');
+    backoff.refused("c", "invalid_grant");
+    expect(() => backoff.check("c", 'connector "C"')).toThrowError(AuthError);
+    try {
+      backoff.check("c", 'connector "C"');
+    } catch (error) {
+      expect((error as AuthError).code).toBe("refresh-backoff");
+      expect((error as AuthError).message).toContain("next try in 10 s");
+    }
+    now = 10_001;
+    backoff.check("c", 'connector "C"');
+    for (let refusal = 0; refusal < 5; refusal++) backoff.refused("c", "invalid_grant");
+    now += 59_000;
+    expect(() => backoff.check("c", 'connector "C"')).toThrowError(/6 times in a row/);
+    now += 1_001;
+    backoff.check("c", 'connector "C"');
+    backoff.clear("c");
+    backoff.check("c", 'connector "C"');
+  });
+
+  it("jitter spreads the wait by up to 20 % either way", () => {
+    let now = 0;
+    const low = new RefusalBackoff({ now: () => now, random: () => 0 });
+    low.refused("c", "invalid_grant");
+    now = 8001;
+    low.check("c", "x");
+    now = 0;
+    const high = new RefusalBackoff({ now: () => now, random: () => 0.999 });
+    high.refused("c", "invalid_grant");
+    now = 11_900;
+    expect(() => high.check("c", "x")).toThrowError(/refresh token was not sent/);
+  });
+});
