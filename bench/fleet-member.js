@@ -34,6 +34,7 @@ const fleet = config.redis
       url: config.redis.url,
       keyPrefix: config.redis.prefix,
       allowLoopbackHttp: true,
+      refreshWhileUnreachable: config.refreshWhileUnreachable,
       onWarning: (message) => say({ event: "warning", message }),
     })
   : undefined;

@@ -27,6 +27,8 @@ export interface MemberConfig {
   readonly waitForGo?: boolean;
   readonly deadlineMs?: number;
   readonly pauseMs?: number;
+  /** The fleet's choice for refresh-token connectors while Redis cannot be used (default `wait`). */
+  readonly refreshWhileUnreachable?: "wait" | "refresh-locally";
 }
 
 const running = new Set<ChildProcess>();

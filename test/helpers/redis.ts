@@ -98,7 +98,8 @@ export interface OwnRedis {
   kill(): Promise<void>;
 }
 
-export async function ownRedis(): Promise<OwnRedis> {
+/** `extraArgs`: more redis-server options (`--dir`, `--dbfilename` for a test that restarts Redis with its data). */
+export async function ownRedis(extraArgs: readonly string[] = []): Promise<OwnRedis> {
   const port = await closedPort();
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
@@ -119,6 +120,7 @@ export async function ownRedis(): Promise<OwnRedis> {
           "no",
           "--enable-debug-command",
           "yes",
+          ...extraArgs,
         ],
         {
           stdio: "ignore",

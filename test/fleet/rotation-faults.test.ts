@@ -1,0 +1,199 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { ConnectorsFile } from "../../src/connectors/schema.js";
+import { killMembers, type Member, startMember } from "../helpers/fleet-members.js";
+import { httpFlow } from "../helpers/http-flows.js";
+import { closeFleets, fleetMember, type OwnRedis, ownRedis, redisServerInstalled } from "../helpers/redis.js";
+import { type RotatingTokenServer, startRotatingTokenServer } from "../helpers/rotating-token-server.js";
+import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
+
+/**
+ * A fleet of real processes on a redis-server of the test's own, a Webex-style connector whose token server rotates
+ * the refresh token on every use and refuses a spent one. Redis faults while refreshes are due must not lose the
+ * token the server currently accepts: after the fault clears every process completes runs again, and the server
+ * never sees a retired refresh token.
+ */
+
+/** Short-lived access tokens, so that refreshes fall due during every fault. */
+const LIFETIME_SECONDS = 2;
+/** After a fault clears, each process must complete runs within this long (two token lifetimes, plus the settle window). */
+const RECOVERY_MS = 2 * LIFETIME_SECONDS * 1000 + 2500 + 3000;
+
+let api: LoopbackServer;
+let tokens: RotatingTokenServer;
+let redis: OwnRedis | undefined;
+let dataDir: string | undefined;
+
+beforeAll(async () => {
+  api = await startHttpServer((_request, response) => {
+    response.setHeader("content-type", "application/json");
+    response.end('{"ok":true}');
+  });
+});
+afterEach(async () => {
+  killMembers();
+  await closeFleets();
+  await redis?.kill();
+  await tokens?.close();
+  redis = undefined;
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  dataDir = undefined;
+});
+afterAll(closeAllServers);
+
+const document = (): ConnectorsFile =>
+  ({
+    connectors: [
+      {
+        id: "c-wxcc",
+        name: "Webex CC",
+        type: "webex-contact-center",
+        status: "active",
+        access: "read-write",
+        clientId: "C0ffee1234",
+        clientSecret: "cl1ent-S3cret",
+        refreshToken: "rt-1",
+        tokenUrl: tokens.url("/v1/access_token"),
+        resourceDomainUrl: api.url,
+      },
+    ],
+  }) as ConnectorsFile;
+
+const flow = httpFlow({ connector: "Webex CC", requestPath: "/v1/queues", timeoutMs: 1000 });
+
+async function startFleet(count: number, extraArgs: readonly string[] = []): Promise<Member[]> {
+  tokens = await startRotatingTokenServer({ lifetimeSeconds: LIFETIME_SECONDS });
+  redis = await ownRedis(extraArgs);
+  const admin = await fleetMember(undefined, redis.url);
+  await admin.store.importDocument(document());
+  return Promise.all(
+    Array.from({ length: count }, () =>
+      startMember({ redis: { url: redis!.url, prefix: "flowrun:" }, flow, mode: "loop", pauseMs: 50 }),
+    ),
+  );
+}
+
+const completed = (member: Member) =>
+  member.events.filter(
+    (event) =>
+      event.event === "result" &&
+      event.status === "completed" &&
+      (event.out as { statusCode?: number } | null)?.statusCode === 200,
+  ).length;
+
+/** Waits until every member has completed `runs` more runs than now. */
+async function everyMemberCompletes(members: Member[], runs: number, timeoutMs: number): Promise<void> {
+  await Promise.all(
+    members.map((member) => {
+      const target = completed(member) + runs;
+      return member.next(() => completed(member) >= target, timeoutMs);
+    }),
+  );
+}
+
+/** Waits until the server has rotated `count` more times (refreshes fell due and were made). */
+async function rotations(count: number, timeoutMs = 20_000): Promise<void> {
+  const target = tokens.current() + count;
+  const until = performance.now() + timeoutMs;
+  while (tokens.current() < target) {
+    if (performance.now() > until) throw new Error(`the server rotated only to ${tokens.current()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function stopMembers(members: Member[]): Promise<void> {
+  for (const member of members) member.send("stop");
+  await Promise.all(members.map((member) => member.exited));
+  for (const member of members)
+    expect(member.events.some((event) => event.event === "unhandled")).toBe(false);
+}
+
+const installed = redisServerInstalled("test/fleet/rotation-faults.test.ts");
+
+describe.skipIf(!installed)("a rotated refresh token is never lost to a Redis fault", () => {
+  it("three processes, Redis stopped and restarted without its data", { timeout: 60_000 }, async () => {
+    const members = await startFleet(3);
+    await everyMemberCompletes(members, 3, 20_000);
+    await rotations(2);
+    await redis!.kill();
+    // Refreshes fall due while Redis is away.
+    await new Promise((resolve) => setTimeout(resolve, LIFETIME_SECONDS * 1000 + 500));
+    await redis!.start();
+    await everyMemberCompletes(members, 3, RECOVERY_MS);
+    await stopMembers(members);
+    expect(tokens.reuses).toEqual([]);
+  });
+
+  it("Redis restarted from an old snapshot (an older refresh token generation)", {
+    timeout: 60_000,
+  }, async () => {
+    dataDir = mkdtempSync(path.join(tmpdir(), "flowrun-redis-data-"));
+    const members = await startFleet(2, ["--dir", dataDir, "--dbfilename", "dump.rdb"]);
+    await everyMemberCompletes(members, 2, 20_000);
+    const admin = new Redis(redis!.url);
+    await admin.save();
+    admin.disconnect();
+    // The fleet goes on rotating after the snapshot: Redis's copy on disk is now stale.
+    await rotations(2);
+    await redis!.kill();
+    await redis!.start();
+    await everyMemberCompletes(members, 3, RECOVERY_MS);
+    await rotations(1, RECOVERY_MS);
+    await stopMembers(members);
+    expect(tokens.reuses).toEqual([]);
+  });
+
+  it("Redis paused (CLIENT PAUSE) past the request timeout while a refresh is due", {
+    timeout: 60_000,
+  }, async () => {
+    const members = await startFleet(2);
+    await everyMemberCompletes(members, 2, 20_000);
+    const admin = new Redis(redis!.url);
+    try {
+      // Paused until the access tokens have expired: the refresh falls due while Redis answers nothing.
+      await admin.call("CLIENT", "PAUSE", String(LIFETIME_SECONDS * 1000 + 700), "ALL");
+      await new Promise((resolve) => setTimeout(resolve, LIFETIME_SECONDS * 1000 + 700));
+    } finally {
+      admin.disconnect();
+    }
+    await everyMemberCompletes(members, 3, RECOVERY_MS);
+    await rotations(1, RECOVERY_MS);
+    await stopMembers(members);
+    expect(tokens.reuses).toEqual([]);
+  });
+
+  it("refresh-locally: a process refreshes without Redis and writes the rotation back when Redis returns", {
+    timeout: 60_000,
+  }, async () => {
+    tokens = await startRotatingTokenServer({ lifetimeSeconds: LIFETIME_SECONDS });
+    redis = await ownRedis();
+    const admin = await fleetMember(undefined, redis.url);
+    await admin.store.importDocument(document());
+    const member = await startMember({
+      redis: { url: redis.url, prefix: "flowrun:" },
+      flow,
+      mode: "loop",
+      pauseMs: 50,
+      refreshWhileUnreachable: "refresh-locally",
+    });
+    await everyMemberCompletes([member], 2, 20_000);
+    await redis.kill();
+    const before = tokens.current();
+    await rotations(1);
+    // Every run completes during the outage: this process refreshes on its own.
+    await everyMemberCompletes([member], 3, RECOVERY_MS);
+    await redis.start();
+    await member.next(
+      (event) =>
+        event.event === "warning" &&
+        /connector c-wxcc: refreshed its token without the fleet's lease/.test(String(event.message)),
+    );
+    await everyMemberCompletes([member], 3, RECOVERY_MS);
+    await stopMembers([member]);
+    expect(tokens.current()).toBeGreaterThan(before);
+    expect(tokens.reuses).toEqual([]);
+  });
+});
