@@ -50,7 +50,10 @@ describe("a rotating refresh token survives faults of its refresh", () => {
       const slow = await flow.run();
       expect(outputsOf(slow).statusCode).toBeNull();
       // The detached refresh finishes and its rotated refresh token is stored in the registry.
-      await eventually(() => registry.toDocument().connectors[0]?.refreshToken === "rt-2", 5000);
+      await eventually(
+        () => (registry.toDocument().connectors[0] as { refreshToken?: unknown }).refreshToken === "rt-2",
+        5000,
+      );
       for (let run = 0; run < 4; run++) expect(outputsOf(await flow.run()).statusCode).toBe(200);
     } finally {
       await engine.close();
