@@ -2,7 +2,9 @@
 // default redis://127.0.0.1:6379; keys under a prefix of its own, deleted at the end). Measures:
 // 1. 4 processes on a cold shared cache: token requests (goal 1);
 // 2. deactivation propagation to 4 following processes over 20 toggles: p50/p99 (goal p99 < 1 s, aim < 100 ms);
-// 3. throughput of one process with a cached shared token against the in-process default (goal >= 0.95x).
+// 3. throughput of one process with a cached shared token against the in-process default (goal >= 0.95x);
+// 4. an outage round (bench/outage.js, on a redis-server of its own): Redis stopped and restarted without its data
+//    under a connector whose refresh token rotates at every use; runs completed afterwards and spent-token reuses.
 // Prints a table and writes bench/results/fleet-latest.json.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -10,9 +12,11 @@ import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
 import { ConnectorRegistry, connectRedisFleet } from "../dist/index.js";
 import { lookupFlow } from "./contenders.js";
 import { median, percentile, startServer } from "./harness.js";
+import { outageRound } from "./outage.js";
 
 const REDIS_URL = process.env.FLOWRUN_REDIS_URL ?? "redis://127.0.0.1:6379";
 const TOKEN_KEY = process.env.FLOWRUN_TOKEN_KEY ?? randomBytes(32).toString("base64");
@@ -170,6 +174,7 @@ try {
   const cold = await coldStampede(server, admin);
   const deactivation = await propagation(server, admin);
   const throughput = await throughputRatio(server, admin);
+  const outage = await outageRound({ member, connectRedisFleet, Redis });
   const results = {
     date: new Date().toISOString(),
     machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
@@ -178,6 +183,7 @@ try {
     coldStampede: cold,
     deactivationPropagation: deactivation,
     throughput,
+    outage,
   };
   console.log(`flowrun fleet benchmark, ${results.date}, ${results.machine}`);
   console.log(
@@ -188,6 +194,9 @@ try {
   );
   console.log(
     `throughput, cached token: in-process default ${throughput.inProcessRunsPerSecond} runs/s, Redis fleet ${throughput.sharedRunsPerSecond} runs/s: ${throughput.ratio}x (goal >= 0.95); per round ${throughput.roundRatios.join(", ")}`,
+  );
+  console.log(
+    `outage (rotating refresh token): ${outage.members} processes, Redis stopped ${outage.outageMs} ms and restarted without its data: runs completed per process within 2 token lifetimes after the restart ${outage.completedAfterRestartPerMember.join(", ")} (goal > 0 each); ${outage.refreshRequests} refresh requests, ${outage.refusedRefreshes} refused, ${outage.spentTokenReuses} reuses of a spent token (goal 0)`,
   );
   await mkdir(new URL("./results/", import.meta.url), { recursive: true });
   await writeFile(
