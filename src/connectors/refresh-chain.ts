@@ -71,6 +71,12 @@ export class RefusalBackoff {
     );
   }
 
+  /** Whether a refresh of the connector would be refused by `check` now. */
+  active(connectorId: string): boolean {
+    const refusal = this.#refusals.get(connectorId);
+    return refusal !== undefined && refusal.until > this.#now();
+  }
+
   refused(connectorId: string, reason: string): void {
     const count = (this.#refusals.get(connectorId)?.count ?? 0) + 1;
     const base = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (count - 1));

@@ -167,7 +167,13 @@ export class TokenCache {
     const cached = this.#tokens.get(lookup.key);
     const now = this.#now();
     if (cached && now < cached.expiresAt) {
-      if (now >= cached.refreshAt && !this.#inFlight.has(lookup.key)) {
+      // No proactive refresh while the connector's refresh token is in its refusal backoff: it would only fail,
+      // and warn, at every use.
+      if (
+        now >= cached.refreshAt &&
+        !this.#inFlight.has(lookup.key) &&
+        !(lookup.held && this.#refusals.active(lookup.connectorId))
+      ) {
         this.#start(lookup, true, cached).catch((error: unknown) => lookup.onBackgroundError?.(error));
       }
       return { token: cached.token, fetched: false };

@@ -195,7 +195,8 @@ export class RedisSharedTokens implements SharedTokenStore {
     if (!this.connection.available) return this.#unavailable(request, "Redis is not connected");
     if (keys.refresh && performance.now() < this.#settleUntil)
       return this.#unavailable(request, "Redis has just come back; its refresh tokens are being reconciled");
-    if (this.#unshared.size > 0) await this.#flushWriteBacks();
+    // Not awaited: commands on one connection run in order, so the write-back lands before this request's reads.
+    if (this.#unshared.size > 0) void this.#flushWriteBacks();
     let pollMs = FIRST_POLL_MS;
     try {
       for (;;) {

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { requestToken } from "../../../src/connectors/auth/token-endpoint.js";
-import { clientCredentialsRequest, type TokenRequest } from "../../../src/connectors/auth/token-request.js";
+import {
+  clientCredentialsRequest,
+  refreshTokenRequest,
+  type TokenRequest,
+} from "../../../src/connectors/auth/token-request.js";
 import { AuthError } from "../../../src/connectors/errors.js";
 import { TOKEN_RETRY_POLICY } from "../../../src/http/retry.js";
 import { callWithin } from "../../helpers/auth.js";
@@ -255,5 +259,43 @@ describe("requestToken: endpoints that do not answer", () => {
     );
     expect(authError.message).toContain("ECONNREFUSED");
     expect(clock.waits).toHaveLength(TOKEN_RETRY_POLICY.retries);
+  });
+});
+
+describe("a refresh-token request is single use once it may have reached the server", () => {
+  const refresh = (tokenUrl: string) =>
+    refreshTokenRequest(tokenUrl, { clientId: "flows", clientSecret: "s", clientAuth: "body" }, "rt-1");
+
+  it("a connection closed without an answer: not resent (the server may have rotated the token)", async () => {
+    server = await startServer({ script: [{ destroy: true }, tokenAnswer({ access_token: "never" })] });
+    const error = (await failure(requestToken(refresh(server.url()), within()))) as AuthError;
+    expect(error.code).toBe("token-endpoint-unreachable");
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain("may have been spent");
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("a connection lost in the middle of the answer: not resent", async () => {
+    server = await startServer({ script: [{ truncated: '{"access_token": "half' }, tokenAnswer()] });
+    await failure(requestToken(refresh(server.url()), within()));
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("connection refused (nothing sent): retried like any token request", async () => {
+    const port = await closedPort();
+    const error = (await failure(
+      requestToken(refresh(`http://127.0.0.1:${port}/oauth/token`), within(15_000)),
+    )) as AuthError;
+    expect(error.retryable).toBe(true);
+    expect(error.message).toContain("could not reach");
+    expect(clock.waits).toHaveLength(TOKEN_RETRY_POLICY.retries);
+  });
+
+  it("a 503 answer is retried: the server said it issued nothing", async () => {
+    server = await startServer({
+      script: [oauthError("temporarily_unavailable", undefined, 503), tokenAnswer()],
+    });
+    await requestToken(refresh(server.url()), within());
+    expect(server.requests).toHaveLength(2);
   });
 });
