@@ -3,10 +3,20 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { connectRedisFleet } from "../../src/connectors/redis/fleet.js";
+import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorsFile } from "../../src/connectors/schema.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
 import { killMembers, type Member, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
-import { closeFleets, fleetMember, type OwnRedis, ownRedis, redisServerInstalled } from "../helpers/redis.js";
+import {
+  closeFleets,
+  fleetMember,
+  type OwnRedis,
+  ownRedis,
+  redisServerInstalled,
+  TEST_TOKEN_KEY,
+} from "../helpers/redis.js";
 import { type RotatingTokenServer, startRotatingTokenServer } from "../helpers/rotating-token-server.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 
@@ -194,6 +204,63 @@ describe.skipIf(!installed)("a rotated refresh token is never lost to a Redis fa
     await everyMemberCompletes([member], 3, RECOVERY_MS);
     await stopMembers([member]);
     expect(tokens.current()).toBeGreaterThan(before);
+    expect(tokens.reuses).toEqual([]);
+  });
+
+  it("a lease lost mid-refresh is noticed; the rotated token is still stored by generation", {
+    timeout: 60_000,
+  }, async () => {
+    tokens = await startRotatingTokenServer({ lifetimeSeconds: 3600 });
+    redis = await ownRedis();
+    const admin = await fleetMember(undefined, redis.url);
+    await admin.store.importDocument(document());
+    const warnings: string[] = [];
+    const engineIn = async () => {
+      const fleet = await connectRedisFleet({
+        url: redis!.url,
+        tokenKey: TEST_TOKEN_KEY,
+        allowLoopbackHttp: true,
+        onWarning: (message) => warnings.push(message),
+      });
+      const registry = await ConnectorRegistry.open(fleet.store, { allowLoopbackHttp: true });
+      const engine = createEngine({
+        connectors: registry,
+        sharedTokens: fleet.tokens,
+        allowLoopbackHttp: true,
+      });
+      return {
+        flow: engine.compile(httpFlow({ connector: "Webex CC", requestPath: "/v1/queues", timeoutMs: 8000 })),
+        close: async () => {
+          await engine.close();
+          await registry.close();
+          await fleet.close();
+        },
+      };
+    };
+    const first = await engineIn();
+    const second = await engineIn();
+    try {
+      // The answer comes after 2.5 s; the lease is taken from its holder (as a Redis that lost it would) meanwhile.
+      tokens.fault({ delayMs: 2500 });
+      const running = first.flow.run();
+      const commands = admin.connection.commands;
+      let leases: string[] = [];
+      while (leases.length === 0) {
+        leases = await commands.keys("flowrun:lease:*");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await commands.del(...leases);
+      expect(((await running).variables.out as { statusCode: number }).statusCode).toBe(200);
+      expect(
+        warnings.some((warning) => /connector c-wxcc: lost the token lease while refreshing/.test(warning)),
+      ).toBe(true);
+      // The other process has no token: it takes the lease and refreshes with the generation the first one stored.
+      expect(((await second.flow.run()).variables.out as { statusCode: number }).statusCode).toBe(200);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+    expect(tokens.spent).toEqual(["rt-1", "rt-2"]);
     expect(tokens.reuses).toEqual([]);
   });
 });
