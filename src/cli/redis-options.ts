@@ -1,12 +1,26 @@
 import { RedisUnavailableError } from "../connectors/redis/connection.js";
 import { connectRedisFleet, type RedisFleet } from "../connectors/redis/fleet.js";
 import { TokenKeyError } from "../connectors/redis/sealing.js";
+import type { RefreshWhileUnreachable } from "../connectors/redis/shared-tokens.js";
 import { UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 
 /** Environment variables of the Redis mode (docs/fleet.md). */
 export const REDIS_URL_ENV = "FLOWRUN_REDIS_URL";
 export const REDIS_PREFIX_ENV = "FLOWRUN_REDIS_PREFIX";
+export const REFRESH_WHILE_UNREACHABLE_ENV = "FLOWRUN_REFRESH_WHILE_UNREACHABLE";
+
+const REFRESH_CHOICES: readonly RefreshWhileUnreachable[] = ["wait", "refresh-locally"];
+
+/** FLOWRUN_REFRESH_WHILE_UNREACHABLE: `wait` (default) or `refresh-locally`; anything else is a usage error. */
+function refreshWhileUnreachableFrom(ctx: CliContext): RefreshWhileUnreachable | undefined {
+  const value = ctx.io.env[REFRESH_WHILE_UNREACHABLE_ENV];
+  if (value === undefined || value === "") return undefined;
+  if ((REFRESH_CHOICES as readonly string[]).includes(value)) return value as RefreshWhileUnreachable;
+  throw new UsageError(
+    `${REFRESH_WHILE_UNREACHABLE_ENV} is "${value}"; it must be ${REFRESH_CHOICES.map((choice) => `"${choice}"`).join(" or ")}`,
+  );
+}
 
 export const REDIS_OPTION_HELP = `share connectors and tokens through Redis at this URL (or ${REDIS_URL_ENV}); needs FLOWRUN_TOKEN_KEY`;
 
@@ -25,9 +39,11 @@ export async function openFleet(
   url: string,
   options: { allowLoopbackHttp?: boolean } = {},
 ): Promise<RedisFleet> {
+  const refreshWhileUnreachable = refreshWhileUnreachableFrom(ctx);
   try {
     return await connectRedisFleet({
       url,
+      refreshWhileUnreachable,
       env: ctx.io.env,
       keyPrefix: ctx.io.env[REDIS_PREFIX_ENV] || undefined,
       baseDir: ctx.io.cwd,

@@ -7,6 +7,7 @@ import { connectRedisFleet } from "../../src/connectors/redis/fleet.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorsFile } from "../../src/connectors/schema.js";
 import { createEngine } from "../../src/runtime/create-engine.js";
+import { cli } from "../helpers/cli.js";
 import { killMembers, type Member, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
@@ -120,6 +121,21 @@ async function stopMembers(members: Member[]): Promise<void> {
   for (const member of members)
     expect(member.events.some((event) => event.event === "unhandled")).toBe(false);
 }
+
+describe("choosing what the CLI does while Redis is unreachable", () => {
+  it("FLOWRUN_REFRESH_WHILE_UNREACHABLE with another value: exit 2 naming the variable and the choices", async () => {
+    const result = await cli(
+      ["run", "fixtures/flows/crm-lookup.flow.json", "--redis", "redis://127.0.0.1:1"],
+      {
+        env: { FLOWRUN_TOKEN_KEY: TEST_TOKEN_KEY, FLOWRUN_REFRESH_WHILE_UNREACHABLE: "sometimes" },
+      },
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'error: FLOWRUN_REFRESH_WHILE_UNREACHABLE is "sometimes"; it must be "wait" or "refresh-locally"\n',
+    );
+  });
+});
 
 const installed = redisServerInstalled("test/fleet/rotation-faults.test.ts");
 
