@@ -30,7 +30,7 @@ export interface ConnectorProfile extends ConnectorIdentity {
   /** Generation of the configured refresh token (0 unless the store kept one with it). */
   readonly refreshTokenGeneration?: number;
   /** The refresh token the store holds now (another process may have rotated it), read after an `invalid_grant`. */
-  readonly storedRefreshToken?: () => HeldRefreshToken | undefined;
+  readonly storedRefreshToken?: () => Promise<HeldRefreshToken | undefined>;
   /** Errors of background refreshes, which no request waits for. */
   readonly onBackgroundError?: (error: unknown) => void;
 }
@@ -102,7 +102,7 @@ function tokenFetcher(profile: ConnectorProfile, owner: string) {
       try {
         return await sendOnce(request, using);
       } catch (error) {
-        const stored = using && isInvalidGrant(error) ? profile.storedRefreshToken?.() : undefined;
+        const stored = using && isInvalidGrant(error) ? await profile.storedRefreshToken?.() : undefined;
         if (!using || !stored || stored.generation <= using.generation) throw error;
         held = newerRefreshToken(stored, held);
         return sendOnce(request, stored);

@@ -124,8 +124,15 @@ function generationOf(connector: Connector): number {
   return ("refreshTokenGeneration" in connector ? connector.refreshTokenGeneration : undefined) ?? 0;
 }
 
-/** The refresh token the registry holds now, when it is stored in the connector itself (not `{ env }`/`{ file }`). */
-function storedRefreshToken(registry: ConnectorRegistry, id: string): HeldRefreshToken | undefined {
+/**
+ * The refresh token the store holds now, when it is kept in the connector itself (not `{ env }`/`{ file }`): the
+ * store is read again first, since another process may have rotated the token since this one last looked.
+ */
+async function storedRefreshToken(
+  registry: ConnectorRegistry,
+  id: string,
+): Promise<HeldRefreshToken | undefined> {
+  await registry.refresh().catch(() => undefined);
   const current = registry.resolve(id) as Connector | undefined;
   if (!current || !("refreshToken" in current) || typeof current.refreshToken !== "string") return undefined;
   return { refreshToken: current.refreshToken, generation: generationOf(current) };

@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { ConnectorFileStore } from "../../src/connectors/file-store.js";
+import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorInput } from "../../src/connectors/schema.js";
 import { type RotatingTokenServer, startRotatingTokenServer } from "../helpers/rotating-token-server.js";
 import {
@@ -109,5 +114,30 @@ describe("a rotating refresh token survives faults of its refresh", () => {
       await engine.close();
     }
     expect(tokens.requests).toHaveLength(1);
+  });
+
+  it("invalid_grant: the store is read again, and a newer generation another process stored is tried once", async () => {
+    tokens = await startRotatingTokenServer({ lifetimeSeconds: 3600 });
+    const dir = mkdtempSync(path.join(tmpdir(), "flowrun-reread-"));
+    const file = path.join(dir, "connectors.json");
+    writeFileSync(file, JSON.stringify(connectorsDoc(webex(tokens))), { mode: 0o600 });
+    // Two processes on one connectors file; the second does not follow it, so it still holds rt-1.
+    const open = () =>
+      ConnectorRegistry.open(new ConnectorFileStore(file, { allowLoopbackHttp: true }), {
+        allowLoopbackHttp: true,
+        follow: false,
+      });
+    const [first, second] = [engineFor(await open()), engineFor(await open())];
+    const call = oneCallFlow({ connector: "Webex CC", requestPath: "/v1/queues" });
+    try {
+      expect(outputsOf(await first.compile(call).run()).statusCode).toBe(200);
+      expect(outputsOf(await second.compile(call).run()).statusCode).toBe(200);
+    } finally {
+      await first.close();
+      await second.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // The stale process's rt-1 is refused once; it then adopts rt-2 (generation 1) from the file.
+    expect(tokens.requests.map((request) => request.form.refresh_token)).toEqual(["rt-1", "rt-1", "rt-2"]);
   });
 });
