@@ -139,7 +139,6 @@ export interface SharedTokensOptions {
 /** A refresh token chain this process holds, kept to be written back after Redis comes back. */
 interface HeldChain {
   readonly connectorId: string;
-  readonly key: string;
   readonly refreshOf: string;
   readonly held: () => HeldRefreshToken | undefined;
 }
@@ -260,19 +259,19 @@ export class RedisSharedTokens implements SharedTokenStore {
     if (this.connection.available) void this.#flushWriteBacks();
   }
 
+  /**
+   * Remembers the chain for a write-back after a reconnect. A newer generation replaces what is remembered (a
+   * handle rebuilt after a connector change brings its own), an older one does not.
+   */
   #hold(
     refreshKey: string,
     keys: TokenKeys,
-    request: Pick<SharedTokenRequest, "connectorId" | "key" | "held">,
+    request: Pick<SharedTokenRequest, "connectorId" | "held">,
   ): HeldChain {
     let chain = this.#chains.get(refreshKey);
-    if (!chain) {
-      chain = {
-        connectorId: request.connectorId,
-        key: request.key,
-        refreshOf: keys.refreshOf,
-        held: request.held,
-      };
+    const known = chain?.held()?.generation ?? -1;
+    if (!chain || (request.held()?.generation ?? -1) >= known) {
+      chain = { connectorId: request.connectorId, refreshOf: keys.refreshOf, held: request.held };
       this.#chains.set(refreshKey, chain);
     }
     return chain;
