@@ -25,11 +25,14 @@ export interface ConnectorProfile extends ConnectorIdentity {
   readonly baseUrlFromToken: boolean;
   /** Persists a refresh token the server rotated (RFC 6749 section 6), so the next process uses it too. */
   readonly onRefreshTokenRotated?: (refreshToken: string) => Promise<void> | void;
+  /** Refuse token answers without token_type instead of taking them as Bearer. */
+  readonly strictTokenType?: boolean;
   /** Errors of background refreshes, which no request waits for. */
   readonly onBackgroundError?: (error: unknown) => void;
 }
 
 const NO_OP = () => {};
+const TOKEN_TYPE_ASSUMED = "token answer had no token_type, taken as Bearer";
 /** A proactive refresh belongs to no activity, so it gets its own time limit. */
 const BACKGROUND_REFRESH_MS = 30_000;
 
@@ -41,7 +44,10 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
   const configuredRefreshToken = auth.kind === "refresh-token" ? auth.refreshToken : undefined;
 
   /** `refreshToken`: a rotated one another process stored, used instead of the one this process knows. */
-  const fetchToken = async (request: AuthorizeRequest, refreshToken?: string): Promise<TokenSet> => {
+  const fetchToken = async (
+    request: AuthorizeRequest & { requireTokenType: boolean },
+    refreshToken?: string,
+  ): Promise<TokenSet> => {
     if (auth.kind === "basic") throw new Error("basic auth has no token");
     const settings = auth.kind === "refresh-token" && refreshToken ? { ...auth, refreshToken } : auth;
     const telemetry = startTokenFetch(request.telemetry, {
@@ -106,6 +112,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
               deadline,
               telemetry: request.telemetry,
               retryClock: request.retryClock,
+              requireTokenType: profile.strictTokenType === true,
             },
             refreshToken,
           );
@@ -121,6 +128,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
         headers: { authorization: `Bearer ${token.accessToken}` },
         baseUrl: profile.baseUrlFromToken ? token.instanceUrl : undefined,
         tokenFetched: fetched,
+        ...(fetched && token.tokenTypeAssumed ? { notes: [TOKEN_TYPE_ASSUMED] } : {}),
         invalidate: () => cache.invalidate(key, token.accessToken),
       };
     },

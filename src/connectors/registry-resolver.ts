@@ -152,6 +152,7 @@ function authorizingHandle(
       ...auth,
       tokenExpiredStatuses: expiry.statuses,
       tokenExpiredWhen: expiry.when,
+      strictTokenType: connector.strictTokenType === true,
       // With a shared token store the rotated token is kept there (keyed by the configured one), not in the connector.
       onRefreshTokenRotated: options.sharedRefreshTokens
         ? undefined

@@ -404,6 +404,7 @@ class HttpExchange {
       throw new HttpActivityError("auth", `connector "${handle.name}": ${message}`);
     }
     if (authorization.tokenFetched) this.trace.tokenFetched = true;
+    if (authorization.notes?.length) this.trace.notes = [...(this.trace.notes ?? []), ...authorization.notes];
     this.trace.credentials = credentialState(authorization, refreshing);
     this.authorizations.push(authorization);
     return authorization;

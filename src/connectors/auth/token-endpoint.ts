@@ -16,7 +16,7 @@ export interface TokenEndpointCall {
   readonly signal: AbortSignal;
   /** `performance.now()` milliseconds by which the token must be there. */
   readonly deadline: number;
-  /** Only Bearer tokens are used; LoginToken answers may omit token_type. */
+  /** Refuse an answer without token_type (default: take it as Bearer). Only Bearer tokens are ever used. */
   readonly requireTokenType?: boolean;
   /** The retry policy's clock (default: real time); tests inject a fake one. */
   readonly retryClock?: RetryClock;
@@ -145,7 +145,7 @@ async function postOnce(
 export async function requestToken(tokenRequest: TokenRequest, call: TokenEndpointCall): Promise<TokenSet> {
   const endpoint = endpointName(tokenRequest.url);
   const clock = call.retryClock ?? realClock;
-  const rules = { endpoint, requireTokenType: call.requireTokenType ?? true };
+  const rules = { endpoint, requireTokenType: call.requireTokenType ?? false };
   for (let retryNumber = 1; ; retryNumber++) {
     let retryAfter: string | undefined;
     try {
