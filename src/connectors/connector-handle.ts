@@ -1,3 +1,4 @@
+import type { Dispatcher } from "undici";
 import type { Authorization, AuthorizeRequest, ConnectorHandle } from "../core/connector-seam.js";
 import type { CompiledJsonPath } from "../core/json-paths.js";
 import { countTokenUse, startTokenFetch } from "../core/telemetry.js";
@@ -25,6 +26,8 @@ export interface ConnectorProfile extends ConnectorIdentity {
   readonly baseUrlFromToken: boolean;
   /** Persists a refresh token the server rotated (RFC 6749 section 6), so the next process uses it too. */
   readonly onRefreshTokenRotated?: (refreshToken: string) => Promise<void> | void;
+  /** The connector's own connections (its proxy, its client certificate); default: the engine's. */
+  readonly dispatcher?: Dispatcher;
   /** Refuse token answers without token_type instead of taking them as Bearer. */
   readonly strictTokenType?: boolean;
   /** Errors of background refreshes, which no request waits for. */
@@ -90,6 +93,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
           headers: { authorization: basicAuthorization(auth.username, auth.password) },
           tokenFetched: false,
           tokenless: true,
+          dispatcher: profile.dispatcher,
           invalidate: NO_OP,
         };
       }
@@ -107,7 +111,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
           const deadline = background ? performance.now() + BACKGROUND_REFRESH_MS : request.deadline;
           return fetchToken(
             {
-              dispatcher: request.dispatcher,
+              dispatcher: profile.dispatcher ?? request.dispatcher,
               signal: AbortSignal.timeout(Math.max(0, Math.ceil(deadline - performance.now()))),
               deadline,
               telemetry: request.telemetry,
@@ -128,6 +132,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
         headers: { authorization: `Bearer ${token.accessToken}` },
         baseUrl: profile.baseUrlFromToken ? token.instanceUrl : undefined,
         tokenFetched: fetched,
+        dispatcher: profile.dispatcher,
         ...(fetched && token.tokenTypeAssumed ? { notes: [TOKEN_TYPE_ASSUMED] } : {}),
         invalidate: () => cache.invalidate(key, token.accessToken),
       };

@@ -19,6 +19,12 @@ export function withAgentAdmission<D extends Dispatcher>(agent: Dispatcher, comp
   return composed;
 }
 
+/** Registers an admission gate for a pool the engine built itself by other means (a proxy transport). */
+export function withAdmissionGate<D extends Dispatcher>(dispatcher: D, connections: number): D {
+  gates.set(dispatcher, new AdmissionGate(connections));
+  return dispatcher;
+}
+
 /** Connections kept per origin when the engine is not told otherwise. */
 export const DEFAULT_CONNECTIONS_PER_ORIGIN = 128;
 

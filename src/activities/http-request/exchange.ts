@@ -556,7 +556,7 @@ class HttpExchange {
       method: this.method,
       headers,
       body: this.request.body,
-      dispatcher: this.connector ? dispatcher : flowUrlDispatcher,
+      dispatcher: this.connector ? (this.authorizations.at(-1)?.dispatcher ?? dispatcher) : flowUrlDispatcher,
       maxResponseBytes,
       deadline: retriesLeft === 0 ? this.deadline : now + (this.deadline - now) / (retriesLeft + 1),
       signal: this.ctx.signal,
