@@ -4,6 +4,7 @@ import { proxyLabel } from "../http/proxy.js";
 import type { SecretReader } from "./connector-auth.js";
 import { ConnectorError } from "./errors.js";
 import type { Connector } from "./schema.js";
+import { resolveSecret, type SecretContext } from "./secrets.js";
 
 /** A certificate this close to its end is warned about: time to renew it before calls start failing. */
 export const CERTIFICATE_WARNING_DAYS = 30;
@@ -96,4 +97,23 @@ export function connectorTransport(
     }
   }
   return { proxy, tls };
+}
+
+/**
+ * The expiry warning of a connector's client certificate, read through its secret reference; for listings, where
+ * an unreadable certificate is left to the connector's first request to report.
+ */
+export function connectorCertificateWarning(
+  connector: Connector,
+  context: SecretContext,
+): string | undefined {
+  const cert = connector.tls?.cert;
+  if (cert === undefined) return undefined;
+  let certificate: X509Certificate;
+  try {
+    certificate = leafCertificate(resolveSecret(connector, "tls.cert", cert, context), "");
+  } catch {
+    return undefined;
+  }
+  return certificateExpiryWarning(certificate, `connector "${connector.name}"`);
 }
