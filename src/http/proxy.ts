@@ -147,3 +147,16 @@ export function createTransport(options: TransportOptions): Dispatcher {
   }
   return new Agent({ ...base, connect: direct });
 }
+
+/**
+ * A proxy's refusal of a CONNECT, which undici reports as "Proxy response (407) !== 200 when HTTP Tunneling", in
+ * words; undefined for any other error.
+ */
+export function proxyRefusal(error: unknown): string | undefined {
+  const message = error instanceof Error ? error.message : "";
+  const status = /^Proxy response \((\d{3})\)/.exec(message)?.[1];
+  if (status === undefined) return undefined;
+  return status === "407"
+    ? "the proxy refused its credentials (HTTP 407 Proxy Authentication Required)"
+    : `the proxy refused the tunnel (HTTP ${status})`;
+}

@@ -5,6 +5,7 @@ import { EgressDeniedError, type EgressPolicy } from "../core/egress-rules.js";
 import { FlowrunError } from "../core/errors.js";
 import { AdmissionGate, type AdmissionWaiter } from "./admission.js";
 import { type EgressLookup, egressConnector } from "./egress.js";
+import { proxyRefusal } from "./proxy.js";
 
 /** Default cap on a response body (SPEC 3): 1 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -103,6 +104,8 @@ function errorCode(error: unknown): string | undefined {
 }
 
 function describeNetworkError(error: unknown): string {
+  const refusal = proxyRefusal(error);
+  if (refusal) return refusal;
   const code = errorCode(error);
   const cause = (error as { cause?: unknown } | null)?.cause;
   const causeCode = errorCode(cause);

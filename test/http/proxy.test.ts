@@ -159,10 +159,22 @@ describe("a connector's own proxy", () => {
     );
     expect(run.outputs.statusCode).toBeNull();
     expect(run.outputs.error?.kind).toBe("auth");
+    expect(run.outputs.error?.message).toContain("the proxy refused its credentials (HTTP 407");
     expect(api.received).toEqual([]);
     const everything = JSON.stringify(run.result);
     expect(everything).not.toContain(PROXY_PASSWORD);
     expect(everything).not.toContain(Buffer.from(`flows:${PROXY_PASSWORD}-not`).toString("base64"));
+  });
+
+  it("an API call (no token) refused by the proxy says so in words", async () => {
+    const connector = crm({
+      auth: { type: "basic", username: "u", password: "p" },
+      proxy: { url: authProxy.url, username: "flows", password: "not-it" },
+    } as Partial<ConnectorInput>);
+    const run = await runHttp(connectorOptions(connector, {}), viaConnector);
+    expect(run.outputs.error?.kind).toBe("network");
+    expect(run.outputs.error?.message).toContain("the proxy refused its credentials (HTTP 407");
+    expect(api.received).toEqual([]);
   });
 });
 

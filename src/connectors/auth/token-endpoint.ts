@@ -1,6 +1,7 @@
 import type { Dispatcher } from "undici";
 import type { RetryClock } from "../../core/http-types.js";
 import { credentialSecrets, isSecretName, scrubSecrets } from "../../core/redact.js";
+import { proxyRefusal } from "../../http/proxy.js";
 import { canWaitBeforeDeadline, realClock, retryDelayMs, TOKEN_RETRY_POLICY } from "../../http/retry.js";
 import { AttemptError, type HttpResponse, sendAttempt } from "../../http/sender.js";
 import { AuthError } from "../errors.js";
@@ -123,7 +124,7 @@ async function postOnce(
       error instanceof AttemptError && error.duringResponse
         ? `lost the connection to ${endpoint} while reading its answer`
         : `could not reach ${endpoint}`;
-    throw new AuthError(`${what} (${code})`, {
+    throw new AuthError(`${what} (${proxyRefusal(cause) ?? code})`, {
       code: "token-endpoint-unreachable",
       retryable: true,
       cause: error,
