@@ -32,7 +32,10 @@ export interface RegistryResolverOptions {
   readonly sharedRefreshTokens?: boolean;
   /** Told about things worth a warning (a rotated refresh token that cannot be stored). */
   readonly onWarning?: (message: string) => void;
-  /** The dispatcher of a connector with its own proxy or TLS settings (the engine's); undefined ignores them. */
+  /**
+   * The dispatcher of a connector with its own proxy or TLS settings (the engine's). Without it those settings are
+   * ignored, their secrets not even read.
+   */
   readonly connectorDispatcher?: (settings: ConnectorTransportSettings) => Dispatcher | undefined;
 }
 
@@ -138,7 +141,9 @@ function authorizingHandle(
   try {
     const secret = secretReader(connector, options, rotated);
     auth = connectorAuth(connector, secret);
-    const transport = connectorTransport(connector, secret, (message) => options.onWarning?.(message));
+    const transport = options.connectorDispatcher
+      ? connectorTransport(connector, secret, (message) => options.onWarning?.(message))
+      : undefined;
     if (transport) dispatcher = options.connectorDispatcher?.(transport);
   } catch (error) {
     throw error instanceof AuthError

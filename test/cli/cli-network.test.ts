@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -196,6 +197,90 @@ describe("record through a proxy", () => {
       expect(text).not.toContain(PROXY_PASSWORD);
       expect(text).not.toContain(Buffer.from(`rec:${PROXY_PASSWORD}`).toString("base64"));
     }
+    const replayed = await cli(["test", "lookup.test.json"], { cwd: dir, env: envWithoutSecrets() });
+    expect(replayed.stdout).toContain("1 passed");
+    expect(replayed.code).toBe(0);
+  });
+});
+
+describe("record and replay a connector with private_key_jwt (ES256) and a client certificate", () => {
+  it("replays without the key, the certificate or the passphrase (CI holds none of them)", async () => {
+    const dir = await tempDir("flowrun-cli-net-");
+    const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+    openssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "60",
+      "-subj",
+      "/CN=flows",
+      "-keyout",
+      "c.key",
+      "-out",
+      "c.pem",
+    );
+    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ec.key");
+    openssl("pkcs8", "-topk8", "-nocrypt", "-in", "ec.key", "-out", "signing.key");
+    await writeJson(path.join(dir, "connectors.json"), {
+      connectors: [
+        {
+          id: "7d4e1c2a-0000-4000-8000-000000000002",
+          name: "Helpdesk",
+          type: "custom",
+          status: "active",
+          resourceDomainUrl: api.url,
+          tls: { cert: { env: "CERT" }, key: { env: "CERT_KEY" } },
+          auth: {
+            type: "oauth2",
+            clientId: "rec",
+            clientAuth: "private_key_jwt",
+            privateKey: { env: "SIGNING_KEY" },
+            signingAlg: "ES256",
+            tokenUrl: `${api.url}/oauth/token`,
+          },
+        },
+      ],
+    });
+    await writeJson(path.join(dir, "lookup.flow.json"), {
+      name: "lookup",
+      variables: { id: { type: "string" } },
+      start: "find",
+      activities: {
+        find: {
+          type: "http-request",
+          connector: "Helpdesk",
+          requestPath: "/api/tickets",
+          parseSettings: [{ outputVariable: "id", pathExpression: "$.tickets[0].id" }],
+          next: { success: "end", error: "end" },
+        },
+        end: { type: "end-flow" },
+      },
+    });
+    const read = (name: string) => readFileSync(path.join(dir, name), "utf8");
+    const signingKey = read("signing.key");
+    const env = envWithoutSecrets({ CERT: read("c.pem"), CERT_KEY: read("c.key"), SIGNING_KEY: signingKey });
+    const recorded = await cli(
+      [
+        "record",
+        "lookup.flow.json",
+        "--case",
+        "jwt",
+        "--out",
+        "lookup.test.json",
+        "--connectors",
+        "connectors.json",
+        "--allow-loopback-http",
+      ],
+      { cwd: dir, env },
+    );
+    expect(recorded.stderr).toBe("");
+    expect(recorded.code).toBe(0);
+    const file = await readFile(path.join(dir, "lookup.test.json"), "utf8");
+    expect(file).toContain("client_assertion_type");
+    expect(file).not.toMatch(/eyJ[\w-]+\.eyJ/); // no signed assertion kept
     const replayed = await cli(["test", "lookup.test.json"], { cwd: dir, env: envWithoutSecrets() });
     expect(replayed.stdout).toContain("1 passed");
     expect(replayed.code).toBe(0);
