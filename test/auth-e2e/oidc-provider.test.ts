@@ -29,6 +29,8 @@ const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
 const pem = (key: typeof rsa.privateKey) => key.export({ type: "pkcs8", format: "pem" }).toString();
 let clientCert: string;
 let clientKey: string;
+let selfCert: string;
+let selfKey: string;
 
 function makeClientCertificate(): void {
   const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
@@ -80,6 +82,29 @@ function makeClientCertificate(): void {
   );
   clientCert = readFileSync(path.join(dir, "client.pem"), "utf8");
   clientKey = readFileSync(path.join(dir, "client.key"), "utf8");
+  openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "40",
+    "-subj",
+    "/CN=self",
+    "-keyout",
+    "self.key",
+    "-out",
+    "self.pem",
+  );
+  selfCert = readFileSync(path.join(dir, "self.pem"), "utf8");
+  selfKey = readFileSync(path.join(dir, "self.key"), "utf8");
+}
+
+/** RFC 8705 section 2.2: a self-signed certificate is registered as a JWK with its certificate in `x5c`. */
+function selfSignedJwk() {
+  const certificate = new X509Certificate(selfCert);
+  return { ...certificate.publicKey.export({ format: "jwk" }), x5c: [certificate.raw.toString("base64")] };
 }
 
 beforeAll(async () => {
@@ -119,13 +144,21 @@ beforeAll(async () => {
         tls_client_auth_subject_dn: "CN=flows-mtls",
         tls_client_certificate_bound_access_tokens: true,
       },
+      {
+        ...common,
+        client_id: "self-signed",
+        token_endpoint_auth_method: "self_signed_tls_client_auth",
+        jwks: { keys: [selfSignedJwk()] },
+        tls_client_certificate_bound_access_tokens: true,
+      },
     ],
-    clientAuthMethods: ["private_key_jwt", "tls_client_auth"],
+    clientAuthMethods: ["private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth"],
     features: {
       clientCredentials: { enabled: true },
       mTLS: {
         enabled: true,
         tlsClientAuth: true,
+        selfSignedTlsClientAuth: true,
         certificateBoundAccessTokens: true,
         getCertificate: (ctx) => {
           const peer = (ctx.socket as TLSSocket).getPeerCertificate();
@@ -165,6 +198,8 @@ async function callThrough(auth: Record<string, unknown>, extra: Record<string, 
           RSA_KEY: pem(rsa.privateKey),
           EC_KEY: pem(ec.privateKey),
           CERT: clientCert,
+          SELF_CERT: selfCert,
+          SELF_KEY: selfKey,
           CERT_KEY: clientKey,
           SERVER_CA: serverTls.ca,
         },
@@ -221,6 +256,18 @@ describe("oidc-provider issues tokens to flowrun's clients", () => {
     const stored = await provider.ClientCredentials.find(tokenOf()!);
     expect(stored?.clientId).toBe("mtls");
     const thumbprint = createHash("sha256").update(new X509Certificate(clientCert).raw).digest("base64url");
+    expect(stored?.["x5t#S256"]).toBe(thumbprint);
+  });
+
+  it("self_signed_tls_client_auth: the registered self-signed certificate authenticates, token bound to it", async () => {
+    const run = await callThrough(
+      { clientId: "self-signed", clientAuth: "self_signed_tls_client_auth" },
+      { tls: { cert: { env: "SELF_CERT" }, key: { env: "SELF_KEY" }, ca: { env: "SERVER_CA" } } },
+    );
+    expect(run.outputs.error).toBeUndefined();
+    const stored = await provider.ClientCredentials.find(tokenOf()!);
+    expect(stored?.clientId).toBe("self-signed");
+    const thumbprint = createHash("sha256").update(new X509Certificate(selfCert).raw).digest("base64url");
     expect(stored?.["x5t#S256"]).toBe(thumbprint);
   });
 });
