@@ -2,7 +2,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createProxy, type ProxyServer } from "proxy";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
+import { createBasicAuthValidator } from "../../src/connectors/connectivity.js";
+import type { Connector, ConnectorInput } from "../../src/connectors/schema.js";
 import { proxyEnvironment } from "../../src/http/proxy.js";
 import { connectorsDoc, memoryRegistry } from "../auth-e2e/harness.js";
 import { runHttp } from "../helpers/http-flows.js";
@@ -205,5 +206,29 @@ describe("the egress policy through a proxy", () => {
     );
     expect(allowed.outputs.statusCode).toBe(200);
     expect(proxy.tunnels).toEqual([`localhost:${new URL(api.url).port}`]);
+  });
+});
+
+describe("connectivity checks", () => {
+  it("a --validate check goes through the environment's proxy, then through the connector's own", async () => {
+    const connector = {
+      id: "c-basic",
+      name: "Billing",
+      type: "custom",
+      status: "active",
+      resourceDomainUrl: api.url,
+      auth: { type: "basic", username: "u", password: "p", validationUrl: `${api.url}/ping` },
+      tls: { ca: tls.ca },
+    } as unknown as Connector;
+    const viaEnvironment = createBasicAuthValidator({ env: { HTTPS_PROXY: proxy.url }, baseDir: "." });
+    expect(await viaEnvironment(connector)).toMatchObject({ status: "ok" });
+    expect(proxy.tunnels).toEqual([apiHost()]);
+    const own = {
+      ...connector,
+      proxy: { url: authProxy.url, username: "flows", password: { env: "PROXY_PASSWORD" } },
+    } as Connector;
+    const viaConnector = createBasicAuthValidator({ env: { PROXY_PASSWORD }, baseDir: "." });
+    expect(await viaConnector(own)).toMatchObject({ status: "ok" });
+    expect(authProxy.tunnels).toEqual([apiHost()]);
   });
 });
