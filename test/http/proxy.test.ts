@@ -14,6 +14,7 @@ import {
   startHttpsServer,
   type TestCertificates,
 } from "../helpers/servers.js";
+import { installTelemetry } from "../helpers/telemetry.js";
 import { closedPort } from "../helpers/token-server.js";
 
 /** Outbound proxies: a real forward proxy (CONNECT tunnels, Basic proxy auth) on loopback. */
@@ -230,5 +231,28 @@ describe("connectivity checks", () => {
     const viaConnector = createBasicAuthValidator({ env: { PROXY_PASSWORD }, baseDir: "." });
     expect(await viaConnector(own)).toMatchObject({ status: "ok" });
     expect(authProxy.tunnels).toEqual([apiHost()]);
+  });
+});
+
+describe("telemetry through a proxy", () => {
+  it("token fetch and HTTP spans are recorded as without a proxy, and carry no proxy credential", async () => {
+    const installed = installTelemetry();
+    try {
+      const connector = crm({
+        proxy: { url: authProxy.url, username: "flows", password: { env: "PROXY_PASSWORD" } },
+      } as Partial<ConnectorInput>);
+      const run = await runHttp(connectorOptions(connector, {}), viaConnector);
+      expect(run.outputs.statusCode).toBe(200);
+      const spans = installed.spans();
+      expect(spans.map((span) => span.name)).toContain("flowrun.token.fetch");
+      const attempts = spans.filter((span) => span.attributes["http.response.status_code"] === 200);
+      expect(attempts.length).toBeGreaterThanOrEqual(1);
+      expect(attempts.every((span) => span.attributes["server.address"] === "127.0.0.1")).toBe(true);
+      const everything = JSON.stringify(spans.map((span) => [span.name, span.attributes, span.events]));
+      expect(everything).not.toContain(PROXY_PASSWORD);
+      expect(everything).not.toContain(Buffer.from(`flows:${PROXY_PASSWORD}`).toString("base64"));
+    } finally {
+      await installed.uninstall();
+    }
   });
 });
