@@ -10,6 +10,7 @@ import { ConnectorRegistry } from "../connectors/registry.js";
 import { ADMIN_ROLES, type AdminRole, assertMayPerform, isAdminRole } from "../connectors/roles.js";
 import type { Connector } from "../connectors/schema.js";
 import { insecureSecretWarnings, maskConnector } from "../connectors/secrets.js";
+import { connectorCertificateWarning } from "../connectors/transport.js";
 import { connectorEndpoints } from "../connectors/url-rules.js";
 import type { Problem } from "../core/errors.js";
 import { parseJsonText } from "../core/json-source.js";
@@ -161,6 +162,11 @@ function registerReadCommands(kit: Kit): void {
     .action(async (options: CommonOptions & { json?: boolean }) =>
       run(options, false, async ({ registry, role }) => {
         const all = registry.list({ role });
+        const context = { env: ctx.io.env, baseDir: registry.baseDir ?? process.cwd() };
+        for (const connector of all) {
+          const warning = connectorCertificateWarning(connector, context);
+          if (warning) ctx.io.stderr(`${kit.colors.yellow("warning")}: ${warning}\n`);
+        }
         if (options.json) {
           ctx.io.stdout(`${JSON.stringify(all.map(maskConnector), null, 2)}\n`);
           return;

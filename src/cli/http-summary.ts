@@ -82,6 +82,7 @@ export function summarizeHttp(http: Partial<HttpTrace>, errorKind: string | unde
   const notes = [`${attempts} attempt${attempts === 1 ? "" : "s"}`];
   const credential = credentialNote(http.credentials, http.tokenFetched);
   if (credential) notes.push(credential);
+  notes.push(...(http.notes ?? []));
   return { method, url: http.url, answer, notes, sent: true };
 }
 

@@ -141,6 +141,7 @@ export async function engineOptionsFrom(
     egressAllow: options.egressAllow,
     ca: await readCa(ctx.io.cwd, options.ca),
     secrets: { env: ctx.io.env },
+    proxyEnv: ctx.io.env,
     onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
   };
   const redisUrl = connectors === "none" ? undefined : redisUrlFrom(ctx, options.redis);

@@ -1,9 +1,11 @@
-import { type Dispatcher, getGlobalDispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { describeError } from "../core/errors.js";
 import { scrubSecrets } from "../core/redact.js";
+import { createTransport, proxyEnvironment } from "../http/proxy.js";
 import { AttemptError, sendAttempt } from "../http/sender.js";
-import type { Connector } from "./schema.js";
-import { resolveSecret, type SecretContext } from "./secrets.js";
+import type { Connector, SecretValue } from "./schema.js";
+import { resolveSecret, type SecretContext, valueAt } from "./secrets.js";
+import { connectorTransport } from "./transport.js";
 import { urlProblem } from "./url-rules.js";
 
 /**
@@ -21,7 +23,10 @@ export type ConnectivityValidator = (connector: Connector) => Promise<Connectivi
 
 export interface BasicValidatorOptions extends SecretContext {
   readonly allowLoopbackHttp?: boolean;
-  /** Default: undici's global dispatcher. */
+  /**
+   * Default: connections of its own for each check, through the connector's proxy and with its client
+   * certificate, or through HTTPS_PROXY/HTTP_PROXY/NO_PROXY of `env`.
+   */
   readonly dispatcher?: Dispatcher;
   /** The whole check, connection to last byte (default 10 s). */
   readonly timeoutMs?: number;
@@ -49,14 +54,16 @@ export function createBasicAuthValidator(options: BasicValidatorOptions): Connec
     const password = resolveSecret(connector, "auth.password", connector.auth.password, options);
     const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
     const secrets = [password, `${username}:${password}`];
+    let own: Dispatcher | undefined;
     try {
+      own = options.dispatcher ? undefined : checkDispatcher(connector, options);
       // The one sender never follows redirects, so the credentials cannot leak to another origin.
       const response = await sendAttempt({
         url: new URL(validationUrl),
         method: "GET",
         headers: { authorization, accept: "application/json, text/plain, */*" },
         body: undefined,
-        dispatcher: options.dispatcher ?? getGlobalDispatcher(),
+        dispatcher: options.dispatcher ?? own!,
         maxResponseBytes: MAX_VALIDATION_RESPONSE_BYTES,
         deadline: performance.now() + (options.timeoutMs ?? 10_000),
       });
@@ -68,8 +75,30 @@ export function createBasicAuthValidator(options: BasicValidatorOptions): Connec
     } catch (error) {
       const reason = error instanceof AttemptError ? `${error.code}: ${error.message}` : describeError(error);
       return { status: "failed", message: `GET ${validationUrl} failed: ${scrubSecrets(reason, secrets)}` };
+    } finally {
+      await own?.close();
     }
   };
+}
+
+/** One check's connections: the connector's proxy and certificate, else the environment's proxy, else direct. */
+function checkDispatcher(connector: Connector, context: SecretContext): Dispatcher {
+  const transport = connectorTransport(
+    connector,
+    (field) => resolveSecret(connector, field, secretAt(connector, field), context),
+    () => {},
+  );
+  return createTransport({
+    connections: 1,
+    ca: transport?.tls?.ca ? [transport.tls.ca] : [],
+    tls: transport?.tls,
+    proxy: transport?.proxy,
+    environment: proxyEnvironment(context.env),
+  });
+}
+
+function secretAt(connector: Connector, field: string): SecretValue {
+  return valueAt(connector, field.split(".")) as SecretValue;
 }
 
 function describeType(connector: Connector): string {

@@ -1,3 +1,4 @@
+import type { ClientAuthentication } from "./auth/client-auth.js";
 import type { AuthSettings } from "./auth/strategies.js";
 import { ConnectorError } from "./errors.js";
 import type { Connector } from "./schema.js";
@@ -53,6 +54,30 @@ function readServiceAccountKey(text: string, connector: Connector): ServiceAccou
   return record as unknown as ServiceAccountKey;
 }
 
+type CustomOAuth2 = Extract<Extract<Connector, { type: "custom" }>["auth"], { type: "oauth2" }>;
+
+/** A custom OAuth 2.0 connector's client authentication, its secrets read. */
+function customClient(auth: CustomOAuth2, secret: SecretReader): ClientAuthentication {
+  const { clientId } = auth;
+  switch (auth.clientAuth) {
+    case "basic":
+    case "body":
+    case "client_secret_jwt":
+      return { clientAuth: auth.clientAuth, clientId, clientSecret: secret("auth.clientSecret") };
+    case "private_key_jwt":
+      return {
+        clientAuth: "private_key_jwt",
+        clientId,
+        privateKey: secret("auth.privateKey"),
+        signingAlg: auth.signingAlg === "HS256" ? undefined : auth.signingAlg,
+        keyId: auth.keyId,
+      };
+    case "tls_client_auth":
+    case "self_signed_tls_client_auth":
+      return { clientAuth: auth.clientAuth, clientId };
+  }
+}
+
 /**
  * How each connector type authorises requests (SPEC 4, "how a request is authorised"), with secrets read through
  * `secret`. Client authentication follows each vendor's token endpoint: Webex and Google take the client in the
@@ -70,11 +95,7 @@ export function connectorAuth(connector: Connector, secret: SecretReader): Conne
       const auth = connector.auth;
       if (auth.type === "basic")
         return plain({ kind: "basic", username: auth.username, password: secret("auth.password") });
-      const client = {
-        clientId: auth.clientId,
-        clientSecret: secret("auth.clientSecret"),
-        clientAuth: auth.clientAuth,
-      };
+      const client = customClient(auth, secret);
       if (auth.grantType === "password") {
         return plain({
           kind: "password",

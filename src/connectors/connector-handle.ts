@@ -1,3 +1,4 @@
+import type { Dispatcher } from "undici";
 import type { Authorization, AuthorizeRequest, ConnectorHandle } from "../core/connector-seam.js";
 import type { CompiledJsonPath } from "../core/json-paths.js";
 import { countTokenUse, startTokenFetch } from "../core/telemetry.js";
@@ -31,11 +32,16 @@ export interface ConnectorProfile extends ConnectorIdentity {
   readonly refreshTokenGeneration?: number;
   /** The refresh token the store holds now (another process may have rotated it), read after an `invalid_grant`. */
   readonly storedRefreshToken?: () => Promise<HeldRefreshToken | undefined>;
+  /** The connector's own connections (its proxy, its client certificate); default: the engine's. */
+  readonly dispatcher?: Dispatcher;
+  /** Refuse token answers without token_type instead of taking them as Bearer. */
+  readonly strictTokenType?: boolean;
   /** Errors of background refreshes, which no request waits for. */
   readonly onBackgroundError?: (error: unknown) => void;
 }
 
 const NO_OP = () => {};
+const TOKEN_TYPE_ASSUMED = "token answer had no token_type, taken as Bearer";
 /** A proactive refresh belongs to no activity, so it gets its own time limit. */
 const BACKGROUND_REFRESH_MS = 30_000;
 /**
@@ -62,7 +68,7 @@ function tokenFetcher(profile: ConnectorProfile, owner: string) {
       : undefined;
 
   const sendOnce = async (
-    request: AuthorizeRequest,
+    request: AuthorizeRequest & { requireTokenType: boolean },
     using: HeldRefreshToken | undefined,
   ): Promise<TokenSet> => {
     if (auth.kind === "basic") throw new Error("basic auth has no token");
@@ -97,7 +103,7 @@ function tokenFetcher(profile: ConnectorProfile, owner: string) {
      * another process may have rotated the token meanwhile, and its newer generation is tried once before the
      * refusal stands.
      */
-    async fetch(request: AuthorizeRequest, supplied?: HeldRefreshToken): Promise<TokenSet> {
+    async fetch(request: AuthorizeRequest & { requireTokenType: boolean }, supplied?: HeldRefreshToken): Promise<TokenSet> {
       const using = held && newerRefreshToken(held, supplied);
       try {
         return await sendOnce(request, using);
@@ -135,6 +141,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
           headers: { authorization: basicAuthorization(auth.username, auth.password) },
           tokenFetched: false,
           tokenless: true,
+          dispatcher: profile.dispatcher,
           invalidate: NO_OP,
         };
       }
@@ -160,11 +167,12 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
               : request.deadline;
           return tokens.fetch(
             {
-              dispatcher: request.dispatcher,
+              dispatcher: profile.dispatcher ?? request.dispatcher,
               signal: AbortSignal.timeout(Math.max(0, Math.ceil(deadline - performance.now()))),
               deadline,
               telemetry: request.telemetry,
               retryClock: request.retryClock,
+              requireTokenType: profile.strictTokenType === true,
             },
             refreshToken,
           );
@@ -180,6 +188,8 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
         headers: { authorization: `Bearer ${token.accessToken}` },
         baseUrl: profile.baseUrlFromToken ? token.instanceUrl : undefined,
         tokenFetched: fetched,
+        dispatcher: profile.dispatcher,
+        ...(fetched && token.tokenTypeAssumed ? { notes: [TOKEN_TYPE_ASSUMED] } : {}),
         invalidate: () => cache.invalidate(key, token.accessToken),
       };
     },

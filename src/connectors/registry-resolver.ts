@@ -1,5 +1,7 @@
+import type { Dispatcher } from "undici";
 import type { ConnectorHandle, ConnectorResolver, ConnectorStatus } from "../core/connector-seam.js";
 import { describeError } from "../core/errors.js";
+import type { ConnectorTransportSettings } from "../http/dispatchers.js";
 import { connectorAuth } from "./connector-auth.js";
 import { type ConnectorIdentity, connectorHandle } from "./connector-handle.js";
 import { AuthError } from "./errors.js";
@@ -9,6 +11,7 @@ import { allowedMethods, connectorExpirySettings, tokenExpiryCheck } from "./req
 import type { Connector } from "./schema.js";
 import { resolveSecret, secretFields } from "./secrets.js";
 import type { TokenCache } from "./token-cache.js";
+import { connectorTransport } from "./transport.js";
 import { connectorEndpoints, urlProblem } from "./url-rules.js";
 
 export interface RegistryResolverOptions {
@@ -30,6 +33,11 @@ export interface RegistryResolverOptions {
   readonly sharedRefreshTokens?: boolean;
   /** Told about things worth a warning (a rotated refresh token that cannot be stored). */
   readonly onWarning?: (message: string) => void;
+  /**
+   * The dispatcher of a connector with its own proxy or TLS settings (the engine's). Without it those settings are
+   * ignored, their secrets not even read.
+   */
+  readonly connectorDispatcher?: (settings: ConnectorTransportSettings) => Dispatcher | undefined;
 }
 
 export interface RegistryResolver extends ConnectorResolver {
@@ -148,8 +156,14 @@ function authorizingHandle(
   rotated: RotatedRefreshTokens,
 ): ConnectorHandle {
   let auth: ReturnType<typeof connectorAuth>;
+  let dispatcher: Dispatcher | undefined;
   try {
-    auth = connectorAuth(connector, secretReader(connector, options, rotated));
+    const secret = secretReader(connector, options, rotated);
+    auth = connectorAuth(connector, secret);
+    const transport = options.connectorDispatcher
+      ? connectorTransport(connector, secret, (message) => options.onWarning?.(message))
+      : undefined;
+    if (transport) dispatcher = options.connectorDispatcher?.(transport);
   } catch (error) {
     throw error instanceof AuthError
       ? error
@@ -171,6 +185,8 @@ function authorizingHandle(
       ...auth,
       tokenExpiredStatuses: expiry.statuses,
       tokenExpiredWhen: expiry.when,
+      strictTokenType: connector.strictTokenType === true,
+      dispatcher,
       // With a shared token store the rotated token is kept there (keyed by the configured one), not in the connector.
       onRefreshTokenRotated: options.sharedRefreshTokens
         ? undefined

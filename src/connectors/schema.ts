@@ -4,6 +4,17 @@ import { compileJsonPath } from "../core/json-paths.js";
 
 /** The connector model of SPEC 4 as zod schemas: the source of truth for types, validation and the JSON Schema. */
 
+/** Client authentication at the token endpoint (OpenID Connect Core 9, RFC 7523 2.2, RFC 8705 2). */
+export const CLIENT_AUTH_METHODS = [
+  "basic",
+  "body",
+  "private_key_jwt",
+  "client_secret_jwt",
+  "tls_client_auth",
+  "self_signed_tls_client_auth",
+] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
 export const CONNECTOR_TYPES = [
   "custom",
   "webex-contact-center",
@@ -46,7 +57,61 @@ export type SecretValue = z.infer<typeof secretSchema>;
 
 const url = (description: string) => z.string().min(1).meta({ description });
 
+/**
+ * Enterprise networks and stronger credentials, the same for every connector type: an outbound proxy, a client
+ * certificate (mutual TLS), and how strictly a token answer's token_type is read.
+ */
+const enterpriseFields = {
+  strictTokenType: z.boolean().optional().meta({
+    description:
+      "Refuse a token answer without token_type (default false: it is taken as Bearer and the run's trace says so)",
+  }),
+  proxy: z
+    .strictObject({
+      url: z
+        .string()
+        .min(1)
+        .refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol), {
+          message: "must be an http:// or https:// proxy URL",
+        })
+        .refine((text) => !URL.canParse(text) || (!new URL(text).username && !new URL(text).password), {
+          message: "must not carry credentials; use username and password (a secret reference)",
+        })
+        .meta({
+          description: "The proxy, e.g. http://proxy.corp.example:3128 (https targets go through CONNECT)",
+        }),
+      username: z
+        .string()
+        .min(1)
+        .optional()
+        .meta({ description: "Proxy user name (Basic proxy authentication)" }),
+      password: secretSchema.optional().meta({ description: "Proxy password" }),
+    })
+    .refine((proxy) => (proxy.username === undefined) === (proxy.password === undefined), {
+      message: "username and password go together",
+    })
+    .optional()
+    .meta({
+      description: "Outbound proxy for this connector's requests; overrides HTTPS_PROXY/HTTP_PROXY/NO_PROXY",
+    }),
+  tls: z
+    .strictObject({
+      cert: secretSchema.optional().meta({ description: "Client certificate chain, PEM" }),
+      key: secretSchema.optional().meta({ description: "Private key of the client certificate, PEM" }),
+      passphrase: secretSchema.optional().meta({ description: "Passphrase of an encrypted key" }),
+      ca: secretSchema
+        .optional()
+        .meta({ description: "CA bundle, PEM, trusted for this connector's servers" }),
+    })
+    .refine((tls) => (tls.cert === undefined) === (tls.key === undefined), {
+      message: "cert and key go together",
+    })
+    .optional()
+    .meta({ description: "Mutual TLS: the client certificate presented to the API and the token endpoint" }),
+};
+
 const commonFields = {
+  ...enterpriseFields,
   id: z.string().min(1).meta({ description: "Generated on creation; can never change" }),
   name: z
     .string()
@@ -96,14 +161,47 @@ const basicAuthSchema = z
 const oauth2CommonFields = {
   type: z.literal("oauth2"),
   clientId: z.string().min(1).meta({ description: "OAuth 2.0 client id" }),
-  clientSecret: secretSchema,
+  clientSecret: secretSchema
+    .optional()
+    .meta({ description: "Client secret (basic, body, client_secret_jwt)" }),
   tokenUrl: url("Token endpoint of the authorization server"),
   scope: z.string().optional().meta({ description: "Scope requested with the token" }),
-  clientAuth: z
-    .enum(["basic", "body"])
-    .default("basic")
-    .meta({ description: "How the client authenticates to the token URL: Basic header or form body" }),
+  clientAuth: z.enum(CLIENT_AUTH_METHODS).default("basic").meta({
+    description:
+      "How the client authenticates to the token URL: basic (header), body (form), private_key_jwt, client_secret_jwt, tls_client_auth or self_signed_tls_client_auth",
+  }),
+  privateKey: secretSchema
+    .optional()
+    .meta({ description: "PEM private key signing the private_key_jwt assertion" }),
+  signingAlg: z.enum(["RS256", "PS256", "ES256", "HS256"]).optional().meta({
+    description: "Assertion algorithm (default RS256 for private_key_jwt, HS256 for client_secret_jwt)",
+  }),
+  keyId: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: "`kid` header of the assertion (private_key_jwt)" }),
 };
+
+/** What each client authentication method needs besides the client id. */
+function checkClientAuth(
+  auth: { clientAuth: ClientAuthMethod; clientSecret?: unknown; privateKey?: unknown; signingAlg?: string },
+  context: z.RefinementCtx,
+  hasCertificate: boolean,
+): void {
+  const needs = (field: string, message: string) =>
+    context.addIssue({ code: "custom", path: ["auth", field], message });
+  if (["basic", "body", "client_secret_jwt"].includes(auth.clientAuth) && auth.clientSecret === undefined)
+    needs("clientSecret", `clientAuth ${auth.clientAuth} needs a clientSecret`);
+  if (auth.clientAuth === "private_key_jwt") {
+    if (auth.privateKey === undefined) needs("privateKey", "clientAuth private_key_jwt needs a privateKey");
+    if (auth.signingAlg === "HS256") needs("signingAlg", "private_key_jwt signs with RS256, PS256 or ES256");
+  }
+  if (auth.clientAuth === "client_secret_jwt" && auth.signingAlg !== undefined && auth.signingAlg !== "HS256")
+    needs("signingAlg", "client_secret_jwt signs with HS256");
+  if (auth.clientAuth.endsWith("tls_client_auth") && !hasCertificate)
+    needs("clientAuth", `clientAuth ${auth.clientAuth} needs the connector's tls.cert and tls.key`);
+}
 
 const oauth2ClientCredentialsSchema = z
   .strictObject({
@@ -132,6 +230,10 @@ export const customConnectorSchema = z
     type: z.literal("custom"),
     resourceDomainUrl: url("Base URL requests are built on (https://)"),
     auth: customAuthSchema,
+  })
+  .superRefine((connector, context) => {
+    if (connector.auth.type === "oauth2")
+      checkClientAuth(connector.auth, context, connector.tls?.cert !== undefined);
   })
   .meta({ description: "Custom connector: Basic auth or OAuth 2.0 (up to 10 per organisation)" });
 

@@ -10,6 +10,7 @@ const SECRET_FIELD_PATHS: Record<Connector["type"], readonly (readonly string[])
   custom: [
     ["auth", "password"],
     ["auth", "clientSecret"],
+    ["auth", "privateKey"],
   ],
   "webex-contact-center": [["clientSecret"], ["refreshToken"]],
   salesforce: [["privateKey"]],
@@ -19,9 +20,18 @@ const SECRET_FIELD_PATHS: Record<Connector["type"], readonly (readonly string[])
   genesys: [["clientSecret"], ["refreshToken"]],
 };
 
+/** Secrets every connector type may hold: proxy credentials and the client certificate's parts. */
+const NETWORK_SECRET_PATHS: readonly (readonly string[])[] = [
+  ["proxy", "password"],
+  ["tls", "cert"],
+  ["tls", "key"],
+  ["tls", "passphrase"],
+  ["tls", "ca"],
+];
+
 /** Where a connector of this type keeps its secrets. */
 export function secretFieldPaths(type: Connector["type"]): readonly (readonly string[])[] {
-  return SECRET_FIELD_PATHS[type] ?? [];
+  return [...(SECRET_FIELD_PATHS[type] ?? []), ...NETWORK_SECRET_PATHS];
 }
 
 export interface SecretField {
@@ -34,7 +44,7 @@ export interface SecretField {
 /** The secrets a connector holds (only the fields that are set). */
 export function secretFields(connector: Connector): SecretField[] {
   const fields: SecretField[] = [];
-  for (const fieldPath of SECRET_FIELD_PATHS[connector.type]) {
+  for (const fieldPath of secretFieldPaths(connector.type)) {
     const value = valueAt(connector, fieldPath);
     if (isSecretValue(value)) fields.push({ field: fieldPath.join("."), path: fieldPath, value });
   }

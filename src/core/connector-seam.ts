@@ -31,6 +31,10 @@ export interface Authorization {
   readonly tokenFetched: boolean;
   /** True when the headers carry fixed credentials (Basic auth) and no token was involved; default false. */
   readonly tokenless?: boolean;
+  /** The connector's own dispatcher (its proxy, client certificate) for the API call; default the engine's. */
+  readonly dispatcher?: Dispatcher;
+  /** Things worth telling the person reading the run's trace (a token answer taken as Bearer without token_type). */
+  readonly notes?: readonly string[];
   /** Drops this credential from the cache so the next `authorize` fetches a new one (reactive refresh). */
   invalidate(): void;
 }

@@ -43,6 +43,8 @@ export interface HttpTrace {
   tokenFetched?: boolean;
   /** The connector's credential step (authenticated endpoints only). */
   credentials?: CredentialState;
+  /** What the connector noted while authorising, e.g. a token answer without token_type taken as Bearer. */
+  notes?: string[];
   /** A cause of the failure the person running the flow can fix (an unset secret variable, ...). */
   cause?: FixableCause;
 }

@@ -1,7 +1,20 @@
+import { createHash } from "node:crypto";
 import type { Dispatcher } from "undici";
 import { EgressPolicy } from "../core/egress-rules.js";
 import { type EgressLookup, egressInterceptor } from "./egress.js";
-import { createHttpAgent, withAgentAdmission } from "./sender.js";
+import {
+  type ConnectorProxy,
+  type ConnectorTls,
+  createTransport,
+  type ProxyEnvironment,
+  usesProxy,
+} from "./proxy.js";
+import {
+  createHttpAgent,
+  DEFAULT_CONNECTIONS_PER_ORIGIN,
+  withAdmissionGate,
+  withAgentAdmission,
+} from "./sender.js";
 
 export interface DispatcherOptions {
   /** An injected dispatcher (a host's Agent, a MockAgent in replay); the engine then owns no connection pool. */
@@ -17,6 +30,14 @@ export interface DispatcherOptions {
   readonly egressLookup?: EgressLookup;
   /** Interceptors composed onto every dispatcher (recording uses one). */
   readonly interceptors?: readonly Dispatcher.DispatcherComposeInterceptor[];
+  /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY as read from the environment (ignored with `dispatcher`). */
+  readonly proxyEnvironment?: ProxyEnvironment;
+}
+
+/** What makes one connector's connections its own: its proxy and its client certificate or CA. */
+export interface ConnectorTransportSettings {
+  readonly proxy?: ConnectorProxy;
+  readonly tls?: ConnectorTls;
 }
 
 /** Where the requests of an engine go: connectors' requests and flow-authored URLs apart. */
@@ -25,6 +46,12 @@ export interface EngineDispatchers {
   readonly connectors: Dispatcher;
   /** Flow-authored URLs (`requestUrl`): always under the egress policy. */
   readonly flowUrls: Dispatcher;
+  /**
+   * The dispatcher of a connector with its own proxy or TLS settings, with the same admission, interceptors and
+   * egress rules as `connectors`; one per distinct settings, closed with the engine. Undefined with an injected
+   * dispatcher: the host owns the connections then, and the connector's proxy and TLS settings do not apply.
+   */
+  forConnector(settings: ConnectorTransportSettings): Dispatcher | undefined;
   /** Closes the pools the engine created (never an injected dispatcher). */
   close(): Promise<void>;
 }
@@ -54,20 +81,65 @@ export function engineDispatchers(options: DispatcherOptions): EngineDispatchers
     return {
       connectors: options.egressPolicyForConnectors ? guarded : injected,
       flowUrls: guarded,
+      forConnector: () => undefined,
       close: async () => {},
     };
   }
-  const agentOptions = { ca: options.ca, connectionsPerOrigin: options.connectionsPerOrigin };
-  const guardedAgent = createHttpAgent({
-    ...agentOptions,
-    egress: { policy, lookup: options.egressLookup },
-  });
-  const trustedAgent = options.egressPolicyForConnectors ? undefined : createHttpAgent(agentOptions);
+  const owned: Dispatcher[] = [];
+  const connections = options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN;
+  const ca = options.ca === undefined ? [] : [options.ca.toString()];
+  const egress = { policy, lookup: options.egressLookup };
+  /**
+   * Through a proxy the engine never resolves the target: the policy checks the target's name (IP literals,
+   * localhost) before dispatch, and the proxy's own connection in the connect step.
+   */
+  const transport = (guarded: boolean, settings: ConnectorTransportSettings = {}) => {
+    const proxied = settings.proxy !== undefined || usesProxy(options.proxyEnvironment);
+    const pool = withAdmissionGate(
+      createTransport({
+        connections,
+        ca: settings.tls?.ca ? [...ca, settings.tls.ca] : ca,
+        tls: settings.tls,
+        egress: guarded ? egress : undefined,
+        environment: options.proxyEnvironment,
+        proxy: settings.proxy,
+      }),
+      connections,
+    );
+    owned.push(pool);
+    const checked =
+      guarded && proxied ? withAgentAdmission(pool, pool.compose(egressInterceptor(policy))) : pool;
+    return compose(checked);
+  };
+  const plain = !usesProxy(options.proxyEnvironment);
+  const guardedAgent = plain
+    ? createHttpAgent({ ca: options.ca, connectionsPerOrigin: connections, egress })
+    : undefined;
+  const trustedAgent =
+    plain && !options.egressPolicyForConnectors
+      ? createHttpAgent({ ca: options.ca, connectionsPerOrigin: connections })
+      : undefined;
+  const flowUrls = guardedAgent ? compose(guardedAgent) : transport(true);
+  const connectors = options.egressPolicyForConnectors
+    ? flowUrls
+    : trustedAgent
+      ? compose(trustedAgent)
+      : transport(false);
+  const perConnector = new Map<string, Dispatcher>();
   return {
-    connectors: compose(trustedAgent ?? guardedAgent),
-    flowUrls: compose(guardedAgent),
+    connectors,
+    flowUrls,
+    forConnector(settings) {
+      const key = createHash("sha256").update(JSON.stringify(settings)).digest("base64url");
+      let dispatcher = perConnector.get(key);
+      if (!dispatcher) {
+        dispatcher = transport(options.egressPolicyForConnectors === true, settings);
+        perConnector.set(key, dispatcher);
+      }
+      return dispatcher;
+    },
     close: async () => {
-      await Promise.all([guardedAgent.close(), trustedAgent?.close()]);
+      await Promise.all([guardedAgent?.close(), trustedAgent?.close(), ...owned.map((pool) => pool.close())]);
     },
   };
 }

@@ -5,6 +5,7 @@ import { EgressDeniedError, type EgressPolicy } from "../core/egress-rules.js";
 import { FlowrunError } from "../core/errors.js";
 import { AdmissionGate, type AdmissionWaiter } from "./admission.js";
 import { type EgressLookup, egressConnector } from "./egress.js";
+import { proxyRefusal } from "./proxy.js";
 
 /** Default cap on a response body (SPEC 3): 1 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -17,6 +18,12 @@ export function withAgentAdmission<D extends Dispatcher>(agent: Dispatcher, comp
   const gate = gates.get(agent);
   if (gate !== undefined) gates.set(composed, gate);
   return composed;
+}
+
+/** Registers an admission gate for a pool the engine built itself by other means (a proxy transport). */
+export function withAdmissionGate<D extends Dispatcher>(dispatcher: D, connections: number): D {
+  gates.set(dispatcher, new AdmissionGate(connections));
+  return dispatcher;
 }
 
 /** Connections kept per origin when the engine is not told otherwise. */
@@ -129,6 +136,8 @@ function errorCode(error: unknown): string | undefined {
 }
 
 function describeNetworkError(error: unknown): string {
+  const refusal = proxyRefusal(error);
+  if (refusal) return refusal;
   const code = errorCode(error);
   const cause = (error as { cause?: unknown } | null)?.cause;
   const causeCode = errorCode(cause);

@@ -5,14 +5,19 @@ import type { Connector } from "../connectors/schema.js";
 import { assembleEngine, type EngineOptions } from "../runtime/create-engine.js";
 import type { EngineFactory } from "./runner.js";
 
-let replayKey: string | undefined;
-/** A throwaway RSA key: replayed token requests carry `[REDACTED]` assertions, so any key signs them. */
-function throwawayPrivateKey(): string {
-  replayKey ??= generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({
-    type: "pkcs8",
-    format: "pem",
-  }) as string;
-  return replayKey;
+const replayKeys = new Map<"rsa" | "ec", string>();
+/** A throwaway key: replayed token requests carry `[REDACTED]` assertions, so any key of the right kind signs them. */
+function throwawayPrivateKey(kind: "rsa" | "ec" = "rsa"): string {
+  let key = replayKeys.get(kind);
+  if (key === undefined) {
+    const pair =
+      kind === "rsa"
+        ? generateKeyPairSync("rsa", { modulusLength: 2048 })
+        : generateKeyPairSync("ec", { namedCurve: "P-256" });
+    key = pair.privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+    replayKeys.set(kind, key);
+  }
+  return key;
 }
 
 /**
@@ -21,6 +26,11 @@ function throwawayPrivateKey(): string {
  */
 export function replaySecret(connector: Connector, field: string): string {
   if (field === "privateKey") return throwawayPrivateKey();
+  if (field === "auth.privateKey") {
+    const es256 =
+      connector.type === "custom" && "signingAlg" in connector.auth && connector.auth.signingAlg === "ES256";
+    return throwawayPrivateKey(es256 ? "ec" : "rsa");
+  }
   if (field === "serviceAccountKey") {
     return JSON.stringify({
       client_email: `replay@${connector.name.toLowerCase().replace(/[^a-z0-9]+/g, "-")}.invalid`,

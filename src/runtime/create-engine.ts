@@ -13,6 +13,7 @@ import type { RetryClock } from "../core/http-types.js";
 import { createFlowEngine, type Engine } from "../engine/flow-engine.js";
 import type { CallHandlers } from "../engine/host.js";
 import { type DispatcherOptions, engineDispatchers } from "../http/dispatchers.js";
+import { proxyEnvironment } from "../http/proxy.js";
 import { realClock } from "../http/retry.js";
 import { DEFAULT_MAX_RESPONSE_BYTES } from "../http/sender.js";
 
@@ -53,6 +54,11 @@ export interface EngineOptions
   allowLoopbackHttp?: boolean;
   /** Pooled keep-alive connections per origin for the engine's own Agent (ignored with `dispatcher`). Default 128. */
   connectionsPerOrigin?: number;
+  /**
+   * Where HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case) are read for the engine's own connections. Default
+   * process.env; `{}` sends everything direct. Ignored with `dispatcher`; a connector's own `proxy` wins.
+   */
+  proxyEnv?: Readonly<Record<string, string | undefined>>;
   /** Extra trusted CA certificate(s), PEM, for the engine's own Agent (ignored with `dispatcher`). */
   ca?: string | Buffer;
   /** Response body cap in bytes; a larger body fails with `response-too-large`. Default 1 MiB. */
@@ -85,7 +91,10 @@ function checkedMaxResponseBytes(value: number | undefined): number {
  */
 export function assembleEngine(options: EngineOptions, replayRules: ReplayConnectorRules = {}): Engine {
   const maxResponseBytes = checkedMaxResponseBytes(options.maxResponseBytes);
-  const dispatchers = engineDispatchers(options);
+  const dispatchers = engineDispatchers({
+    ...options,
+    proxyEnvironment: proxyEnvironment(options.proxyEnv ?? process.env),
+  });
   // One token cache per engine; a registry is followed so that deactivation and edits drop tokens at once.
   const followed: RegistryResolver | undefined =
     options.connectors && isRegistry(options.connectors)
@@ -96,6 +105,9 @@ export function assembleEngine(options: EngineOptions, replayRules: ReplayConnec
           onWarning: options.onWarning,
           allowLoopbackHttp: options.allowLoopbackHttp,
           sharedRefreshTokens: options.sharedTokens !== undefined,
+          // With an injected dispatcher (replay, a host's own) a connector's proxy and certificate are not used, so
+          // they are neither read nor checked: replay holds no real certificate.
+          connectorDispatcher: options.dispatcher ? undefined : dispatchers.forConnector,
           ...replayRules,
         })
       : undefined;

@@ -89,6 +89,30 @@ describe("masking and warnings", () => {
     expect(await fields("genesys")).toEqual(["clientSecret"]);
   });
 
+  it("treats the proxy password, the client certificate's parts as secrets of any type", async () => {
+    const registry = new ConnectorRegistry(undefined, { role: "full-admin" });
+    const created = await registry.create({
+      ...connectorInput("genesys", "G"),
+      proxy: { url: "http://proxy.corp.example:3128", username: "flows", password: "proxy-plain" },
+      tls: { cert: { file: "c.pem" }, key: "key-plain", passphrase: { env: "PASS" }, ca: { file: "ca.pem" } },
+    } as Parameters<typeof registry.create>[0]);
+    expect(secretFields(created).map((f) => f.field)).toEqual([
+      "clientSecret",
+      "proxy.password",
+      "tls.cert",
+      "tls.key",
+      "tls.passphrase",
+      "tls.ca",
+    ]);
+    const masked = maskConnector(created);
+    expect(JSON.stringify(masked)).not.toMatch(/proxy-plain|key-plain/);
+    expect(masked).toMatchObject({
+      proxy: { password: "••••" },
+      tls: { key: "••••", passphrase: "env:PASS" },
+    });
+    expect(insecureSecretWarnings(created).map((w) => w.path)).toEqual(["$.proxy.password", "$.tls.key"]);
+  });
+
   it("warns that a plain secret is stored insecurely, naming connector and field", async () => {
     const registry = new ConnectorRegistry(undefined, { role: "full-admin" });
     const wxm = await registry.create({

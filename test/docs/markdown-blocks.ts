@@ -15,23 +15,34 @@ export interface MarkdownBlock {
 
 const FENCE = /^(\s*)(`{3,}|~{3,})\s*([^\s`]*)\s*(.*)$/;
 
+interface Fence {
+  run: string;
+  lang: string;
+  meta: string;
+}
+
+function fenceOf(line: string): Fence | undefined {
+  const match = FENCE.exec(line);
+  return match ? { run: match[2] ?? "", lang: match[3] ?? "", meta: (match[4] ?? "").trim() } : undefined;
+}
+
 /** Every fenced block of one Markdown text, in order (CommonMark fences: ``` or ~~~, closed by the same run or longer). */
 export function markdownBlocks(file: string, text: string): MarkdownBlock[] {
   const blocks: MarkdownBlock[] = [];
   const lines = text.split("\n");
   let open: { fence: string; line: number; lang: string; meta: string; body: string[] } | undefined;
   lines.forEach((line, index) => {
-    const match = FENCE.exec(line);
+    const fence = fenceOf(line);
     if (open === undefined) {
-      if (match) open = { fence: match[2], line: index + 1, lang: match[3], meta: match[4].trim(), body: [] };
+      if (fence) open = { fence: fence.run, line: index + 1, lang: fence.lang, meta: fence.meta, body: [] };
       return;
     }
     const closes =
-      match !== null &&
-      match[3] === "" &&
-      match[4] === "" &&
-      match[2][0] === open.fence[0] &&
-      match[2].length >= open.fence.length;
+      fence !== undefined &&
+      fence.lang === "" &&
+      fence.meta === "" &&
+      fence.run[0] === open.fence[0] &&
+      fence.run.length >= open.fence.length;
     if (!closes) {
       open.body.push(line);
       return;

@@ -139,10 +139,18 @@ describe.skipIf(!reachable)("the Redis connector store", () => {
       type: "custom",
       resourceDomainUrl: "https://basic.example.com",
       auth: { type: "basic", username: "ivr", password: "Basic-Password-Value-88" },
+      proxy: { url: "http://proxy.corp.example:3128", username: "ivr", password: "Proxy-Password-Value-99" },
+      tls: { cert: { file: "c.pem" }, key: { file: "c.key" }, passphrase: "Key-Passphrase-Value-66" },
     });
     const dump = [...(await dumpKeys(REDIS_URL, prefix))].join("\n");
     expect(dump).toContain("flows"); // the client id is not secret and stays readable
-    for (const secret of ["Sup3r-Secret-Client-Value", "Wxm-Api-Key-Value-77", "Basic-Password-Value-88"])
+    for (const secret of [
+      "Sup3r-Secret-Client-Value",
+      "Wxm-Api-Key-Value-77",
+      "Basic-Password-Value-88",
+      "Proxy-Password-Value-99",
+      "Key-Passphrase-Value-66",
+    ])
       for (const form of secretForms(secret)) expect(dump).not.toContain(form);
     const reread = await ConnectorRegistry.open((await member()).store, { role: "full-admin" });
     expect((reread.resolve("Survey") as { apiKey?: unknown }).apiKey).toBe("Wxm-Api-Key-Value-77");

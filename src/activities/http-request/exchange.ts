@@ -404,6 +404,7 @@ class HttpExchange {
       throw new HttpActivityError("auth", `connector "${handle.name}": ${message}`);
     }
     if (authorization.tokenFetched) this.trace.tokenFetched = true;
+    if (authorization.notes?.length) this.trace.notes = [...(this.trace.notes ?? []), ...authorization.notes];
     this.trace.credentials = credentialState(authorization, refreshing);
     this.authorizations.push(authorization);
     return authorization;
@@ -555,7 +556,7 @@ class HttpExchange {
       method: this.method,
       headers,
       body: this.request.body,
-      dispatcher: this.connector ? dispatcher : flowUrlDispatcher,
+      dispatcher: this.connector ? (this.authorizations.at(-1)?.dispatcher ?? dispatcher) : flowUrlDispatcher,
       maxResponseBytes,
       deadline: retriesLeft === 0 ? this.deadline : now + (this.deadline - now) / (retriesLeft + 1),
       signal: this.ctx.signal,

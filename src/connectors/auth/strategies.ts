@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
+import { type ClientAuthentication, presentClient } from "./client-auth.js";
 import { type AssertionClaims, cachedPrivateKey, signAssertion } from "./jwt-assertion.js";
 import { requestToken, type TokenEndpointCall } from "./token-endpoint.js";
 import {
-  type ClientCredentials,
   clientCredentialsRequest,
   jwtBearerRequest,
   passwordRequest,
@@ -20,18 +20,18 @@ export type AuthSettings =
   /** RFC 7617: `Authorization: Basic base64(user:password)`; no token endpoint. */
   | { kind: "basic"; username: string; password: string }
   /** RFC 6749 section 4.4 (custom OAuth 2.0, Genesys client credentials). */
-  | { kind: "client-credentials"; tokenUrl: string; client: ClientCredentials; scope?: string }
+  | { kind: "client-credentials"; tokenUrl: string; client: ClientAuthentication; scope?: string }
   /** RFC 6749 section 4.3 (custom OAuth 2.0 password grant). */
   | {
       kind: "password";
       tokenUrl: string;
-      client: ClientCredentials;
+      client: ClientAuthentication;
       username: string;
       password: string;
       scope?: string;
     }
   /** RFC 6749 section 6 (Webex Contact Center, Google CCAI, Genesys authorization-code connections). */
-  | { kind: "refresh-token"; tokenUrl: string; client: ClientCredentials; refreshToken: string }
+  | { kind: "refresh-token"; tokenUrl: string; client: ClientAuthentication; refreshToken: string }
   /** RFC 7523 section 2.1 (Salesforce, Google service accounts). */
   | { kind: "jwt-bearer"; tokenUrl: string; claims: AssertionClaims; privateKey: string }
   /** Webex Experience Management LoginToken. */
@@ -56,12 +56,18 @@ export function basicAuthorization(username: string, password: string): string {
 
 async function buildTokenRequest(settings: TokenAuthSettings, owner: string): Promise<TokenRequest> {
   switch (settings.kind) {
-    case "client-credentials":
-      return clientCredentialsRequest(settings.tokenUrl, settings.client, settings.scope);
-    case "password":
-      return passwordRequest(settings.tokenUrl, settings.client, settings, settings.scope);
-    case "refresh-token":
-      return refreshTokenRequest(settings.tokenUrl, settings.client, settings.refreshToken);
+    case "client-credentials": {
+      const client = await presentClient(settings.client, settings.tokenUrl, owner);
+      return clientCredentialsRequest(settings.tokenUrl, client, settings.scope);
+    }
+    case "password": {
+      const client = await presentClient(settings.client, settings.tokenUrl, owner);
+      return passwordRequest(settings.tokenUrl, client, settings, settings.scope);
+    }
+    case "refresh-token": {
+      const client = await presentClient(settings.client, settings.tokenUrl, owner);
+      return refreshTokenRequest(settings.tokenUrl, client, settings.refreshToken);
+    }
     case "jwt-bearer": {
       const key = cachedPrivateKey(settings, settings.privateKey, owner);
       return jwtBearerRequest(settings.tokenUrl, await signAssertion(settings.claims, key));
@@ -78,5 +84,10 @@ export async function obtainToken(
   owner: string,
 ): Promise<TokenSet> {
   const tokenRequest = await buildTokenRequest(settings, owner);
-  return requestToken(tokenRequest, { ...call, requireTokenType: settings.kind !== "wxm-login" });
+  // LoginToken never sends a token_type: its absence is that endpoint's normal answer, not worth a note.
+  if (settings.kind === "wxm-login") {
+    const token = await requestToken(tokenRequest, { ...call, requireTokenType: false });
+    return { ...token, tokenTypeAssumed: undefined };
+  }
+  return requestToken(tokenRequest, call);
 }

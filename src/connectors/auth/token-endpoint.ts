@@ -1,6 +1,7 @@
 import type { Dispatcher } from "undici";
 import type { RetryClock } from "../../core/http-types.js";
 import { credentialSecrets, isSecretName, scrubSecrets } from "../../core/redact.js";
+import { proxyRefusal } from "../../http/proxy.js";
 import { canWaitBeforeDeadline, realClock, retryDelayMs, TOKEN_RETRY_POLICY } from "../../http/retry.js";
 import { AttemptError, type HttpResponse, sendAttempt } from "../../http/sender.js";
 import { AuthError } from "../errors.js";
@@ -16,7 +17,7 @@ export interface TokenEndpointCall {
   readonly signal: AbortSignal;
   /** `performance.now()` milliseconds by which the token must be there. */
   readonly deadline: number;
-  /** Only Bearer tokens are used; LoginToken answers may omit token_type. */
+  /** Refuse an answer without token_type (default: take it as Bearer). Only Bearer tokens are ever used. */
   readonly requireTokenType?: boolean;
   /** The retry policy's clock (default: real time); tests inject a fake one. */
   readonly retryClock?: RetryClock;
@@ -139,10 +140,11 @@ async function postOnce(
           ? `lost the connection to ${endpoint} after sending the request`
           : `could not reach ${endpoint}`;
     const spent = singleUseGrant(tokenRequest) && maybeSent;
+    const reason = proxyRefusal(cause) ?? code;
     throw new AuthError(
       spent
-        ? `${what} (${code}); the refresh token may have been spent, so it is not sent again`
-        : `${what} (${code})`,
+        ? `${what} (${reason}); the refresh token may have been spent, so it is not sent again`
+        : `${what} (${reason})`,
       { code: "token-endpoint-unreachable", retryable: !spent, cause: error },
     );
   }
@@ -162,7 +164,7 @@ async function postOnce(
 export async function requestToken(tokenRequest: TokenRequest, call: TokenEndpointCall): Promise<TokenSet> {
   const endpoint = endpointName(tokenRequest.url);
   const clock = call.retryClock ?? realClock;
-  const rules = { endpoint, requireTokenType: call.requireTokenType ?? true };
+  const rules = { endpoint, requireTokenType: call.requireTokenType ?? false };
   for (let retryNumber = 1; ; retryNumber++) {
     let retryAfter: string | undefined;
     try {

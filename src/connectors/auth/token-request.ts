@@ -9,19 +9,23 @@ export interface TokenRequest {
   readonly body: string;
 }
 
-export type ClientAuthMethod = "basic" | "body";
+/** The client as a request carries it; client-auth.ts turns each configured method into one of these. */
+export type ClientCredentials =
+  | { readonly clientAuth: "basic" | "body"; readonly clientId: string; readonly clientSecret: string }
+  /** A signed JWT (private_key_jwt, client_secret_jwt). */
+  | { readonly clientAuth: "assertion"; readonly clientId: string; readonly assertion: string }
+  /** The TLS client certificate authenticates; the body names the client. */
+  | { readonly clientAuth: "certificate"; readonly clientId: string };
 
-export interface ClientCredentials {
-  readonly clientId: string;
-  readonly clientSecret: string;
-  readonly clientAuth: ClientAuthMethod;
-}
+const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 const FORM = "application/x-www-form-urlencoded";
 
 /**
  * RFC 6749 section 2.3.1: with HTTP Basic the client id and secret are each form-urlencoded (Appendix B) before
  * they are joined by ":" and base64-encoded; in the body they are sent as `client_id` and `client_secret`.
+ * An assertion goes as `client_assertion` with its type (RFC 7523 section 2.2); a certificate-authenticated client
+ * sends only `client_id` (RFC 8705 section 2).
  */
 function withClientAuthentication(
   url: string,
@@ -33,9 +37,15 @@ function withClientAuthentication(
     const formEncode = (value: string) => new URLSearchParams({ v: value }).toString().slice(2);
     const pair = `${formEncode(client.clientId)}:${formEncode(client.clientSecret)}`;
     headers.authorization = `Basic ${Buffer.from(pair, "utf8").toString("base64")}`;
-  } else {
+  } else if (client.clientAuth === "body") {
     params.set("client_id", client.clientId);
     params.set("client_secret", client.clientSecret);
+  } else {
+    params.set("client_id", client.clientId);
+    if (client.clientAuth === "assertion") {
+      params.set("client_assertion_type", CLIENT_ASSERTION_TYPE);
+      params.set("client_assertion", client.assertion);
+    }
   }
   return { url, headers, body: params.toString() };
 }

@@ -10,7 +10,11 @@ export interface TokenEndpointAnswer {
 export interface TokenResponseRules {
   /** The token endpoint's name for messages ("token endpoint https://.../oauth/token"). */
   readonly endpoint: string;
-  /** RFC 6749 section 5.1 makes `token_type` REQUIRED; Webex Experience Management's LoginToken omits it. */
+  /**
+   * [RFC 6749 section 5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1) makes `token_type` REQUIRED, but
+   * real servers omit it (Webex Experience Management's LoginToken, some gateways), and oauthlib accepts that by
+   * default. Without this rule, a missing one is taken as Bearer; a connector's `strictTokenType` sets it.
+   */
   readonly requireTokenType: boolean;
 }
 
@@ -93,7 +97,8 @@ export function processTokenResponse(answer: TokenEndpointAnswer, rules: TokenRe
     );
   }
   let tokenType = "bearer";
-  if (body.token_type !== undefined || rules.requireTokenType) {
+  const tokenTypeAssumed = body.token_type === undefined && !rules.requireTokenType;
+  if (!tokenTypeAssumed) {
     if (typeof body.token_type !== "string")
       throw new AuthError(`${endpoint} answered without a token_type`, MALFORMED_ANSWER);
     tokenType = body.token_type.toLowerCase();
@@ -131,5 +136,12 @@ export function processTokenResponse(answer: TokenEndpointAnswer, rules: TokenRe
     }
     instanceUrl = body.instance_url;
   }
-  return { accessToken, tokenType, expiresIn, refreshToken, instanceUrl };
+  return {
+    accessToken,
+    tokenType,
+    expiresIn,
+    refreshToken,
+    instanceUrl,
+    ...(tokenTypeAssumed ? { tokenTypeAssumed } : {}),
+  };
 }

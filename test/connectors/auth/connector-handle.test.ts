@@ -303,12 +303,12 @@ describe("fingerprint", () => {
   it("changes when the settings change, not when only the refresh token does", () => {
     expect(fingerprint(base)).toBe(fingerprint({ ...base }));
     expect(fingerprint({ ...base, refreshToken: "rt-2" })).toBe(fingerprint(base));
-    expect(fingerprint({ ...base, client: { ...base.client, clientSecret: "S2" } })).not.toBe(
-      fingerprint(base),
-    );
-    expect(fingerprint({ ...base, client: { ...base.client, clientAuth: "basic" } })).not.toBe(
-      fingerprint(base),
-    );
+    expect(
+      fingerprint({ ...base, client: { clientId: "C1", clientSecret: "S2", clientAuth: "body" } }),
+    ).not.toBe(fingerprint(base));
+    expect(
+      fingerprint({ ...base, client: { clientId: "C1", clientSecret: "S1", clientAuth: "basic" } }),
+    ).not.toBe(fingerprint(base));
     expect(fingerprint({ ...base, tokenUrl: "https://other.example.com/token" })).not.toBe(fingerprint(base));
     const cc = clientCredentials("https://auth.example.com/token");
     expect(fingerprint(cc)).not.toBe(fingerprint(clientCredentials("https://auth.example.com/token", "s2")));

@@ -246,17 +246,26 @@ describe("Webex Experience Management LoginToken", () => {
   });
 });
 
-describe("a missing token_type is rejected for OAuth grants", () => {
-  it("client credentials answer without token_type -> AuthError", async () => {
+describe("a missing token_type", () => {
+  const settings = (url: string) =>
+    ({
+      kind: "client-credentials",
+      tokenUrl: url,
+      client: { clientId: "i", clientSecret: "s", clientAuth: "basic" },
+    }) as const;
+
+  it("is taken as Bearer by default, and the token says it was assumed", async () => {
+    server = await startServer({ fallback: { json: { access_token: "x", expires_in: 60 } } });
+    const token = await obtainToken(settings(server.url()), callWithin(agent), 'connector "CRM"');
+    expect(token).toMatchObject({ accessToken: "x", tokenType: "bearer", tokenTypeAssumed: true });
+  });
+
+  it("is refused when the connector is strict about token_type", async () => {
     server = await startServer({ fallback: { json: { access_token: "x", expires_in: 60 } } });
     await expect(
       obtainToken(
-        {
-          kind: "client-credentials",
-          tokenUrl: server.url(),
-          client: { clientId: "i", clientSecret: "s", clientAuth: "basic" },
-        },
-        callWithin(agent),
+        settings(server.url()),
+        { ...callWithin(agent), requireTokenType: true },
         'connector "CRM"',
       ),
     ).rejects.toMatchObject({
@@ -264,5 +273,12 @@ describe("a missing token_type is rejected for OAuth grants", () => {
       message: expect.stringContaining("without a token_type"),
     });
     expect(server.requests).toHaveLength(1);
+  });
+
+  it("another token_type than Bearer is still refused when lenient", async () => {
+    server = await startServer({ fallback: { json: { access_token: "x", token_type: "DPoP" } } });
+    await expect(
+      obtainToken(settings(server.url()), callWithin(agent), 'connector "CRM"'),
+    ).rejects.toMatchObject({ code: "token-response-malformed", message: expect.stringContaining("DPoP") });
   });
 });
