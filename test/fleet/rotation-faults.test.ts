@@ -151,6 +151,15 @@ describe.skipIf(!installed)("a rotated refresh token is never lost to a Redis fa
     await everyMemberCompletes(members, 3, RECOVERY_MS);
     await stopMembers(members);
     expect(tokens.reuses).toEqual([]);
+    // The default fails closed while Redis is away: runs that needed a new token said why.
+    const failedClosed = members.flatMap((member) =>
+      member.events.filter((event) =>
+        /no token refresh without the fleet's token store/.test(
+          String((event.out as { error?: { message?: string } } | null)?.error?.message ?? ""),
+        ),
+      ),
+    );
+    expect(failedClosed.length).toBeGreaterThan(0);
   });
 
   it("Redis restarted from an old snapshot (an older refresh token generation)", {
