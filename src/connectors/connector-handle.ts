@@ -52,7 +52,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
     });
     let token: TokenSet;
     try {
-      token = await obtainToken(settings, request, owner);
+      token = await obtainToken(settings, { ...request, traceContext: telemetry.context }, owner);
     } catch (error) {
       telemetry.ended(error);
       throw error;

@@ -1,6 +1,7 @@
 import type { Dispatcher } from "undici";
 import type { RetryClock } from "../../core/http-types.js";
 import { credentialSecrets, isSecretName, scrubSecrets } from "../../core/redact.js";
+import type { Context } from "../../core/telemetry.js";
 import { canWaitBeforeDeadline, realClock, retryDelayMs, TOKEN_RETRY_POLICY } from "../../http/retry.js";
 import { AttemptError, type HttpResponse, sendAttempt } from "../../http/sender.js";
 import { AuthError } from "../errors.js";
@@ -20,6 +21,8 @@ export interface TokenEndpointCall {
   readonly requireTokenType?: boolean;
   /** The retry policy's clock (default: real time); tests inject a fake one. */
   readonly retryClock?: RetryClock;
+  /** The token request's OpenTelemetry context (its span's): the POST is dispatched under it. */
+  readonly traceContext?: Context;
 }
 
 /** Time left for an attempt after a retry's wait; a wait that leaves less is not started. */
@@ -106,6 +109,7 @@ async function postOnce(
       dispatcher: call.dispatcher,
       maxResponseBytes: MAX_TOKEN_RESPONSE_BYTES,
       signal: call.signal,
+      traceContext: call.traceContext,
     });
   } catch (error) {
     if (call.signal.aborted) throw call.signal.reason;
