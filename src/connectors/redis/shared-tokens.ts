@@ -99,7 +99,7 @@ export class RedisSharedTokens implements SharedTokenStore {
     private readonly sealer: Sealer,
     options: { alwaysFetch?: boolean } = {},
   ) {
-    this.#keys = fleetKeys(connection.keyPrefix);
+    this.#keys = fleetKeys(connection.keyPrefix, connection.cluster);
     this.#alwaysFetch = options.alwaysFetch ?? false;
   }
 
