@@ -1,4 +1,5 @@
 export type { HttpErrorKind } from "./activities/http-request/exchange.js";
+export type { ActivityInput, FlowDefinition } from "./activities/index.js";
 export {
   type ConnectivityResult,
   type ConnectivityValidator,

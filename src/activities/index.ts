@@ -1,4 +1,6 @@
+import type { z } from "zod";
 import type { ActivityDefinition } from "../engine/activity.js";
+import type { flowEnvelopeSchema } from "../engine/flow-schema.js";
 import { blindTransfer } from "./blind-transfer.js";
 import { caseActivity } from "./case.js";
 import { condition } from "./condition.js";
@@ -11,8 +13,7 @@ import { playMessage } from "./play-message.js";
 import { queueContact } from "./queue-contact.js";
 import { setVariable } from "./set-variable.js";
 
-/** Every activity type the engine knows, by its `type` tag. A new activity is one file plus one line here. */
-export const builtinActivities: readonly ActivityDefinition<{ type: string }, unknown, unknown>[] = [
+const definitions = [
   httpRequest,
   setVariable,
   condition,
@@ -24,4 +25,26 @@ export const builtinActivities: readonly ActivityDefinition<{ type: string }, un
   blindTransfer,
   disconnectContact,
   endFlow,
-] as unknown as readonly ActivityDefinition<{ type: string }, unknown, unknown>[];
+] as const;
+
+/** Every activity type the engine knows, by its `type` tag. A new activity is one file plus one line here. */
+export const builtinActivities = definitions as unknown as readonly ActivityDefinition<
+  { type: string },
+  unknown,
+  unknown
+>[];
+
+/** One activity of a flow as its author writes it: the input of its type's schema (defaults not yet applied). */
+export type ActivityInput = (typeof definitions)[number] extends infer Each
+  ? Each extends ActivityDefinition<{ type: string }, unknown, unknown, infer Input>
+    ? Input
+    : never
+  : never;
+
+/**
+ * A flow as a host builds it in code (the JSON of a `.flow.json` file, typed): the flow schema's input, with each
+ * activity typed by its `type`. `engine.compile` still checks it, as it checks JSON.
+ */
+export type FlowDefinition = Omit<z.input<typeof flowEnvelopeSchema>, "activities"> & {
+  activities: Record<string, ActivityInput>;
+};

@@ -22,7 +22,7 @@ const schema = z
   })
   .meta({ description: "Assigns values to flow variables, converted to each variable's declared type" });
 
-interface Assignment {
+export interface Assignment {
   variable: string;
   value: CompiledExpression | { evaluate: () => unknown };
   source: string;

@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { Command, CommanderError } from "commander";
 import { FlowrunError, ValidationError } from "../core/errors.js";
 import { JsonSourceError } from "../core/json-source.js";
@@ -15,9 +16,15 @@ export interface CliContext {
   exit(code: number): void;
 }
 
+/** The package's version: package.json is two folders up from both src/cli and dist/cli. */
+function packageVersion(): string {
+  return (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+}
+
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command("flowrun")
     .description("Run, validate and test contact-center call flows")
+    .version(packageVersion(), "-V, --version", "print the flowrun version")
     .option("--debug", "show stack traces of internal errors")
     .showHelpAfterError()
     .exitOverride()

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { RedisUnavailableError } from "../connectors/redis/connection.js";
 import { connectRedisFleet, type RedisFleet } from "../connectors/redis/fleet.js";
 import { TokenKeyError } from "../connectors/redis/sealing.js";
@@ -8,6 +10,8 @@ import type { CliContext } from "./main.js";
 /** Environment variables of the Redis mode (docs/fleet.md). */
 export const REDIS_URL_ENV = "FLOWRUN_REDIS_URL";
 export const REDIS_PREFIX_ENV = "FLOWRUN_REDIS_PREFIX";
+/** A PEM file of the CA that signed the certificate of a `rediss://` Redis. */
+export const REDIS_CA_FILE_ENV = "FLOWRUN_REDIS_CA_FILE";
 export const REFRESH_WHILE_UNREACHABLE_ENV = "FLOWRUN_REFRESH_WHILE_UNREACHABLE";
 
 const REFRESH_CHOICES: readonly RefreshWhileUnreachable[] = ["wait", "refresh-locally"];
@@ -39,11 +43,23 @@ export async function openFleet(
   url: string,
   options: { allowLoopbackHttp?: boolean } = {},
 ): Promise<RedisFleet> {
+  const caFile = ctx.io.env[REDIS_CA_FILE_ENV] || undefined;
+  let ca: Buffer | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = readFileSync(path.resolve(ctx.io.cwd, caFile));
+    } catch (error) {
+      throw new UsageError(
+        `${REDIS_CA_FILE_ENV}: cannot read ${caFile} (${(error as NodeJS.ErrnoException).code})`,
+      );
+    }
+  }
   const refreshWhileUnreachable = refreshWhileUnreachableFrom(ctx);
   try {
     return await connectRedisFleet({
       url,
       refreshWhileUnreachable,
+      redis: ca === undefined ? undefined : { tls: { ca } },
       env: ctx.io.env,
       keyPrefix: ctx.io.env[REDIS_PREFIX_ENV] || undefined,
       baseDir: ctx.io.cwd,

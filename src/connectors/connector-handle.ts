@@ -82,7 +82,7 @@ function tokenFetcher(profile: ConnectorProfile, owner: string) {
     });
     let token: TokenSet;
     try {
-      token = await obtainToken(settings, request, owner);
+      token = await obtainToken(settings, { ...request, traceContext: telemetry.context }, owner);
     } catch (error) {
       telemetry.ended(error);
       throw error;
@@ -103,7 +103,10 @@ function tokenFetcher(profile: ConnectorProfile, owner: string) {
      * another process may have rotated the token meanwhile, and its newer generation is tried once before the
      * refusal stands.
      */
-    async fetch(request: AuthorizeRequest & { requireTokenType: boolean }, supplied?: HeldRefreshToken): Promise<TokenSet> {
+    async fetch(
+      request: AuthorizeRequest & { requireTokenType: boolean },
+      supplied?: HeldRefreshToken,
+    ): Promise<TokenSet> {
       const using = held && newerRefreshToken(held, supplied);
       try {
         return await sendOnce(request, using);

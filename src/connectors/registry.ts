@@ -380,7 +380,7 @@ export class ConnectorRegistry {
 
   /** Every rule problem of the current state (for `connectors validate`). */
   problems(): Problem[] {
-    return documentRuleProblems(this.toDocument(), this.options);
+    return documentRuleProblems(this.toDocument());
   }
 
   // ---- internals ----
@@ -429,7 +429,7 @@ export class ConnectorRegistry {
   }
 
   private assertSecureUrls(connector: Connector, operation: string): void {
-    const problems = connectorUrlProblems(connector, this.options);
+    const problems = connectorUrlProblems(connector);
     if (problems.length > 0)
       throw new ConnectorError(
         "insecure-url",

@@ -23,7 +23,7 @@ export function nameKey(name: string): string {
  * Every problem of a parsed connectors document that the schema cannot see: duplicate ids and names, limits,
  * URL rules, CCAI configurations pointing at missing connectors; plus warnings for plain-text secrets.
  */
-export function documentRuleProblems(document: ConnectorsFile, options: UrlRuleOptions = {}): Problem[] {
+export function documentRuleProblems(document: ConnectorsFile): Problem[] {
   const problems: Problem[] = [];
   const ids = new Map<string, number>();
   const names = new Map<string, number>();
@@ -50,7 +50,7 @@ export function documentRuleProblems(document: ConnectorsFile, options: UrlRuleO
       problems.push(
         error(at("type"), `more than ${limit} ${connector.type} connectors (the limit per organisation)`),
       );
-    for (const urlProblem of connectorUrlProblems(connector, options))
+    for (const urlProblem of connectorUrlProblems(connector))
       problems.push(error(at(...urlProblem.field.split(".")), urlProblem.message));
     problems.push(...insecureSecretWarnings(connector, ["connectors", index]));
   });
@@ -76,11 +76,12 @@ export function documentRuleProblems(document: ConnectorsFile, options: UrlRuleO
 export function parseConnectorsDocument(
   raw: unknown,
   source: string,
-  options: UrlRuleOptions = {},
+  /** Accepted for compatibility; see UrlRuleOptions. */
+  _options: UrlRuleOptions = {},
 ): { document: ConnectorsFile; warnings: Problem[] } {
   const parsed = connectorsFileSchema.safeParse(raw);
   if (!parsed.success) throw new ConnectorValidationError(zodProblems(parsed.error), source);
-  const problems = documentRuleProblems(parsed.data, options);
+  const problems = documentRuleProblems(parsed.data);
   if (problems.some((p) => p.severity === "error")) throw new ConnectorValidationError(problems, source);
   return { document: parsed.data, warnings: problems };
 }

@@ -4,9 +4,19 @@ import type { Connector } from "./schema.js";
 /** The https rule (core/url-rules.ts) as the connectors file states it, and where each connector's URLs point. */
 
 export interface UrlRuleOptions {
-  /** Accept `http://` for loopback hosts (127.0.0.0/8, ::1, localhost); tests and local mocks need it. */
+  /**
+   * @deprecated No effect on stores and registries: a connectors document may name plain `http://` loopback URLs,
+   * and whether they are used is the one switch `createEngine({ allowLoopbackHttp })` (`--allow-loopback-http`).
+   */
   readonly allowLoopbackHttp?: boolean;
 }
+
+/**
+ * The rule a connectors document is held to: https, or plain http to a loopback host. Whether a loopback http URL
+ * may be sent to is the engine's switch, checked where requests are built (core/url-rules.ts `checkSendableUrl`,
+ * registry-resolver.ts for token URLs): one switch instead of one per store, registry and engine.
+ */
+const DOCUMENT_URL_RULE: UrlRuleOptions = { allowLoopbackHttp: true };
 
 /** Why `text` is not acceptable as a base or token URL, or undefined when it is. */
 export function urlProblem(text: string, options: UrlRuleOptions = {}): string | undefined {
@@ -63,13 +73,10 @@ export function connectorUrls(connector: Connector): { field: string; url: strin
 }
 
 /** Every URL rule the connector breaks, by field. */
-export function connectorUrlProblems(
-  connector: Connector,
-  options: UrlRuleOptions = {},
-): { field: string; message: string }[] {
+export function connectorUrlProblems(connector: Connector): { field: string; message: string }[] {
   const problems: { field: string; message: string }[] = [];
   for (const { field, url } of connectorUrls(connector)) {
-    const problem = urlProblem(url, options);
+    const problem = urlProblem(url, DOCUMENT_URL_RULE);
     if (problem) problems.push({ field, message: `${field} ${problem}` });
   }
   return problems;

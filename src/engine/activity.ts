@@ -68,9 +68,11 @@ export interface ActivityDefinition<
   Def extends { type: string } = { type: string },
   Compiled = unknown,
   Resolved = unknown,
+  /** What a flow author writes (the schema's input: defaults not yet applied). */
+  Input = unknown,
 > {
   readonly type: Def["type"];
-  readonly schema: z.ZodType<Def>;
+  readonly schema: z.ZodType<Def, Input>;
   /** Outcomes that fall back to the flow's `onError` when they have no link. */
   readonly errorOutcomes: readonly string[];
   /** Every outcome this activity can take; empty for activities that end the run. */
@@ -83,8 +85,8 @@ export interface ActivityDefinition<
 }
 
 /** Identity helper that keeps the generic parameters of an activity definition inferred. */
-export function defineActivity<Def extends { type: string }, Compiled, Resolved>(
-  definition: ActivityDefinition<Def, Compiled, Resolved>,
-): ActivityDefinition<Def, Compiled, Resolved> {
+export function defineActivity<Def extends { type: string }, Compiled, Resolved, Input>(
+  definition: ActivityDefinition<Def, Compiled, Resolved, Input>,
+): ActivityDefinition<Def, Compiled, Resolved, Input> {
   return definition;
 }

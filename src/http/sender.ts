@@ -3,6 +3,13 @@ import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher } from "undici";
 import { EgressDeniedError, type EgressPolicy } from "../core/egress-rules.js";
 import { FlowrunError } from "../core/errors.js";
+import {
+  type Context,
+  dispatchContext,
+  type HttpClientMeasure,
+  measureHttpClientRequest,
+  withinContext,
+} from "../core/telemetry.js";
 import { AdmissionGate, type AdmissionWaiter } from "./admission.js";
 import { type EgressLookup, egressConnector } from "./egress.js";
 import { proxyRefusal } from "./proxy.js";
@@ -101,6 +108,8 @@ export interface Attempt {
   readonly signal?: AbortSignal;
   /** Whether the run (not a deadline) aborted, to tell `aborted` from `timeout`. */
   readonly runAborted?: () => boolean;
+  /** The OpenTelemetry context the request belongs to (its span's); default: the context active when sent. */
+  readonly traceContext?: Context;
 }
 
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
@@ -196,6 +205,9 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
   #headers: Record<string, string> = {};
   #chunks: Buffer[] = [];
   #received = 0;
+  /** Captured when the attempt starts: admission may hand it to undici later, from another request's callback. */
+  readonly #context: Context | undefined;
+  readonly #measure: HttpClientMeasure | undefined;
 
   constructor(
     attempt: Attempt,
@@ -212,6 +224,8 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
       this.#path = url.path;
     }
     this.#gate = gates.get(attempt.dispatcher);
+    this.#context = dispatchContext(attempt.traceContext);
+    this.#measure = measureHttpClientRequest(attempt.method, this.#origin);
     this.#resolve = resolve;
     this.#reject = reject;
   }
@@ -234,23 +248,27 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
     this.#stage = 1;
     const attempt = this.#attempt;
     try {
-      attempt.dispatcher.dispatch(
-        {
-          origin: this.#origin,
-          path: this.#path,
-          method: attempt.method as Dispatcher.HttpMethod,
-          headers: attempt.headers,
-          body: attempt.body,
-          // No redirect option: undici v7 follows redirects only through its redirect interceptor, which the
-          // engine never composes, so a 3xx comes back as a response (SPEC 3: redirects are never followed).
-        },
-        this,
-      );
+      withinContext(this.#context, () => this.#dispatch(attempt));
     } catch (error) {
       // undici refused the request before taking it: nothing was sent.
       this.#finished();
       this.#settleWithError(classify(error, false, false));
     }
+  }
+
+  #dispatch(attempt: Attempt): void {
+    attempt.dispatcher.dispatch(
+      {
+        origin: this.#origin,
+        path: this.#path,
+        method: attempt.method as Dispatcher.HttpMethod,
+        headers: attempt.headers,
+        body: attempt.body,
+        // No redirect option: undici v7 follows redirects only through its redirect interceptor, which the
+        // engine never composes, so a 3xx comes back as a response (SPEC 3: redirects are never followed).
+      },
+      this,
+    );
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -298,6 +316,7 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
           : Buffer.concat(chunks).toString("utf8");
     const resolve = this.#resolve;
     this.#settle();
+    this.#measure?.ended(this.#status);
     resolve?.({ status: this.#status, headers: this.#headers, body });
   }
 
@@ -375,6 +394,7 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
   #settleWithError(error: AttemptError): void {
     const reject = this.#resolve === undefined ? undefined : this.#reject;
     this.#settle();
+    if (reject !== undefined) this.#measure?.ended(this.#status, error);
     reject?.(error);
   }
 

@@ -164,14 +164,14 @@ describe("flowrun connectors", () => {
     expect(taken.code).toBe(2);
     expect(taken.stderr).toContain("unique name rule");
 
-    const local = { ...connectorInput("custom", "Local"), resourceDomainUrl: "http://127.0.0.1:8080" };
-    const insecure = await run(dir, ["add", "--stdin"], JSON.stringify(local));
+    const remote = { ...connectorInput("custom", "Remote"), resourceDomainUrl: "http://10.0.0.8:8080" };
+    const insecure = await run(dir, ["add", "--stdin"], JSON.stringify(remote));
     expect(insecure.code).toBe(2);
     expect(insecure.stderr).toContain("https rule");
-    // Once the file holds a loopback http URL, every command on it needs the flag.
-    expect((await run(dir, ["add", "--stdin", "--allow-loopback-http"], JSON.stringify(local))).code).toBe(0);
-    expect((await run(dir, ["list"])).code).toBe(2);
-    expect((await run(dir, ["list", "--allow-loopback-http"])).code).toBe(0);
+    // A loopback http URL is stored as it is (whether it is used is the engine's switch): no flag needed.
+    const local = { ...connectorInput("custom", "Local"), resourceDomainUrl: "http://127.0.0.1:8080" };
+    expect((await run(dir, ["add", "--stdin"], JSON.stringify(local))).code).toBe(0);
+    expect((await run(dir, ["list"])).code).toBe(0);
 
     const readOnly = await run(dir, [
       "deactivate",

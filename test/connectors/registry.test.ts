@@ -149,11 +149,10 @@ describe("https rule", () => {
     });
   }
 
-  it("accepts loopback http only with allowLoopbackHttp", async () => {
+  it("accepts loopback http without any option (whether it is used is the engine's one switch)", async () => {
     for (const host of ["127.0.0.1:8080", "127.9.9.9", "localhost:3000", "[::1]:4000"]) {
       const input = { ...connectorInput("custom", `Local ${host}`), resourceDomainUrl: `http://${host}` };
-      expect((await refusal(registry().create(input))).code).toBe("insecure-url");
-      await registry(undefined, { allowLoopbackHttp: true }).create(input);
+      expect((await registry().create(input)).resourceDomainUrl).toBe(`http://${host}`);
     }
   });
 
@@ -250,12 +249,15 @@ describe("lifecycle", () => {
     expect((await reg.reactivate(crm.id)).status).toBe("active");
   });
 
-  it("a document whose loopback http URL was accepted with the option is refused without it", async () => {
-    const loose = registry(undefined, { allowLoopbackHttp: true });
-    const local = await inactive(loose, "custom", "Local");
-    await loose.edit(local.id, { resourceDomainUrl: "http://127.0.0.1:9" });
-    expect((await loose.reactivate(local.id)).status).toBe("active");
-    expect(() => registry(loose.toDocument())).toThrow(/resourceDomainUrl.*allowLoopbackHttp/s);
+  it("a document with a loopback http URL opens in any registry; a non-loopback http URL in none", async () => {
+    const first = registry();
+    const local = await inactive(first, "custom", "Local");
+    await first.edit(local.id, { resourceDomainUrl: "http://127.0.0.1:9" });
+    expect((await first.reactivate(local.id)).status).toBe("active");
+    expect(registry(first.toDocument()).toDocument()).toEqual(first.toDocument());
+    const remote = structuredClone(first.toDocument());
+    (remote.connectors.at(-1) as { resourceDomainUrl: string }).resourceDomainUrl = "http://10.0.0.9";
+    expect(() => registry(remote)).toThrow(/resourceDomainUrl must start with https:\/\//);
   });
 
   it("validates connectivity on create only when asked, and reports types without a check", async () => {

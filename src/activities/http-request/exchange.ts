@@ -10,7 +10,7 @@ import {
   redactUrl,
   scrubSecrets,
 } from "../../core/redact.js";
-import { type HttpAttemptTelemetry, traceContextHeaders } from "../../core/telemetry.js";
+import { type Context, type HttpAttemptTelemetry, traceContextHeaders } from "../../core/telemetry.js";
 import { checkSendableUrl, InvalidRequestError, joinToBase, parseAbsoluteUrl } from "../../core/url-rules.js";
 import type { RunContext, StepResult } from "../../engine/activity.js";
 import type { CompiledTemplate } from "../../engine/expressions.js";
@@ -487,7 +487,12 @@ class HttpExchange {
       const retriesLeft = compiled.retries - retriesUsed;
       const mayRetryFailure = isIdempotent(method) && retriesLeft > 0;
       try {
-        this.response = await this.send(url, headers.sent, mayRetryFailure ? retriesLeft : 0);
+        this.response = await this.send(
+          url,
+          headers.sent,
+          mayRetryFailure ? retriesLeft : 0,
+          attempt?.context,
+        );
         attempt?.answered(this.response.status);
       } catch (error) {
         attempt?.failed(error);
@@ -548,7 +553,12 @@ class HttpExchange {
    * One attempt, ended by the activity deadline or the run's abort; one that may be retried gets its share of the
    * remaining time, so that a retry can happen.
    */
-  private send(url: RequestUrl, headers: Record<string, string>, retriesLeft: number): Promise<HttpResponse> {
+  private send(
+    url: RequestUrl,
+    headers: Record<string, string>,
+    retriesLeft: number,
+    traceContext: Context | undefined,
+  ): Promise<HttpResponse> {
     const { dispatcher, flowUrlDispatcher, maxResponseBytes } = this.ctx.services.http;
     const now = performance.now();
     return sendAttempt({
@@ -561,6 +571,7 @@ class HttpExchange {
       deadline: retriesLeft === 0 ? this.deadline : now + (this.deadline - now) / (retriesLeft + 1),
       signal: this.ctx.signal,
       runAborted: RUN_ABORTED,
+      traceContext,
     });
   }
 

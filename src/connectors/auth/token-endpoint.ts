@@ -1,6 +1,7 @@
 import type { Dispatcher } from "undici";
 import type { RetryClock } from "../../core/http-types.js";
 import { credentialSecrets, isSecretName, scrubSecrets } from "../../core/redact.js";
+import type { Context } from "../../core/telemetry.js";
 import { proxyRefusal } from "../../http/proxy.js";
 import { canWaitBeforeDeadline, realClock, retryDelayMs, TOKEN_RETRY_POLICY } from "../../http/retry.js";
 import { AttemptError, type HttpResponse, sendAttempt } from "../../http/sender.js";
@@ -21,6 +22,8 @@ export interface TokenEndpointCall {
   readonly requireTokenType?: boolean;
   /** The retry policy's clock (default: real time); tests inject a fake one. */
   readonly retryClock?: RetryClock;
+  /** The token request's OpenTelemetry context (its span's): the POST is dispatched under it. */
+  readonly traceContext?: Context;
 }
 
 /** Time left for an attempt after a retry's wait; a wait that leaves less is not started. */
@@ -118,6 +121,7 @@ async function postOnce(
       dispatcher: call.dispatcher,
       maxResponseBytes: MAX_TOKEN_RESPONSE_BYTES,
       signal: call.signal,
+      traceContext: call.traceContext,
     });
   } catch (error) {
     if (call.signal.aborted) throw call.signal.reason;

@@ -1,4 +1,4 @@
-import { Redis } from "ioredis";
+import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from "ioredis";
 import { FlowrunError } from "../../core/errors.js";
 
 /** Redis could not be reached at start, or a call failed or took too long while routing. */
@@ -9,9 +9,22 @@ export class RedisUnavailableError extends FlowrunError {
   }
 }
 
+/**
+ * Where the fleet's Redis is (docs/fleet.md, "Deployments"): exactly one of `url` (with `redis` options merged over
+ * it), `redis` alone (a host, or a Sentinel group: `sentinels` and `name`), `cluster`, or `client`.
+ */
 export interface RedisConnectionOptions {
   /** `redis://[:password@]host[:port][/db]` or `rediss://...` (TLS). */
-  readonly url: string;
+  readonly url?: string;
+  /** ioredis options: TLS (`tls: { ca }`), Sentinel (`sentinels`, `name`), credentials, ... Over the URL's. */
+  readonly redis?: RedisOptions;
+  /** A Redis Cluster: seed nodes, and ioredis Cluster options (`redisOptions` for each node's connection). */
+  readonly cluster?: { readonly nodes: readonly ClusterNode[]; readonly options?: ClusterOptions };
+  /**
+   * An ioredis client the host already has (a Redis or a Cluster): flowrun opens its two connections with the
+   * client's options (`duplicate`), so the host's client keeps its own settings and is never closed by flowrun.
+   */
+  readonly client?: Redis | Cluster;
   /** Prefix of every key and channel, so that several fleets (or tests) share one Redis. Default `flowrun:`. */
   readonly keyPrefix?: string;
   /** How long the first connection may take before start fails. Default 3000 ms. */
@@ -34,6 +47,42 @@ function reconnectDelay(attempt: number): number {
   return Math.min(2000, 100 * 2 ** Math.min(attempt - 1, 5));
 }
 
+/**
+ * A connection's commands. A Cluster has the same command methods as a Redis; one type keeps every call site
+ * free of union overloads.
+ */
+export type RedisCommands = Redis;
+
+type IoRedis = Pick<typeof import("ioredis"), "Redis" | "Cluster">;
+
+/** Which Redis the options name, for messages: never a password. */
+export function describeRedisTarget(options: RedisConnectionOptions): string {
+  if (options.url !== undefined) return describeRedisUrl(options.url);
+  if (options.cluster) return `the Redis Cluster at ${options.cluster.nodes.map(describeNode).join(", ")}`;
+  if (options.client) return "the Redis of the host's ioredis client";
+  const redis = options.redis ?? {};
+  if (redis.sentinels)
+    return `Redis Sentinel group "${redis.name ?? "mymaster"}" via ${redis.sentinels.map(describeNode).join(", ")}`;
+  return `${redis.tls ? "rediss" : "redis"}://${redis.host ?? "localhost"}:${redis.port ?? 6379}`;
+}
+
+function describeNode(node: ClusterNode | Partial<{ host: string; port: number }>): string {
+  if (typeof node === "number") return `localhost:${node}`;
+  if (typeof node === "string") return describeRedisUrl(node);
+  return `${node.host ?? "localhost"}:${node.port ?? 6379}`;
+}
+
+function checkedTarget(options: RedisConnectionOptions): void {
+  const given = [options.url ?? options.redis, options.cluster, options.client].filter(
+    (x) => x !== undefined,
+  );
+  if (given.length !== 1)
+    throw new FlowrunError(
+      "invalid-option",
+      "Redis options: give exactly one of url (with or without redis options), redis, cluster or client",
+    );
+}
+
 /** The URL without its credentials, for messages: the password in `user:pass@` and any query parameter. */
 export function describeRedisUrl(url: string): string {
   try {
@@ -54,10 +103,13 @@ export function describeRedisUrl(url: string): string {
  * (`enableOfflineQueue: false`): a call fails at once, so a lost Redis costs the request path nothing.
  */
 export class RedisConnection {
-  readonly commands: Redis;
-  readonly subscriber: Redis;
+  readonly commands: RedisCommands;
+  readonly subscriber: RedisCommands;
   readonly keyPrefix: string;
+  /** Which Redis, for messages (no credentials). */
   readonly url: string;
+  /** A Redis Cluster: keys a script uses together are hash-tagged into one slot (keys.ts). */
+  readonly cluster: boolean;
   readonly commandTimeoutMs: number;
   readonly requestTimeoutMs: number;
   #started = false;
@@ -67,24 +119,25 @@ export class RedisConnection {
   #lastError: Error | undefined;
   readonly #onWarning: (message: string) => void;
 
-  private constructor(options: RedisConnectionOptions) {
-    this.url = describeRedisUrl(options.url);
+  private constructor(ioredis: IoRedis, options: RedisConnectionOptions) {
+    this.url = describeRedisTarget(options);
     this.keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 2000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 250;
     this.#onWarning = options.onWarning ?? (() => {});
-    const common = {
-      lazyConnect: true,
-      enableOfflineQueue: false,
+    // Before the first connection a failure is final (start reports it); after it, reconnect forever.
+    const retryStrategy = (attempt: number) =>
+      this.#started && !this.#closing ? reconnectDelay(attempt) : null;
+    const perConnection = {
       maxRetriesPerRequest: 1,
       autoResubscribe: false,
       connectTimeout: options.connectTimeoutMs ?? 3000,
       commandTimeout: this.commandTimeoutMs,
-      // Before the first connection a failure is final (start reports it); after it, reconnect forever.
-      retryStrategy: (attempt: number) => (this.#started && !this.#closing ? reconnectDelay(attempt) : null),
     };
-    this.commands = new Redis(options.url, { ...common, connectionName: "flowrun" });
-    this.subscriber = new Redis(options.url, { ...common, connectionName: "flowrun-follow" });
+    const open = openerFor(ioredis, options, perConnection, retryStrategy);
+    this.cluster = open.cluster;
+    this.commands = open("flowrun");
+    this.subscriber = open("flowrun-follow");
     for (const connection of [this.commands, this.subscriber]) {
       // Without a listener ioredis prints every failed reconnect attempt; one warning per outage is enough.
       connection.on("error", (error: Error) => {
@@ -98,12 +151,15 @@ export class RedisConnection {
   }
 
   static async connect(options: RedisConnectionOptions): Promise<RedisConnection> {
+    checkedTarget(options);
+    // ioredis is loaded when a fleet connects, not when flowrun is imported (most hosts never use Redis).
+    const ioredis = await import("ioredis");
     let connection: RedisConnection;
     try {
-      connection = new RedisConnection(options);
+      connection = new RedisConnection(ioredis, options);
     } catch (error) {
       throw new RedisUnavailableError(
-        `cannot use Redis at ${describeRedisUrl(options.url)}: ${(error as Error).message}`,
+        `cannot use ${describeRedisTarget(options)}: ${(error as Error).message}`,
       );
     }
     try {
@@ -151,6 +207,43 @@ export class RedisConnection {
         "has (token requests are single-flight per process until Redis is back); reconnecting with backoff",
     );
   }
+}
+
+/** Opens one connection (named for CLIENT LIST) to the configured Redis; `cluster` says which kind it is. */
+type Opener = ((name: string) => RedisCommands) & { cluster: boolean };
+
+/**
+ * How flowrun's connections are opened: lazily, without an offline queue, with flowrun's timeouts and retry
+ * strategy over whatever the host configured (TLS, Sentinel, credentials).
+ */
+function openerFor(
+  ioredis: IoRedis,
+  options: RedisConnectionOptions,
+  perConnection: Partial<RedisOptions>,
+  retryStrategy: (attempt: number) => number | null,
+): Opener {
+  const flowrunRedis = { ...perConnection, lazyConnect: true, enableOfflineQueue: false, retryStrategy };
+  const client = options.client;
+  if (options.cluster || (client !== undefined && client instanceof ioredis.Cluster)) {
+    const clusterOptions = (name: string): ClusterOptions => ({
+      ...options.cluster?.options,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      clusterRetryStrategy: retryStrategy,
+      redisOptions: { ...options.cluster?.options?.redisOptions, ...perConnection, connectionName: name },
+    });
+    const open = (name: string) =>
+      (client instanceof ioredis.Cluster
+        ? client.duplicate(undefined, clusterOptions(name))
+        : new ioredis.Cluster([...(options.cluster?.nodes ?? [])], clusterOptions(name))) as unknown as Redis;
+    return Object.assign(open, { cluster: true });
+  }
+  const open = (name: string): Redis => {
+    const settings = { ...options.redis, ...flowrunRedis, connectionName: name };
+    if (client !== undefined) return (client as Redis).duplicate(settings);
+    return options.url === undefined ? new ioredis.Redis(settings) : new ioredis.Redis(options.url, settings);
+  };
+  return Object.assign(open, { cluster: false });
 }
 
 /**

@@ -16,14 +16,21 @@ export interface FleetKeys {
   refresh(connectorId: string, configuredName: string): string;
 }
 
-export function fleetKeys(prefix: string): FleetKeys {
+/**
+ * On a Redis Cluster (`hashTagged`) the connector id in per-connector keys is a hash tag (`{id}`): the token
+ * scripts use a connector's token, lease and index keys together, and a script's keys must share one slot
+ * (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags). Elsewhere names stay
+ * as they were, so a fleet's existing keys keep working.
+ */
+export function fleetKeys(prefix: string, hashTagged = false): FleetKeys {
+  const of = (id: string) => (hashTagged ? `{${id}}` : id);
   return {
     state: `${prefix}connectors`,
     changes: `${prefix}connectors:changed`,
-    tokensOf: (id) => `${prefix}tokens-of:${id}`,
-    refreshOf: (id) => `${prefix}refresh-of:${id}`,
-    token: (id, name) => `${prefix}token:${id}:${name}`,
-    lease: (id, name) => `${prefix}lease:${id}:${name}`,
-    refresh: (id, name) => `${prefix}refresh:${id}:${name}`,
+    tokensOf: (id) => `${prefix}tokens-of:${of(id)}`,
+    refreshOf: (id) => `${prefix}refresh-of:${of(id)}`,
+    token: (id, name) => `${prefix}token:${of(id)}:${name}`,
+    lease: (id, name) => `${prefix}lease:${of(id)}:${name}`,
+    refresh: (id, name) => `${prefix}refresh:${of(id)}:${name}`,
   };
 }

@@ -174,7 +174,7 @@ export class RedisSharedTokens implements SharedTokenStore {
     private readonly sealer: Sealer,
     private readonly options: SharedTokensOptions = {},
   ) {
-    this.#keys = fleetKeys(connection.keyPrefix);
+    this.#keys = fleetKeys(connection.keyPrefix, connection.cluster);
     this.#alwaysFetch = options.alwaysFetch ?? false;
     this.#refreshWhileUnreachable = options.refreshWhileUnreachable ?? "wait";
     connection.commands.on("ready", this.#onReconnect);

@@ -75,7 +75,7 @@ export class RedisConnectorStore implements ConnectorStore {
     private readonly sealer: Sealer,
     private readonly options: RedisConnectorStoreOptions = {},
   ) {
-    this.keys = fleetKeys(connection.keyPrefix);
+    this.keys = fleetKeys(connection.keyPrefix, connection.cluster);
   }
 
   /** Where the store is, for messages. */

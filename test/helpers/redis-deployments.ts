@@ -1,0 +1,219 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Redis, type RedisOptions } from "ioredis";
+import type { TestCertificates } from "./servers.js";
+import { closedPort } from "./token-server.js";
+
+/**
+ * Redis deployments of the tests' own, on free loopback ports, without persistence: a Redis Cluster, a Sentinel
+ * group, a TLS Redis. `stopAll` kills every server started here.
+ */
+const servers = new Set<ChildProcess>();
+const dirs: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "flowrun-redis-"));
+  dirs.push(dir);
+  return dir;
+}
+
+function startServer(args: readonly string[], cwd: string): ChildProcess {
+  const child = spawn("redis-server", [...args], { cwd, stdio: "ignore" });
+  servers.add(child);
+  child.on("exit", () => servers.delete(child));
+  return child;
+}
+
+/** Waits until the server at `port` answers PING (20 s: two cores shared with other test runs). */
+export async function waitForPing(port: number, options: RedisOptions = {}): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const probe = new Redis({
+      host: "127.0.0.1",
+      port,
+      lazyConnect: true,
+      retryStrategy: () => null,
+      connectTimeout: 500,
+      maxRetriesPerRequest: 0,
+      ...options,
+    });
+    probe.on("error", () => {});
+    try {
+      await probe.connect();
+      await probe.ping();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      probe.disconnect();
+    }
+  }
+}
+
+const BASE_ARGS = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+
+/** A plain Redis; its port. */
+export async function startPlainRedis(extra: readonly string[] = []): Promise<number> {
+  const port = await closedPort();
+  startServer(["--port", String(port), ...BASE_ARGS, ...extra], tempDir());
+  await waitForPing(port);
+  return port;
+}
+
+/** Three masters, no replicas, every slot covered; the ports of the nodes. */
+export async function startCluster(): Promise<number[]> {
+  const dir = tempDir();
+  const ports: number[] = [];
+  for (let n = 0; n < 3; n++) {
+    const port = await closedPort();
+    const busPort = await closedPort();
+    ports.push(port);
+    startServer(
+      [
+        "--port",
+        String(port),
+        "--cluster-port",
+        String(busPort),
+        ...BASE_ARGS,
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        `nodes-${port}.conf`,
+        "--cluster-node-timeout",
+        "2000",
+      ],
+      dir,
+    );
+  }
+  for (const port of ports) await waitForPing(port);
+  execFileSync(
+    "redis-cli",
+    [
+      "--cluster",
+      "create",
+      ...ports.map((port) => `127.0.0.1:${port}`),
+      "--cluster-replicas",
+      "0",
+      "--cluster-yes",
+    ],
+    { stdio: "pipe", timeout: 30_000 },
+  );
+  const deadline = Date.now() + 20_000;
+  for (const port of ports) {
+    for (;;) {
+      const info = execFileSync("redis-cli", ["-p", String(port), "cluster", "info"], { encoding: "utf8" });
+      if (info.includes("cluster_state:ok")) break;
+      if (Date.now() > deadline) throw new Error(`cluster node ${port} did not reach cluster_state:ok`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return ports;
+}
+
+export interface SentinelGroup {
+  readonly name: string;
+  readonly sentinelPort: number;
+  readonly masterPort: number;
+  readonly replicaPort: number;
+  /** The port of the master the Sentinel names now. */
+  currentMasterPort(): Promise<number>;
+}
+
+/** A master, one replica and one Sentinel watching them (quorum 1). */
+export async function startSentinelGroup(): Promise<SentinelGroup> {
+  const name = "flowrun-test";
+  const masterPort = await startPlainRedis(["--repl-diskless-sync-delay", "0"]);
+  const replicaPort = await startPlainRedis(["--replicaof", "127.0.0.1", String(masterPort)]);
+  const linkDeadline = Date.now() + 20_000;
+  while (
+    !execFileSync("redis-cli", ["-p", String(replicaPort), "info", "replication"], {
+      encoding: "utf8",
+    }).includes("master_link_status:up")
+  ) {
+    if (Date.now() > linkDeadline) throw new Error("the replica did not sync with the master");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const sentinelPort = await closedPort();
+  const dir = tempDir();
+  const config = path.join(dir, "sentinel.conf");
+  writeFileSync(
+    config,
+    [
+      `port ${sentinelPort}`,
+      "bind 127.0.0.1",
+      `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`,
+      `sentinel down-after-milliseconds ${name} 2000`,
+      `sentinel failover-timeout ${name} 5000`,
+      "",
+    ].join("\n"),
+  );
+  startServer([config, "--sentinel"], dir);
+  await waitForPing(sentinelPort);
+  const currentMasterPort = async () => {
+    const sentinel = new Redis({ host: "127.0.0.1", port: sentinelPort });
+    try {
+      const [, port] = (await sentinel.call("SENTINEL", "get-master-addr-by-name", name)) as [string, string];
+      return Number(port);
+    } finally {
+      sentinel.disconnect();
+    }
+  };
+  // The Sentinel must have found the replica before a failover can promote it.
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const sentinel = new Redis({ host: "127.0.0.1", port: sentinelPort });
+    const replicas = (await sentinel.call("SENTINEL", "replicas", name)) as unknown[];
+    sentinel.disconnect();
+    if (replicas.length > 0) break;
+    if (Date.now() > deadline) throw new Error("the Sentinel did not discover the replica");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { name, sentinelPort, masterPort, replicaPort, currentMasterPort };
+}
+
+/** A Redis answering only TLS, with a certificate for 127.0.0.1 signed by `tls.ca`; its TLS port. */
+export async function startTlsRedis(tls: TestCertificates): Promise<number> {
+  const dir = tempDir();
+  const file = (name: string, content: string) => {
+    writeFileSync(path.join(dir, name), content);
+    return path.join(dir, name);
+  };
+  const port = await closedPort();
+  startServer(
+    [
+      "--port",
+      "0",
+      "--tls-port",
+      String(port),
+      ...BASE_ARGS,
+      "--tls-cert-file",
+      file("redis.crt", tls.cert),
+      "--tls-key-file",
+      file("redis.key", tls.key),
+      "--tls-ca-cert-file",
+      file("ca.pem", tls.ca),
+      "--tls-auth-clients",
+      "no",
+    ],
+    dir,
+  );
+  await waitForPing(port, { tls: { ca: tls.ca } });
+  return port;
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all(
+    [...servers].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once("exit", () => resolve());
+          child.kill("SIGKILL");
+        }),
+    ),
+  );
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
