@@ -1,5 +1,6 @@
 import type { ConnectorResolver } from "../core/connector-seam.js";
 import type { HttpServices } from "../core/http-types.js";
+import type { Limits } from "../core/limits.js";
 
 /**
  * What the engine lends to activities: options and shared resources. Activities receive it through their
@@ -8,6 +9,8 @@ import type { HttpServices } from "../core/http-types.js";
 export interface EngineServices {
   /** Maximum number of activities one run may execute (loop protection). */
   readonly maxSteps: number;
+  /** Bounds on JSON paths, templates and value depth (src/core/limits.ts); default DEFAULT_LIMITS. */
+  readonly limits?: Limits;
   /** The HTTP transport shared by every run of the engine (connection pools, body cap, loopback rule). */
   readonly http: HttpServices;
   /** Looks connectors up by name or id; undefined when the host configured none. */

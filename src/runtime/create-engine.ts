@@ -10,6 +10,7 @@ import { type SharedTokenStore, TokenCache } from "../connectors/token-cache.js"
 import type { ConnectorResolver } from "../core/connector-seam.js";
 import { FlowrunError } from "../core/errors.js";
 import type { RetryClock } from "../core/http-types.js";
+import { type Limits, resolveLimits } from "../core/limits.js";
 import { createFlowEngine, type Engine } from "../engine/flow-engine.js";
 import type { CallHandlers } from "../engine/host.js";
 import { type DispatcherOptions, engineDispatchers } from "../http/dispatchers.js";
@@ -62,6 +63,11 @@ export interface EngineOptions
    * real time. Tests pass a fake clock so that a retry does not wait in real time.
    */
   retryClock?: RetryClock;
+  /**
+   * Bounds on the work a flow's JSON paths, templates and values may cause in one run (docs/hardening.md); a limit
+   * that is hit ends the activity with kind `limit-exceeded`. Default: DEFAULT_LIMITS.
+   */
+  limits?: Partial<Limits>;
 }
 
 /** How replay sees a registry's connectors: recorded statuses, placeholder secrets. Not part of the public API. */
@@ -85,6 +91,7 @@ function checkedMaxResponseBytes(value: number | undefined): number {
  */
 export function assembleEngine(options: EngineOptions, replayRules: ReplayConnectorRules = {}): Engine {
   const maxResponseBytes = checkedMaxResponseBytes(options.maxResponseBytes);
+  const limits = resolveLimits(options.limits);
   const dispatchers = engineDispatchers(options);
   // One token cache per engine; a registry is followed so that deactivation and edits drop tokens at once.
   const followed: RegistryResolver | undefined =
@@ -103,6 +110,7 @@ export function assembleEngine(options: EngineOptions, replayRules: ReplayConnec
     activities: builtinActivities,
     services: {
       maxSteps: options.maxSteps ?? 1000,
+      limits,
       http: {
         dispatcher: dispatchers.connectors,
         flowUrlDispatcher: dispatchers.flowUrls,

@@ -2,6 +2,7 @@ import type { Authorization, AuthorizeRequest, ConnectorHandle } from "../../cor
 import { EgressDeniedError } from "../../core/egress-rules.js";
 import { type FixableCause, FlowrunError, fixableCauseOf } from "../../core/errors.js";
 import type { HttpMethod, HttpServices } from "../../core/http-types.js";
+import { LimitExceededError } from "../../core/limits.js";
 import {
   credentialSecrets,
   encodeQuery,
@@ -37,7 +38,9 @@ export type HttpErrorKind =
   | "method-not-allowed"
   | "invalid-request"
   | "response-too-large"
-  | "egress-denied";
+  | "egress-denied"
+  /** A limit on what the flow's author wrote (a JSON path's steps, the response's depth): src/core/limits.ts. */
+  | "limit-exceeded";
 
 export interface CompiledHttpRequest {
   readonly authenticated: boolean;
@@ -579,7 +582,13 @@ class HttpExchange {
         "parse",
         `the response body is not JSON (content-type ${response.headers["content-type"] ?? "none"})`,
       );
-    const applied = applyParseSettings(this.compiled.parseSettings, this.json, this.ctx);
+    let applied: ReturnType<typeof applyParseSettings>;
+    try {
+      applied = applyParseSettings(this.compiled.parseSettings, this.json, this.ctx);
+    } catch (error) {
+      if (error instanceof LimitExceededError) return this.fail("limit-exceeded", error.message);
+      throw error;
+    }
     if ("error" in applied) return this.fail("parse", applied.error);
     return {
       outcome: "success",
