@@ -29,6 +29,8 @@ export interface RegistryResolverOptions {
   readonly sharedRefreshTokens?: boolean;
   /** Told about things worth a warning (a rotated refresh token that cannot be stored). */
   readonly onWarning?: (message: string) => void;
+  /** Told every secret value as resolved and every refresh token as issued (the engine's SecretScrubber). */
+  readonly onSecret?: (value: string) => void;
 }
 
 export interface RegistryResolver extends ConnectorResolver {
@@ -80,10 +82,12 @@ function secretReader(
         throw new AuthError(`connector "${connector.name}" has no ${field}`, {
           code: "credentials-unavailable",
         });
-      return resolveSecret(connector, field, value, {
+      const resolved = resolveSecret(connector, field, value, {
         env: options.env ?? process.env,
         baseDir: options.baseDir ?? process.cwd(),
       });
+      options.onSecret?.(resolved);
+      return resolved;
     } catch (error) {
       const fallback = options.secretFallback?.(connector, field);
       if (fallback !== undefined) return fallback;
@@ -98,8 +102,10 @@ function refreshTokenKeeper(
   connector: Connector,
   rotated: RotatedRefreshTokens,
   onWarning: ((message: string) => void) | undefined,
+  onSecret: ((value: string) => void) | undefined,
 ): (refreshToken: string) => Promise<void> {
   return async (refreshToken) => {
+    onSecret?.(refreshToken);
     let failure: unknown;
     const stored = await registry.rotateRefreshToken(connector.id, refreshToken).catch((error: unknown) => {
       failure = error;
@@ -155,7 +161,7 @@ function authorizingHandle(
       // With a shared token store the rotated token is kept there (keyed by the configured one), not in the connector.
       onRefreshTokenRotated: options.sharedRefreshTokens
         ? undefined
-        : refreshTokenKeeper(registry, connector, rotated, options.onWarning),
+        : refreshTokenKeeper(registry, connector, rotated, options.onWarning, options.onSecret),
       onBackgroundError: (error) =>
         options.onWarning?.(
           `connector "${connector.name}": background token refresh failed: ${describeError(error)}`,

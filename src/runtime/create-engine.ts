@@ -11,6 +11,7 @@ import type { ConnectorResolver } from "../core/connector-seam.js";
 import { FlowrunError } from "../core/errors.js";
 import type { RetryClock } from "../core/http-types.js";
 import { type Limits, resolveLimits } from "../core/limits.js";
+import { SecretScrubber } from "../core/scrubber.js";
 import { createFlowEngine, type Engine } from "../engine/flow-engine.js";
 import type { CallHandlers } from "../engine/host.js";
 import { type DispatcherOptions, engineDispatchers } from "../http/dispatchers.js";
@@ -92,6 +93,7 @@ function checkedMaxResponseBytes(value: number | undefined): number {
 export function assembleEngine(options: EngineOptions, replayRules: ReplayConnectorRules = {}): Engine {
   const maxResponseBytes = checkedMaxResponseBytes(options.maxResponseBytes);
   const limits = resolveLimits(options.limits);
+  const scrubber = new SecretScrubber();
   const dispatchers = engineDispatchers(options);
   // One token cache per engine; a registry is followed so that deactivation and edits drop tokens at once.
   const followed: RegistryResolver | undefined =
@@ -103,6 +105,7 @@ export function assembleEngine(options: EngineOptions, replayRules: ReplayConnec
           onWarning: options.onWarning,
           allowLoopbackHttp: options.allowLoopbackHttp,
           sharedRefreshTokens: options.sharedTokens !== undefined,
+          onSecret: (value) => scrubber.add(value),
           ...replayRules,
         })
       : undefined;
@@ -111,6 +114,7 @@ export function assembleEngine(options: EngineOptions, replayRules: ReplayConnec
     services: {
       maxSteps: options.maxSteps ?? 1000,
       limits,
+      scrubber,
       http: {
         dispatcher: dispatchers.connectors,
         flowUrlDispatcher: dispatchers.flowUrls,

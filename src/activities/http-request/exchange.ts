@@ -468,6 +468,7 @@ class HttpExchange {
         const lower = name.toLowerCase();
         sent[lower] = value;
         shown[lower] = REDACTED;
+        this.ctx.services.scrubber?.addCredentialHeader(value);
       }
     }
     return { sent, shown };
