@@ -4,10 +4,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConnectorFileStore } from "../../src/connectors/file-store.js";
+import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import { REDACTED } from "../../src/core/redact.js";
 import { SecretScrubber } from "../../src/core/scrubber.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
 import { cli } from "../helpers/cli.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
+import { installTelemetry } from "../helpers/telemetry.js";
 
 const CLIENT_SECRET = "Run-client-secret-Qx81";
 const BASIC_PASSWORD = "Run-basic-password-Wd42";
@@ -128,6 +132,35 @@ describe("flowrun run", () => {
     for (const [what, text] of Object.entries(outputs)) {
       for (const secret of secrets) expect(text, `${what} shows ${secret}`).not.toContain(secret);
       expect(text, what).toContain(REDACTED);
+    }
+  });
+});
+
+describe("an embedded engine", () => {
+  it("learns the secrets it resolves and sends: spans, and engine.scrubber for the host's logs, show none", async () => {
+    const telemetry = installTelemetry();
+    try {
+      const file = path.join(dir, "connectors.json");
+      const store = new ConnectorFileStore(file, { allowLoopbackHttp: true });
+      const connectors = await ConnectorRegistry.open(store, { allowLoopbackHttp: true });
+      const env = { RUN_CLIENT_SECRET: CLIENT_SECRET, RUN_BASIC_PASSWORD: BASIC_PASSWORD };
+      const engine = createEngine({ connectors, allowLoopbackHttp: true, secrets: { env } });
+      const flow = engine.compile(JSON.parse(readFileSync(path.join(dir, "secrets.flow.json"), "utf8")));
+      const result = await flow.run({
+        contact: { ref: CLIENT_SECRET },
+        variables: { note: BASIC_PASSWORD, apiKey: "not-secret-here" },
+      });
+      await engine.close();
+      await connectors.close();
+      expect(result.variables.echoed).toBe(ACCESS_TOKEN);
+      const logged = engine.scrubber.scrubText(JSON.stringify(result));
+      for (const secret of [CLIENT_SECRET, BASIC_PASSWORD, ACCESS_TOKEN])
+        expect(logged).not.toContain(secret);
+      const urls = telemetry.spans().map((span) => String(span.attributes["url.full"] ?? ""));
+      expect(urls.some((url) => url.includes("/api/lookup"))).toBe(true);
+      for (const url of urls) expect(url).not.toContain(CLIENT_SECRET);
+    } finally {
+      await telemetry.uninstall();
     }
   });
 });

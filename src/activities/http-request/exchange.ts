@@ -436,7 +436,8 @@ class HttpExchange {
     const attempt = this.ctx.telemetry?.startHttpAttempt({
       method: this.method,
       origin: url.origin,
-      redactedUrl: url.shown,
+      // Spans leave the process: a known secret in any query parameter (not only a secret-named one) is removed.
+      redactedUrl: this.ctx.services.scrubber?.scrubText(url.shown) ?? url.shown,
       activityId: this.ctx.activityId,
       resendCount,
     });
