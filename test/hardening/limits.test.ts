@@ -232,6 +232,19 @@ describe("deep values", () => {
     });
   }
 
+  it("records a response nested 100000 levels deep (as text) without a stack overflow", async () => {
+    const file = path.join(dir, "deep.flow.json");
+    writeFileSync(file, JSON.stringify(fetchFlow("/deep", "$")));
+    const ran = await cli(
+      ["record", file, "--allow-loopback-http", "--case", "deep", "--out", "deep.test.json"],
+      { cwd: dir },
+    );
+    expect(ran.stderr).not.toContain("internal error");
+    expect(ran.code).toBe(0);
+    const recorded = JSON.parse(readFileSync(path.join(dir, "deep.test.json"), "utf8"));
+    expect(recorded.cases[0].exchanges[0].response.body).toMatch(/^\[{1000}/);
+  });
+
   it("prints a value deeper than 32 levels with a [...] marker", async () => {
     const file = path.join(dir, "forty.flow.json");
     writeFileSync(file, JSON.stringify(fetchFlow("/forty", "$")));
