@@ -83,19 +83,32 @@ class RenderBudget {
  */
 export class Scope {
   readonly values: Record<string, unknown> = Object.create(null);
-  readonly budget: RenderBudget;
+  readonly #limits: Limits;
+  /** Created with the context: only Liquid's own evaluation charges it. */
+  #budget: RenderBudget | undefined;
   #context: Context | undefined;
   constructor(limits: Limits = DEFAULT_LIMITS) {
-    this.budget = new RenderBudget(limits);
+    this.#limits = limits;
+  }
+  /** Before an expression or a tag-free template: a fresh memory budget. */
+  resetMemory(): void {
+    this.#budget?.resetMemory();
+  }
+  /** Before a template with tags: a fresh memory and time budget. */
+  resetAll(): void {
+    this.#budget?.resetAll();
   }
   /** Created on first use: runs whose expressions all take the direct path never need one. */
   get context(): Context {
-    this.#context ??= new Context(
+    if (this.#context) return this.#context;
+    const budget = new RenderBudget(this.#limits);
+    this.#budget = budget;
+    this.#context = new Context(
       this.values,
       liquid.options,
       { sync: true, ownPropertyOnly: true },
       // liquidjs types these as its Limiter class; it only calls use and check.
-      { liquid, memoryLimit: this.budget.memory as never, renderLimit: this.budget.time as never },
+      { liquid, memoryLimit: budget.memory as never, renderLimit: budget.time as never },
     );
     return this.#context;
   }
@@ -155,11 +168,12 @@ export function compileTemplate(source: string): CompiledTemplate {
     render(scope) {
       try {
         if (direct) {
-          scope.budget.resetMemory();
+          scope.resetMemory();
           return direct(scope);
         }
-        scope.budget.resetAll();
-        return liquid.renderSync(parsed, scope.context) as string;
+        const context = scope.context;
+        scope.resetAll();
+        return liquid.renderSync(parsed, context) as string;
       } catch (error) {
         throw runtimeFailure("template", source, error);
       }
@@ -188,7 +202,7 @@ export function compileExpression(source: string): CompiledExpression {
     source,
     evaluate(scope) {
       try {
-        scope.budget.resetMemory();
+        scope.resetMemory();
         return evaluateValue(scope);
       } catch (error) {
         throw runtimeFailure("expression", source, error);
