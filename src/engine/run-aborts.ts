@@ -50,7 +50,7 @@ export class RunAborts {
         return byDeadline;
       },
       ended() {
-        if (!controller.signal.aborted && performance.now() >= deadlineAt) {
+        if (!controller.signal.aborted && deadlineMs !== undefined && performance.now() >= deadlineAt) {
           byDeadline = true;
           controller.abort(new DOMException("run deadline passed", "TimeoutError"));
         }
