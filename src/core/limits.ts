@@ -62,18 +62,18 @@ export class LimitExceededError extends FlowrunError {
   }
 }
 
-/** The depth of a JSON-like value, counted up to `max + 1` (an iterative walk: any depth is safe to measure). */
+/**
+ * Whether a JSON-like value nests deeper than `max` levels (`{}` is one level). The walk recurses at most `max + 1`
+ * frames, whatever the value's depth, and allocates nothing: it runs on every response and assignment.
+ */
 export function depthExceeds(value: unknown, max: number): boolean {
   if (value === null || typeof value !== "object") return false;
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [current, depth] = stack.pop()!;
-    if (depth > max) return true;
-    const children = Array.isArray(current) ? current : Object.values(current as object);
-    for (const child of children) {
-      if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
-    }
+  if (max < 1) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (depthExceeds(item, max - 1)) return true;
+    return false;
   }
+  for (const key in value) if (depthExceeds((value as Record<string, unknown>)[key], max - 1)) return true;
   return false;
 }
 
