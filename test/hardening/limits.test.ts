@@ -115,6 +115,58 @@ describe("JSON paths a flow author writes", () => {
   });
 });
 
+describe("the limits option", () => {
+  it("refuses a name that is not a limit and a value that is not a positive whole number", () => {
+    expect(() => createEngine({ limits: { jsonPathStep: 5 } as never })).toThrow(
+      "limits.jsonPathStep is not a limit",
+    );
+    expect(() => createEngine({ limits: { valueDepth: 0 } })).toThrow(
+      "limits.valueDepth must be a positive whole number",
+    );
+  });
+
+  it("bounds the depth of values written into variables", async () => {
+    const engine = createEngine({ limits: { valueDepth: 3 } });
+    try {
+      const document = flow(
+        {
+          copy: {
+            type: "set-variable",
+            assignments: [{ variable: "copied", value: "{{ contact.nested }}" }],
+            next: { default: "done" },
+          },
+          done: end,
+        },
+        { variables: { copied: { type: "json" } } },
+      );
+      const result = await engine
+        .compile(document)
+        .run({ contact: { nested: { a: { b: { c: { d: 1 } } } } } });
+      expect(result.error).toEqual({
+        activity: "copy",
+        kind: "limit-exceeded",
+        message: expect.stringMatching(
+          /activity "copy": limit valueDepth exceeded: the value for variable "copied" .* nests deeper than 3 levels$/,
+        ),
+      });
+      const fits = await engine.compile(document).run({ contact: { nested: { a: { b: { c: 1 } } } } });
+      expect(fits.variables.copied).toEqual({ a: { b: { c: 1 } } });
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it("bounds the depth of parsed responses", async () => {
+    const body = JSON.stringify({ a: { b: { c: { d: 1 } } } });
+    const shallow = await run(parseFlow("$"), { body }, { limits: { valueDepth: 3 } });
+    expect(shallow.trace[0]!.error?.message).toMatch(/^activity "read": limit valueDepth exceeded/);
+    const deepEnough = await run(parseFlow("$.a.b"), { body }, { limits: { valueDepth: 3 } });
+    expect(deepEnough.trace[0]!.error?.kind).toBe("limit-exceeded");
+    const fits = await run(parseFlow("$.a.b"), { body }, { limits: { valueDepth: 4 } });
+    expect(fits.variables.found).toEqual({ c: { d: 1 } });
+  });
+});
+
 describe("templates a flow author writes", () => {
   const promptFlow = (prompt: string) =>
     flow(
