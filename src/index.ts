@@ -63,7 +63,9 @@ export type {
 export { FlowrunError, type Problem, ValidationError } from "./core/errors.js";
 export { HTTP_METHODS, type HttpMethod, type HttpServices, type RetryClock } from "./core/http-types.js";
 export { JsonSourceError, readJsonFile } from "./core/json-source.js";
+export { DEFAULT_LIMITS, LimitExceededError, type LimitName, type Limits } from "./core/limits.js";
 export { REDACTED } from "./core/redact.js";
+export { SecretScrubber } from "./core/scrubber.js";
 export { InvalidRequestError, isLoopbackHost } from "./core/url-rules.js";
 export type {
   ActivityDefinition,

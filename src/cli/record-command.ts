@@ -2,12 +2,9 @@ import { randomBytes } from "node:crypto";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import type { ConnectorRegistry } from "../connectors/registry.js";
-import { resolveSecret, secretFields } from "../connectors/secrets.js";
 import { parseJsonText, readJsonFile } from "../core/json-source.js";
-import { scrubSecrets } from "../core/redact.js";
 import { scriptedHandlers } from "../engine/host.js";
-import { learnInputSecrets, recordingInterceptor, redactCase } from "../replay/recorder.js";
+import { recordingInterceptor, redactCase } from "../replay/recorder.js";
 import type { Exchange, TestCase, TestFile } from "../replay/test-file.js";
 import { testFileSchema } from "../replay/test-file.js";
 import { createEngine } from "../runtime/create-engine.js";
@@ -17,35 +14,18 @@ import type { CliContext } from "./main.js";
 import { paint } from "./paint.js";
 import {
   addRunOptions,
+  commandSecrets,
   engineOptionsFrom,
   exitCodeFor,
   type RunCliOptions,
   runWithInputs,
+  shownResult,
 } from "./run-options.js";
 import { formatTrace } from "./trace-format.js";
 
 interface RecordOptions extends RunCliOptions {
   case: string;
   out: string;
-}
-
-/** Every secret value the connectors resolve to (the recorder also removes their base64 and URL-encoded forms). */
-function knownSecrets(
-  registry: ConnectorRegistry | undefined,
-  baseDir: string,
-  env: NodeJS.ProcessEnv,
-): string[] {
-  const values: string[] = [];
-  for (const connector of registry?.toDocument().connectors ?? []) {
-    for (const field of secretFields(connector)) {
-      try {
-        values.push(resolveSecret(connector, field.field, field.value, { env, baseDir }));
-      } catch {
-        // An unresolvable secret cannot be sent either, so it cannot leak.
-      }
-    }
-  }
-  return values;
 }
 
 async function readExisting(file: string): Promise<TestFile | undefined> {
@@ -89,8 +69,7 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
     const outPath = path.resolve(ctx.io.cwd, options.out);
     // Not following: every secret the recording redacts must be known before the first request.
     const { engine: engineOptions, registry, close } = await engineOptionsFrom(ctx, options, "snapshot");
-    const secrets = knownSecrets(registry, registry?.baseDir ?? ctx.io.cwd, ctx.io.env);
-    learnInputSecrets(secrets, { contact: options.contact, variables: options.var });
+    const secrets = commandSecrets(ctx, registry, { contact: options.contact, variables: options.var });
     const exchanges: Exchange[] = [];
     const engine = createEngine({
       ...engineOptions,
@@ -134,13 +113,14 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
       testFile.cases = [...testFile.cases.filter((c) => c.name !== options.case), recordedCase];
       await writeAtomically(outPath, `${JSON.stringify(testFile, null, 2)}\n`);
       // The terminal gets what the file got: a secret given as an input is shown `[REDACTED]` in the trace too.
-      const print = (text: string) => ctx.io.stdout(scrubSecrets(text, secrets));
+      const shown = shownResult(engine, secrets, result);
+      const print = (text: string) => ctx.io.stdout(engine.scrubber.scrubText(text));
       print(
         options.json
-          ? `${JSON.stringify(result, null, 2)}\n`
+          ? `${JSON.stringify(shown, null, 2)}\n`
           : formatTrace(
               flow.name,
-              result,
+              shown,
               paint(ctx.io.color),
               cliHints({
                 cwd: ctx.io.cwd,

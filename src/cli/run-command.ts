@@ -14,10 +14,12 @@ import { paint } from "./paint.js";
 import { runReportHtml } from "./reporters/html/run-report.js";
 import {
   addRunOptions,
+  commandSecrets,
   engineOptionsFrom,
   exitCodeFor,
   type RunCliOptions,
   runWithInputs,
+  shownResult,
 } from "./run-options.js";
 import { formatTrace } from "./trace-format.js";
 
@@ -36,10 +38,11 @@ interface ReplayedCase {
 async function engineFor(
   ctx: CliContext,
   options: RunCommandOptions,
-): Promise<{ engine: Engine; replayed?: ReplayedCase; close?: () => Promise<void> }> {
+): Promise<{ engine: Engine; replayed?: ReplayedCase; close?: () => Promise<void>; secrets: string[] }> {
+  const inputs = { contact: options.contact, variables: options.var };
   if (options.replay === undefined && options.case === undefined) {
-    const { engine, close } = await engineOptionsFrom(ctx, options, "follow");
-    return { engine: createEngine(engine), close };
+    const { engine, registry, close } = await engineOptionsFrom(ctx, options, "follow");
+    return { engine: createEngine(engine), close, secrets: commandSecrets(ctx, registry, inputs) };
   }
   if (!options.replay || !options.case) throw new UsageError("--replay and --case go together");
   const testFile = await loadTestFile(path.resolve(ctx.io.cwd, options.replay), options.replay);
@@ -60,7 +63,7 @@ async function engineFor(
     connectorsPath,
     connectorStatus: testCase.connectorStatus,
   });
-  return { engine, replayed: { testCase, session } };
+  return { engine, replayed: { testCase, session }, secrets: commandSecrets(ctx, undefined, inputs) };
 }
 
 export function registerRunCommand(program: Command, ctx: CliContext): void {
@@ -74,12 +77,12 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     .option("--case <name>", "the case of --replay to use")
     .option("--report <file>", "also write a self-contained HTML report of the run (graph, path, details)")
     .action(async (file: string, options: RunCommandOptions) => {
-      const { engine, replayed, close } = await engineFor(ctx, options);
+      const { engine, replayed, close, secrets } = await engineFor(ctx, options);
       try {
         const flowDocument = await readJsonFile(path.resolve(ctx.io.cwd, file), file);
         const flow = engine.compile(flowDocument, { source: file });
         const recorded = replayed?.testCase;
-        const result = await runWithInputs(
+        const ran = await runWithInputs(
           flow,
           {
             variables: { ...recorded?.variables, ...options.var },
@@ -88,6 +91,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
           },
           options.deadlineMs,
         );
+        const result = shownResult(engine, secrets, ran);
         const colors = paint(ctx.io.color);
         const hints = cliHints({
           cwd: ctx.io.cwd,
@@ -118,7 +122,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
           });
           await writeFile(path.resolve(ctx.io.cwd, options.report), html);
         }
-        ctx.exit(exitCodeFor(result));
+        ctx.exit(exitCodeFor(ran));
       } finally {
         await engine.close();
         await close?.();

@@ -5,10 +5,12 @@ import { ConnectorFileStore } from "../connectors/file-store.js";
 import type { RedisFleet } from "../connectors/redis/fleet.js";
 import { TokenKeyError } from "../connectors/redis/sealing.js";
 import { ConnectorRegistry } from "../connectors/registry.js";
+import { resolveSecret, secretFields } from "../connectors/secrets.js";
 import { FlowrunError } from "../core/errors.js";
 import type { RunOptions } from "../engine/interpreter.js";
 import type { RunResult } from "../engine/result.js";
-import type { CompiledFlow, EngineOptions } from "../runtime/create-engine.js";
+import { learnInputSecrets } from "../replay/recorder.js";
+import type { CompiledFlow, Engine, EngineOptions } from "../runtime/create-engine.js";
 import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import {
@@ -184,4 +186,38 @@ export function exitCodeFor(result: RunResult): number {
   if (result.status === "completed") return EXIT.ok;
   if (result.status === "halted") return EXIT.halted;
   return EXIT.failed;
+}
+
+/**
+ * The secrets a command's output must not show, known before the run: every connector secret as it resolves now
+ * and the values of secret-named inputs (`--var apiKey=...`, a contact field). `run` and `record` share them; the
+ * engine's scrubber learns the tokens it is issued on the way.
+ */
+export function commandSecrets(
+  ctx: CliContext,
+  registry: ConnectorRegistry | undefined,
+  inputs: Record<string, unknown>,
+): string[] {
+  const values: string[] = [];
+  const baseDir = registry?.baseDir ?? ctx.io.cwd;
+  for (const connector of registry?.toDocument().connectors ?? []) {
+    for (const field of secretFields(connector)) {
+      try {
+        values.push(resolveSecret(connector, field.field, field.value, { env: ctx.io.env, baseDir }));
+      } catch {
+        // An unresolvable secret cannot be sent either, so it cannot leak.
+      }
+    }
+  }
+  learnInputSecrets(values, inputs);
+  return values;
+}
+
+/**
+ * The result as every output (pretty trace, `--json`, `--report`) shows it: every secret the command or the engine
+ * knows redacted, and values nested deeper than 32 levels cut with `[...]`.
+ */
+export function shownResult(engine: Engine, secrets: readonly string[], result: RunResult): RunResult {
+  for (const secret of secrets) engine.scrubber.add(secret);
+  return engine.scrubber.scrubValue(result);
 }

@@ -38,6 +38,8 @@ export interface RegistryResolverOptions {
    * ignored, their secrets not even read.
    */
   readonly connectorDispatcher?: (settings: ConnectorTransportSettings) => Dispatcher | undefined;
+  /** Told every secret value as resolved and every refresh token as issued (the engine's SecretScrubber). */
+  readonly onSecret?: (value: string) => void;
 }
 
 export interface RegistryResolver extends ConnectorResolver {
@@ -87,10 +89,12 @@ function secretReader(
         throw new AuthError(`connector "${connector.name}" has no ${field}`, {
           code: "credentials-unavailable",
         });
-      return resolveSecret(connector, field, value, {
+      const resolved = resolveSecret(connector, field, value, {
         env: options.env ?? process.env,
         baseDir: options.baseDir ?? process.cwd(),
       });
+      options.onSecret?.(resolved);
+      return resolved;
     } catch (error) {
       const fallback = options.secretFallback?.(connector, field);
       if (fallback !== undefined) return fallback;
@@ -105,8 +109,10 @@ function refreshTokenKeeper(
   connector: Connector,
   rotated: RotatedRefreshTokens,
   onWarning: ((message: string) => void) | undefined,
+  onSecret: ((value: string) => void) | undefined,
 ): (rotated: HeldRefreshToken) => Promise<void> {
   return async (held) => {
+    onSecret?.(held.refreshToken);
     let failure: unknown;
     const stored = await registry
       .rotateRefreshToken(connector.id, held.refreshToken, held.generation)
@@ -190,7 +196,7 @@ function authorizingHandle(
       // With a shared token store the rotated token is kept there (keyed by the configured one), not in the connector.
       onRefreshTokenRotated: options.sharedRefreshTokens
         ? undefined
-        : refreshTokenKeeper(registry, connector, rotated, options.onWarning),
+        : refreshTokenKeeper(registry, connector, rotated, options.onWarning, options.onSecret),
       refreshTokenGeneration: rotated.current(connector)?.generation ?? generationOf(connector),
       storedRefreshToken: options.sharedRefreshTokens
         ? undefined

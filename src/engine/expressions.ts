@@ -9,6 +9,7 @@ import {
   Value,
 } from "liquidjs";
 import { describeError, FlowrunError } from "../core/errors.js";
+import { DEFAULT_LIMITS, LimitExceededError, type Limits } from "../core/limits.js";
 import { compileFastEvaluator } from "./fast-expressions.js";
 
 /**
@@ -36,19 +37,78 @@ export class TemplateError extends FlowrunError {
 }
 
 /**
+ * Liquid's resource accounting, with flowrun's budgets and errors: Liquid charges `use` for what a filter or a
+ * range allocates and calls `check` with the time before rendering each node of a template. Reset before every
+ * evaluation, so each render gets the whole budget (liquidjs's own limiter counts from the context's creation).
+ */
+class RenderBudget {
+  private used = 0;
+  private deadline = Number.POSITIVE_INFINITY;
+  constructor(private readonly limits: Limits) {}
+  /** Before an expression or output: memory only (no tags, so no loop to time). */
+  resetMemory(): void {
+    this.used = 0;
+  }
+  /** Before a template with tags: memory and time. */
+  resetAll(): void {
+    this.used = 0;
+    this.deadline = performance.now() + this.limits.templateRenderMs;
+  }
+  readonly memory = {
+    use: (count: number) => {
+      this.used += +count > 0 ? +count : 0;
+      if (this.used > this.limits.templateMemory)
+        throw new LimitExceededError(
+          "templateMemory",
+          `a template or expression allocated more than ${this.limits.templateMemory} units (characters, items)`,
+        );
+    },
+    check: () => {},
+  };
+  readonly time = {
+    use: () => {},
+    check: (now: number) => {
+      if (now > this.deadline)
+        throw new LimitExceededError(
+          "templateRenderMs",
+          `a template took more than ${this.limits.templateRenderMs} ms to render`,
+        );
+    },
+  };
+}
+
+/**
  * The per-run evaluation scope: flow variables, `contact` and activity outputs share one namespace (the compiler
  * rejects collisions), held in one null-prototype object that templates read through a single Liquid context.
  */
 export class Scope {
   readonly values: Record<string, unknown> = Object.create(null);
+  readonly #limits: Limits;
+  /** Created with the context: only Liquid's own evaluation charges it. */
+  #budget: RenderBudget | undefined;
   #context: Context | undefined;
+  constructor(limits: Limits = DEFAULT_LIMITS) {
+    this.#limits = limits;
+  }
+  /** Before an expression or a tag-free template: a fresh memory budget. */
+  resetMemory(): void {
+    this.#budget?.resetMemory();
+  }
+  /** Before a template with tags: a fresh memory and time budget. */
+  resetAll(): void {
+    this.#budget?.resetAll();
+  }
   /** Created on first use: runs whose expressions all take the direct path never need one. */
   get context(): Context {
-    this.#context ??= new Context(
+    if (this.#context) return this.#context;
+    const budget = new RenderBudget(this.#limits);
+    this.#budget = budget;
+    this.#context = new Context(
       this.values,
       liquid.options,
       { sync: true, ownPropertyOnly: true },
-      { liquid },
+      // liquidjs types these as its Limiter class; it only calls use and check.
+      { liquid, memoryLimit: budget.memory as never, renderLimit: budget.time as never },
     );
     return this.#context;
   }
@@ -71,7 +131,18 @@ export interface CompiledExpression {
 const SINGLE_OUTPUT = /^\s*\{\{-?([\s\S]*?)-?\}\}\s*$/;
 const HAS_MARKUP = /\{\{|\{%/;
 
-function runtimeFailure(kind: string, source: string, error: unknown): TemplateError {
+/** liquidjs wraps what a limiter throws in a RenderError (`originalError`); a hit limit keeps its own error. */
+function limitHit(error: unknown): LimitExceededError | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
+    if (current instanceof LimitExceededError) return current;
+    current = (current as { originalError?: unknown }).originalError ?? current.cause;
+  }
+  return undefined;
+}
+
+function runtimeFailure(kind: string, source: string, error: unknown): FlowrunError {
+  const limit = limitHit(error);
+  if (limit) return limit;
   return new TemplateError(
     `${kind} ${JSON.stringify(source)} failed: ${describeError(error).split("\n")[0]}`,
   );
@@ -96,8 +167,13 @@ export function compileTemplate(source: string): CompiledTemplate {
     isConstant: false,
     render(scope) {
       try {
-        if (direct) return direct(scope);
-        return liquid.renderSync(parsed, scope.context) as string;
+        if (direct) {
+          scope.resetMemory();
+          return direct(scope);
+        }
+        const context = scope.context;
+        scope.resetAll();
+        return liquid.renderSync(parsed, context) as string;
       } catch (error) {
         throw runtimeFailure("template", source, error);
       }
@@ -126,6 +202,7 @@ export function compileExpression(source: string): CompiledExpression {
     source,
     evaluate(scope) {
       try {
+        scope.resetMemory();
         return evaluateValue(scope);
       } catch (error) {
         throw runtimeFailure("expression", source, error);

@@ -1,4 +1,5 @@
 import { type Problem, ValidationError } from "../core/errors.js";
+import { SecretScrubber } from "../core/scrubber.js";
 import type { ActivityDefinition } from "./activity.js";
 import { compileFlow, type FlowPlan } from "./compiler.js";
 import type { CallHandlers } from "./host.js";
@@ -27,6 +28,11 @@ export interface Engine {
   validate(document: unknown, options?: CompileOptions): Problem[];
   /** Releases pooled connections and timers. */
   close(): Promise<void>;
+  /**
+   * The secrets this engine has seen (connector secrets as resolved, tokens as issued) and the one way to remove
+   * them from anything shown: a host scrubs its logs with it as the CLI scrubs every output.
+   */
+  readonly scrubber: SecretScrubber;
 }
 
 /** What the composition root (src/runtime/) hands the generic engine: it knows no activity and no connector type. */
@@ -44,6 +50,7 @@ export function createFlowEngine(parts: FlowEngineParts): Engine {
     parts.activities.map((activity) => [activity.type, activity]),
   );
   const { services, handlers } = parts;
+  const scrubber = services.scrubber ?? new SecretScrubber();
   const runState: EngineRunState = { timestamps: new TraceTimestamps(), aborts: new RunAborts() };
   const compile = (document: unknown, compileOptions: CompileOptions = {}): CompiledFlow => {
     const plan: FlowPlan = compileFlow(document, activities, services, compileOptions.source);
@@ -56,6 +63,7 @@ export function createFlowEngine(parts: FlowEngineParts): Engine {
     };
   };
   return {
+    scrubber,
     compile,
     validate(document, compileOptions) {
       try {

@@ -1,5 +1,6 @@
 import type { Context } from "@opentelemetry/api";
 import { FlowrunError } from "../core/errors.js";
+import { checkValueDepth, DEFAULT_LIMITS, type Limits } from "../core/limits.js";
 import { type RunTelemetry, startRunTelemetry } from "../core/telemetry.js";
 import type { RunContext, StepResult } from "./activity.js";
 import type { CompiledActivity, FlowPlan } from "./compiler.js";
@@ -63,20 +64,31 @@ function untilSettledOrAborted<T>(
 
 class ActivityRunContext implements RunContext {
   activityId = "";
-  readonly scope = new Scope();
   readonly actions: CallAction[] = [];
   telemetry: RunTelemetry | undefined;
+  readonly limits: Limits;
+  readonly scope: Scope;
   constructor(
     private readonly plan: FlowPlan,
     readonly signal: AbortSignal | undefined,
     readonly handlers: CallHandlers,
     readonly services: EngineServices,
-  ) {}
+  ) {
+    this.limits = services.limits ?? DEFAULT_LIMITS;
+    this.scope = new Scope(this.limits);
+  }
   coerceFor(variable: string, value: unknown, source: string): unknown {
     const declaration = this.plan.variables.get(variable);
     if (!declaration)
       throw new FlowrunError("unknown-variable", `variable "${variable}" is not declared (from ${source})`);
-    return coerce(value, declaration.type, variable, source);
+    const coerced = coerce(value, declaration.type, variable, source);
+    if (coerced !== null && typeof coerced === "object")
+      checkValueDepth(
+        coerced,
+        this.limits.valueDepth,
+        `the value for variable "${variable}" (from ${source})`,
+      );
+    return coerced;
   }
   assignCoerced(variable: string, value: unknown): void {
     this.scope.values[variable] = value;
@@ -99,6 +111,12 @@ function asStepFailure(error: unknown): StepResult {
       ? { kind: error.code, message: error.message }
       : { kind: "internal", message: error instanceof Error ? error.message : String(error) };
   return { outcome: "error", error: failure, outputs: { error: failure } };
+}
+
+/** A limit hit inside an activity is reported with the activity's name: the flow's author must find the cause. */
+function namingActivity(step: StepResult, activity: string): StepResult {
+  const failure = { kind: "limit-exceeded", message: `activity "${activity}": ${step.error!.message}` };
+  return { ...step, error: failure, outputs: { ...step.outputs, error: failure } };
 }
 
 /** Declared defaults, then the run's inputs (converted to their declared types), then the contact. */
@@ -151,7 +169,6 @@ async function runSteps(
   seedScope(plan, ctx, options);
   const telemetry = startRunTelemetry(plan.name, options.traceContext);
   ctx.telemetry = telemetry;
-
   const path: string[] = [];
   const trace: TraceEntry[] = [];
   const finish = (status: RunStatus, reason: RunReason | null, error?: RunError): RunResult => {
@@ -181,7 +198,7 @@ async function runSteps(
 
   let current: CompiledActivity = plan.start;
   for (let steps = 1; ; steps++) {
-    if (signal?.aborted) return aborted(path.length > 0 ? path[path.length - 1]! : null);
+    if (abort?.ended()) return aborted(path.length > 0 ? path[path.length - 1]! : null);
     if (steps > services.maxSteps) {
       return finish("failed", "step-limit", {
         activity: current.id,
@@ -212,6 +229,7 @@ async function runSteps(
     } catch (error) {
       step = asStepFailure(error);
     }
+    if (step.error?.kind === "limit-exceeded") step = namingActivity(step, current.id);
     if (step.outputs) values[current.id] = step.outputs;
     const entry = traceEntry(timestamps, current, step, startedAt, started);
     trace.push(entry);
@@ -222,7 +240,8 @@ async function runSteps(
         kind: step.halt.reason,
         message: step.halt.message,
       });
-    if (step.end) return finish("completed", null);
+    // A run whose last activity overran the deadline is aborted, never `completed` late.
+    if (step.end) return abort?.ended() ? aborted(current.id) : finish("completed", null);
     const outcome = step.outcome ?? "default";
     const next = current.links.get(outcome) ?? (isThrownFailure(step, current) ? plan.onError : undefined);
     if (!next) {

@@ -1,6 +1,7 @@
 import { describeError } from "../core/errors.js";
 import type { PathSegment } from "../core/json-path.js";
 import { type CompiledJsonPath, compileJsonPath } from "../core/json-paths.js";
+import { checkValueDepth, DEFAULT_LIMITS, LimitExceededError } from "../core/limits.js";
 import type { CompileContext, RunContext } from "./activity.js";
 import type { ParseSettingDefinition } from "./schema-parts.js";
 import { coerce } from "./variables.js";
@@ -32,7 +33,7 @@ export function compileParseSettings(
     }
     let path: CompiledJsonPath | undefined;
     try {
-      path = compileJsonPath(setting.pathExpression);
+      path = compileJsonPath(setting.pathExpression, ctx.services.limits ?? DEFAULT_LIMITS);
     } catch (error) {
       ctx.problem([...where, "pathExpression"], describeError(error));
     }
@@ -62,13 +63,15 @@ export function compileParseSettings(
 
 /**
  * Applies parse settings to a parsed JSON document, all or nothing: the first failure assigns no variable and is
- * returned as the message of a `parse` error.
+ * returned as the message of a `parse` error. A document nested deeper than the valueDepth limit, or a path that
+ * runs out of steps, throws `limit-exceeded`.
  */
 export function applyParseSettings(
   settings: readonly CompiledParseSetting[],
   document: unknown,
   ctx: RunContext,
 ): { assignments: Record<string, unknown> } | { error: string } {
+  checkValueDepth(document, (ctx.services.limits ?? DEFAULT_LIMITS).valueDepth, "the parsed response");
   const values: unknown[] = [];
   for (const setting of settings) {
     const matches = setting.path.select(document);
@@ -87,6 +90,7 @@ export function applyParseSettings(
     try {
       values.push(ctx.coerceFor(setting.variable, value, setting.source));
     } catch (error) {
+      if (error instanceof LimitExceededError) throw error;
       return { error: describeError(error) };
     }
   }

@@ -3,6 +3,11 @@ export interface RunAbort {
   readonly signal: AbortSignal;
   /** Whether the run deadline (not the host) ended the run. */
   readonly byDeadline: boolean;
+  /**
+   * Whether the run is aborted, reading the clock too: an activity that kept the event loop busy past the deadline
+   * has kept the deadline's timer from firing, and the run must still not go on (or end `completed`) after it.
+   */
+  ended(): boolean;
   /** Leaves the host's signal and stops the deadline timer: nothing of the run stays attached. */
   release(): void;
 }
@@ -26,6 +31,7 @@ export class RunAborts {
     if (host === undefined && deadlineMs === undefined) return undefined;
     const controller = new AbortController();
     let byDeadline = false;
+    const deadlineAt = deadlineMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + deadlineMs;
     const timer =
       deadlineMs === undefined
         ? undefined
@@ -42,6 +48,13 @@ export class RunAborts {
       signal: controller.signal,
       get byDeadline() {
         return byDeadline;
+      },
+      ended() {
+        if (!controller.signal.aborted && deadlineMs !== undefined && performance.now() >= deadlineAt) {
+          byDeadline = true;
+          controller.abort(new DOMException("run deadline passed", "TimeoutError"));
+        }
+        return controller.signal.aborted;
       },
       release: () => {
         clearTimeout(timer);

@@ -1,4 +1,5 @@
 import type { Dispatcher } from "undici";
+import { DEFAULT_LIMITS, depthExceeds } from "../core/limits.js";
 import {
   credentialSecrets,
   isSecretName,
@@ -37,11 +38,16 @@ function redactUrl(url: string, knownSecrets: readonly string[]): string {
   return scrubSecrets(redactShownUrl(new URL(url)), knownSecrets);
 }
 
+/**
+ * The body as recorded: parsed JSON, or the text when it is not JSON or nests deeper than the engine would accept
+ * (the recorder walks parsed bodies recursively; as text it is scrubbed and replayed alike).
+ */
 function responseBody(text: string, contentType: string): unknown {
   if (text === "") return undefined;
   if (/json/i.test(contentType)) {
     try {
-      return JSON.parse(text);
+      const parsed: unknown = JSON.parse(text);
+      return depthExceeds(parsed, DEFAULT_LIMITS.valueDepth) ? text : parsed;
     } catch {
       return text;
     }

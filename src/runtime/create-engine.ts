@@ -10,6 +10,8 @@ import { type SharedTokenStore, TokenCache } from "../connectors/token-cache.js"
 import type { ConnectorResolver } from "../core/connector-seam.js";
 import { FlowrunError } from "../core/errors.js";
 import type { RetryClock } from "../core/http-types.js";
+import { type Limits, resolveLimits } from "../core/limits.js";
+import { SecretScrubber } from "../core/scrubber.js";
 import { createFlowEngine, type Engine } from "../engine/flow-engine.js";
 import type { CallHandlers } from "../engine/host.js";
 import { type DispatcherOptions, engineDispatchers } from "../http/dispatchers.js";
@@ -68,6 +70,11 @@ export interface EngineOptions
    * real time. Tests pass a fake clock so that a retry does not wait in real time.
    */
   retryClock?: RetryClock;
+  /**
+   * Bounds on the work a flow's JSON paths, templates and values may cause in one run (docs/hardening.md); a limit
+   * that is hit ends the activity with kind `limit-exceeded`. Default: DEFAULT_LIMITS.
+   */
+  limits?: Partial<Limits>;
 }
 
 /** How replay sees a registry's connectors: recorded statuses, placeholder secrets. Not part of the public API. */
@@ -91,6 +98,8 @@ function checkedMaxResponseBytes(value: number | undefined): number {
  */
 export function assembleEngine(options: EngineOptions, replayRules: ReplayConnectorRules = {}): Engine {
   const maxResponseBytes = checkedMaxResponseBytes(options.maxResponseBytes);
+  const limits = resolveLimits(options.limits);
+  const scrubber = new SecretScrubber();
   const dispatchers = engineDispatchers({
     ...options,
     proxyEnvironment: proxyEnvironment(options.proxyEnv ?? process.env),
@@ -108,6 +117,7 @@ export function assembleEngine(options: EngineOptions, replayRules: ReplayConnec
           // With an injected dispatcher (replay, a host's own) a connector's proxy and certificate are not used, so
           // they are neither read nor checked: replay holds no real certificate.
           connectorDispatcher: options.dispatcher ? undefined : dispatchers.forConnector,
+          onSecret: (value) => scrubber.add(value),
           ...replayRules,
         })
       : undefined;
@@ -115,6 +125,8 @@ export function assembleEngine(options: EngineOptions, replayRules: ReplayConnec
     activities: builtinActivities,
     services: {
       maxSteps: options.maxSteps ?? 1000,
+      limits,
+      scrubber,
       http: {
         dispatcher: dispatchers.connectors,
         flowUrlDispatcher: dispatchers.flowUrls,

@@ -2,6 +2,7 @@ import type { Authorization, AuthorizeRequest, ConnectorHandle } from "../../cor
 import { EgressDeniedError } from "../../core/egress-rules.js";
 import { type FixableCause, FlowrunError, fixableCauseOf } from "../../core/errors.js";
 import type { HttpMethod, HttpServices } from "../../core/http-types.js";
+import { LimitExceededError } from "../../core/limits.js";
 import {
   credentialSecrets,
   encodeQuery,
@@ -37,7 +38,9 @@ export type HttpErrorKind =
   | "method-not-allowed"
   | "invalid-request"
   | "response-too-large"
-  | "egress-denied";
+  | "egress-denied"
+  /** A limit on what the flow's author wrote (a JSON path's steps, the response's depth): src/core/limits.ts. */
+  | "limit-exceeded";
 
 export interface CompiledHttpRequest {
   readonly authenticated: boolean;
@@ -434,7 +437,8 @@ class HttpExchange {
     const attempt = this.ctx.telemetry?.startHttpAttempt({
       method: this.method,
       origin: url.origin,
-      redactedUrl: url.shown,
+      // Spans leave the process: a known secret in any query parameter (not only a secret-named one) is removed.
+      redactedUrl: this.ctx.services.scrubber?.scrubText(url.shown) ?? url.shown,
       activityId: this.ctx.activityId,
       resendCount,
     });
@@ -466,6 +470,7 @@ class HttpExchange {
         const lower = name.toLowerCase();
         sent[lower] = value;
         shown[lower] = REDACTED;
+        this.ctx.services.scrubber?.addCredentialHeader(value);
       }
     }
     return { sent, shown };
@@ -591,7 +596,13 @@ class HttpExchange {
         "parse",
         `the response body is not JSON (content-type ${response.headers["content-type"] ?? "none"})`,
       );
-    const applied = applyParseSettings(this.compiled.parseSettings, this.json, this.ctx);
+    let applied: ReturnType<typeof applyParseSettings>;
+    try {
+      applied = applyParseSettings(this.compiled.parseSettings, this.json, this.ctx);
+    } catch (error) {
+      if (error instanceof LimitExceededError) return this.fail("limit-exceeded", error.message);
+      throw error;
+    }
     if ("error" in applied) return this.fail("parse", applied.error);
     return {
       outcome: "success",
