@@ -41,7 +41,7 @@ export interface ConnectorProfile extends ConnectorIdentity {
 }
 
 const NO_OP = () => {};
-const TOKEN_TYPE_ASSUMED = "token answer had no token_type, taken as Bearer";
+const TOKEN_TYPE_ASSUMED: readonly string[] = ["token answer had no token_type, taken as Bearer"];
 /** A proactive refresh belongs to no activity, so it gets its own time limit. */
 const BACKGROUND_REFRESH_MS = 30_000;
 /**
@@ -192,7 +192,8 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
         baseUrl: profile.baseUrlFromToken ? token.instanceUrl : undefined,
         tokenFetched: fetched,
         dispatcher: profile.dispatcher,
-        ...(fetched && token.tokenTypeAssumed ? { notes: [TOKEN_TYPE_ASSUMED] } : {}),
+        // A fixed shape on this per-request path: no spread of an optional property.
+        notes: fetched && token.tokenTypeAssumed ? TOKEN_TYPE_ASSUMED : undefined,
         invalidate: () => cache.invalidate(key, token.accessToken),
       };
     },

@@ -33,7 +33,16 @@ export interface ConnectorTls {
  */
 export function proxyEnvironment(env: Readonly<Record<string, string | undefined>>): ProxyEnvironment {
   const read = (name: string) => (env[name.toLowerCase()] ?? env[name] ?? "").trim();
-  return { httpProxy: read("HTTP_PROXY"), httpsProxy: read("HTTPS_PROXY"), noProxy: read("NO_PROXY") };
+  // `proxy.corp:3128` without a scheme means http://, as curl reads it.
+  const proxyUrl = (name: string) => {
+    const value = read(name);
+    return value === "" || /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+  };
+  return {
+    httpProxy: proxyUrl("HTTP_PROXY"),
+    httpsProxy: proxyUrl("HTTPS_PROXY"),
+    noProxy: read("NO_PROXY"),
+  };
 }
 
 export function usesProxy(environment: ProxyEnvironment | undefined): boolean {
@@ -50,15 +59,16 @@ export function proxyLabel(url: string): string {
   }
 }
 
-function checkedProxyUrl(url: string): URL {
+/** `where` names the setting (a variable, a connector field); the message never shows the URL's user info. */
+function checkedProxyUrl(url: string, where: string): URL {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new FlowrunError("invalid-proxy", `proxy ${proxyLabel(url)} is not a URL`);
+    throw new FlowrunError("invalid-proxy", `${where}: the proxy URL is not a URL`);
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
-    throw new FlowrunError("invalid-proxy", `proxy ${proxyLabel(url)} must be http:// or https://`);
+    throw new FlowrunError("invalid-proxy", `${where}: proxy ${proxyLabel(url)} must be http:// or https://`);
   return parsed;
 }
 
@@ -122,7 +132,7 @@ export function createTransport(options: TransportOptions): Dispatcher {
   const direct = options.egress ? egressConnector(options.egress.policy, tls, options.egress.lookup) : tls;
   const clientFactory = proxyClientFactory(options);
   if (options.proxy) {
-    const uri = checkedProxyUrl(options.proxy.url).href;
+    const uri = checkedProxyUrl(options.proxy.url, "the connector's proxy.url").href;
     const token = proxyToken(options.proxy);
     return new ProxyAgent({
       ...base,
@@ -134,7 +144,8 @@ export function createTransport(options: TransportOptions): Dispatcher {
   }
   const environment = options.environment;
   if (environment && usesProxy(environment)) {
-    for (const url of [environment.httpProxy, environment.httpsProxy]) if (url) checkedProxyUrl(url);
+    if (environment.httpProxy) checkedProxyUrl(environment.httpProxy, "HTTP_PROXY");
+    if (environment.httpsProxy) checkedProxyUrl(environment.httpsProxy, "HTTPS_PROXY");
     return new EnvHttpProxyAgent({
       ...base,
       httpProxy: environment.httpProxy,

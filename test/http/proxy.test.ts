@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createBasicAuthValidator } from "../../src/connectors/connectivity.js";
 import type { Connector, ConnectorInput } from "../../src/connectors/schema.js";
 import { proxyEnvironment } from "../../src/http/proxy.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
 import { connectorsDoc, memoryRegistry } from "../auth-e2e/harness.js";
 import { runHttp } from "../helpers/http-flows.js";
 import {
@@ -126,11 +127,20 @@ describe("the environment's proxy", () => {
     expect(proxy.tunnels.length).toBeGreaterThanOrEqual(1);
   });
 
+  it("a proxy variable that is not a URL is a clear error naming it, never quoting its credentials", () => {
+    const attempt = () => createEngine({ proxyEnv: { HTTPS_PROXY: "http://u:s3cret-pw@[bad" } });
+    expect(attempt).toThrow("HTTPS_PROXY: the proxy URL is not a URL");
+    expect(attempt).not.toThrow(/s3cret-pw/);
+  });
+
   it("lower case wins over upper case, as curl reads them", () => {
     expect(proxyEnvironment({ https_proxy: "http://a:1", HTTPS_PROXY: "http://b:2" }).httpsProxy).toBe(
       "http://a:1",
     );
     expect(proxyEnvironment({ NO_PROXY: "x" }).noProxy).toBe("x");
+    expect(proxyEnvironment({ HTTP_PROXY: "proxy.corp.example:3128" }).httpProxy).toBe(
+      "http://proxy.corp.example:3128",
+    );
   });
 });
 
