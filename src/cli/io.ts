@@ -26,7 +26,7 @@ export function processIo(): CliIo {
   };
 }
 
-/** Exit codes (SPEC 7): 0 completed, 1 failed or aborted, 2 usage or validation error, 3 halted. */
+/** Exit codes: 0 completed, 1 failed or aborted, 2 usage or validation error, 3 halted. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, halted: 3 } as const;
 
 /** A usage mistake on the command line (exit 2). */

@@ -54,7 +54,7 @@ function readServiceAccountKey(text: string, connector: Connector): ServiceAccou
 }
 
 /**
- * How each connector type authorises requests (SPEC 4, "how a request is authorised"), with secrets read through
+ * How each connector type authorises requests ("how a request is authorised"), with secrets read through
  * `secret`. Client authentication follows each vendor's token endpoint: Webex and Google take the client in the
  * form body, Genesys in a Basic header, custom connectors as configured (`clientAuth`).
  */

@@ -65,7 +65,7 @@ export interface OperationOptions {
 }
 
 /**
- * The organisation's connectors and every rule of SPEC 4. Each change is checked, saved to the store, then made
+ * The organisation's connectors and every connector rule. Each change is checked, saved to the store, then made
  * visible and announced to `change` listeners, so a running engine sees a deactivation at once and a refused or
  * failed save changes nothing.
  */

@@ -6,7 +6,7 @@ import { FlowrunError } from "../core/errors.js";
 import { AdmissionGate, type AdmissionWaiter } from "./admission.js";
 import { type EgressLookup, egressConnector } from "./egress.js";
 
-/** Default cap on a response body (SPEC 3): 1 MiB. */
+/** Default cap on a response body: 1 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** The gates of the Agents `createHttpAgent` built; other dispatchers (a host's own, a MockAgent) have none. */
@@ -30,7 +30,7 @@ export function createHttpAgent(
   options: {
     ca?: string | Buffer;
     connectionsPerOrigin?: number;
-    /** Checks every new connection's resolved address against the egress policy (SPEC 12). */
+    /** Checks every new connection's resolved address against the egress policy. */
     egress?: { policy: EgressPolicy; lookup?: EgressLookup };
   } = {},
 ): Agent {
@@ -192,7 +192,7 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
           headers: attempt.headers,
           body: attempt.body,
           // No redirect option: undici v7 follows redirects only through its redirect interceptor, which the
-          // engine never composes, so a 3xx comes back as a response (SPEC 3: redirects are never followed).
+          // engine never composes, so a 3xx comes back as a response (redirects are never followed).
         },
         this,
       );

@@ -17,7 +17,7 @@ describe("flowrun run", () => {
     expect(run.stdout).not.toContain("\u001b["); // no colour off a terminal
   });
 
-  it("--json prints the result shape of SPEC 7", async () => {
+  it("--json prints the documented result shape", async () => {
     const run = await cli(["run", ivr, "--menu-input", "1", "--json"]);
     const result = JSON.parse(run.stdout);
     expect(result).toMatchObject({

@@ -26,7 +26,7 @@ import { TestConnectorResolver, testConnector } from "../helpers/test-connectors
 import { oauthError, tokenAnswer } from "../helpers/token-server.js";
 
 /**
- * Issue 16: every line the pretty trace prints for an http-request is true in the state the activity ended in.
+ * Every line the pretty trace prints for an http-request is true in the state the activity ended in.
  * Each test drives a real run into one state (loopback API and token servers, a real connector registry) and
  * compares the printed lines exactly; only durations and the server port are normalised.
  */
@@ -292,7 +292,7 @@ describe("hints for causes a newcomer can fix", () => {
   });
 });
 
-describe("the two commands of issue 16", () => {
+describe("the two commands the trace must describe truly", () => {
   const flow = "fixtures/flows/crm-lookup.flow.json";
 
   it("a missing secret: not sent, the variable named, no token or URL claimed", async () => {

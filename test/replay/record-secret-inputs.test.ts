@@ -1,4 +1,4 @@
-// Issue 18: `flowrun record` scrubs the whole recorded case, its inputs included (contact, variables, expect), with
+// `flowrun record` scrubs the whole recorded case, its inputs included (contact, variables, expect), with
 // the known-secret rules of the exchanges, and the scrubbed case still replays.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
