@@ -299,6 +299,9 @@ describe("the two commands the trace must describe truly", () => {
     const env = { ...process.env };
     delete env.CRM_CLIENT_SECRET;
     const run = await cli(["run", flow, "--connectors", "fixtures/connectors.json"], { env });
+    // The flow's error path completes the run, but a misconfiguration is not a success: its own exit code.
+    expect(run.stdout).toContain("COMPLETED");
+    expect(run.code).toBe(4);
     const lines = run.stdout.split("\n");
     expect(lines[1]).toMatch(/^ {2}1 ✗ lookup http-request → error \d+\.\d ms$/);
     expect(lines[2]).toBe("        GET not sent: no credentials");
@@ -310,7 +313,7 @@ describe("the two commands the trace must describe truly", () => {
 
   it("no --connectors: a halted mark and a hint naming the connectors file nearby", async () => {
     const run = await cli(["run", flow]);
-    expect(run.code).toBe(3);
+    expect(run.code).toBe(4); // an unknown connector is a configuration problem, not an ordinary halt
     const lines = run.stdout.split("\n");
     expect(lines[1]).toMatch(/^ {2}1 ■ lookup http-request → halted \d+\.\d ms$/);
     expect(lines).toContain(
