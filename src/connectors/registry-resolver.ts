@@ -225,6 +225,7 @@ export function registryResolver(
       return handle;
     },
     defines: (nameOrId) => registry.resolve(nameOrId) !== undefined,
+    names: () => registry.names(),
     close: unsubscribe,
   };
 }

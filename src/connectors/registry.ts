@@ -168,6 +168,11 @@ export class ConnectorRegistry {
     return findConnector(this.connectors, nameOrId);
   }
 
+  /** Every connector's name, for "did you mean" when a flow names one that does not exist. */
+  names(): string[] {
+    return this.connectors.map((connector) => connector.name);
+  }
+
   /** Listens for changes; returns a function that stops listening. */
   on(event: "change", listener: ConnectorChangeListener): () => void {
     if (event !== "change") throw new TypeError(`unknown event ${String(event)}`);

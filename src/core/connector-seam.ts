@@ -60,4 +60,6 @@ export interface ConnectorResolver {
    * `connectorStatus`).
    */
   defines?(nameOrId: string): boolean;
+  /** The names a flow may use, for "did you mean" when a name is unknown. */
+  names?(): readonly string[];
 }
