@@ -15,7 +15,7 @@ function flowFile(name: string, lines: string[]): string {
   return file;
 }
 
-const typos = flowFile("typos.flow.json", [
+flowFile("typos.flow.json", [
   "{",
   '  "name": "typos",',
   '  "variables": { "orderId": { "type": "string", "default": "42" } },',
