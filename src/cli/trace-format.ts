@@ -85,7 +85,7 @@ export function formatTrace(flowName: string, result: RunResult, colors: Paint, 
   const reason = result.reason ? ` (${result.reason})` : "";
   out.push("");
   out.push(
-    `${paintStatus(result.status.toUpperCase())}${reason} at ${result.endedAt ?? "-"} after ${result.path.length} activities`,
+    `${paintStatus(result.status.toUpperCase())}${reason} at ${result.endedAt ?? "-"} after ${result.path.length} ${result.path.length === 1 ? "activity" : "activities"}`,
   );
   if (result.error && result.status !== "completed") out.push(paintStatus(`  ${result.error.message}`));
   const variables = Object.entries(result.variables);

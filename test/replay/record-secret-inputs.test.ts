@@ -143,7 +143,7 @@ describe("flowrun record: secrets among the run's inputs", () => {
     );
     expect(recorded.stderr).toBe("");
     expect(recorded.code).toBe(0);
-    expect(recorded.stdout).toContain('recorded case "caller with a key" with 2 exchange(s)');
+    expect(recorded.stdout).toContain('recorded case "caller with a key" with 2 exchanges');
 
     const file = path.join(dir, "caller-lookup.test.json");
     const text = await readFile(file, "utf8");
