@@ -3,7 +3,15 @@ import type { Hints } from "./hints.js";
 import { httpSummaryLine, summarizeHttp } from "./http-summary.js";
 import type { Paint } from "./paint.js";
 
-const SHOWN_ELSEWHERE = new Set(["activity", "type", "outcome", "startedAt", "durationMs", "error"]);
+const SHOWN_ELSEWHERE = new Set([
+  "activity",
+  "type",
+  "outcome",
+  "startedAt",
+  "durationMs",
+  "error",
+  "unmatchedPaths",
+]);
 
 function value(v: unknown): string {
   return typeof v === "string" ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
@@ -17,7 +25,9 @@ function detailLines(entry: TraceEntry, colors: Paint): string[] {
     switch (key) {
       case "assignments":
         for (const [name, assigned] of Object.entries(detail as Record<string, unknown>)) {
-          lines.push(`set ${colors.bold(name)} = ${value(assigned)}`);
+          const path = entry.unmatchedPaths?.[name];
+          const note = path === undefined ? "" : colors.dim(` (${path} matched nothing in the response)`);
+          lines.push(`set ${colors.bold(name)} = ${value(assigned)}${note}`);
         }
         break;
       case "prompt":

@@ -114,3 +114,20 @@ describe("flowrun test output, as Jest users expect", () => {
     expect(run.stderr).toBe("");
   });
 });
+
+describe("the run trace", () => {
+  it("notes a JSON path that matched nothing instead of a bare = null", async () => {
+    const { flow, testFile } = await changedFixture("crm-lookup", (test) => {
+      const answer = test.cases[0]!.exchanges![1]!.response as { body: { accounts: object[] } };
+      answer.body = { accounts: [{ id: "A-17" }] };
+    });
+    const run = await cli(["run", flow, "--replay", testFile, "--case", "VIP caller goes to the VIP queue"], {
+      env,
+    });
+    expect(run.stdout).toContain('set accountId = "A-17"\n');
+    expect(run.stdout).toContain("set isVip = false ($.accounts[0].vip matched nothing in the response)\n");
+    expect(run.stdout).toContain(
+      "set balance = null ($.accounts[0].balance matched nothing in the response)\n",
+    );
+  });
+});

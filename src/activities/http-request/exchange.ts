@@ -584,7 +584,7 @@ class HttpExchange {
     return {
       outcome: "success",
       outputs: this.outputs(),
-      details: { http: trace, assignments: applied.assignments },
+      details: { http: trace, assignments: applied.assignments, unmatchedPaths: applied.unmatchedPaths },
     };
   }
 }
