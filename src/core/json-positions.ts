@@ -6,6 +6,7 @@ import {
   parse,
   parseTree,
 } from "jsonc-parser";
+import type { Problem } from "./errors.js";
 import { type PathSegment, parsePath } from "./json-path.js";
 
 /** A 1-based place in a text, as editors and compilers show it (`file:line:column`). */
@@ -95,4 +96,21 @@ export function firstSyntaxError(text: string): TextPosition & { message: string
     ...positionIn(lineStarts(text), first.offset),
     message: SYNTAX_ERRORS[first.error] ?? "syntax error",
   };
+}
+
+/**
+ * A document's problems as a compiler lists them, each at `source:line:column` and its JSON path, errors only
+ * (warnings do not stop a run): the message `run` and `test` show for a flow that does not compile.
+ */
+export function locatedProblemList(
+  problems: readonly Problem[],
+  source: string,
+  positions: JsonPositions,
+): string {
+  const errors = problems.filter((problem) => problem.severity === "error");
+  const lines = errors.map((problem) => {
+    const { line, column } = positions.at(problem.path);
+    return `  ${source}:${line}:${column} ${problem.path}: ${problem.message}`;
+  });
+  return `${source}: ${errors.length} problem${errors.length === 1 ? "" : "s"}:\n${lines.join("\n")}`;
 }

@@ -2,7 +2,8 @@ import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Dispatcher } from "undici";
 import { describeError, ValidationError } from "../core/errors.js";
-import { readJsonFile } from "../core/json-source.js";
+import { JsonPositions, locatedProblemList } from "../core/json-positions.js";
+import { readJsonSource } from "../core/json-source.js";
 import { scriptedHandlers } from "../engine/host.js";
 import type { RunResult } from "../engine/result.js";
 import type { Engine } from "../runtime/create-engine.js";
@@ -70,6 +71,8 @@ export async function runCase(
   flowDocument: unknown,
   engineFactory: EngineFactory,
   displayName: string,
+  /** The flow file's text and name, to show compile problems at their file:line:column. */
+  flowSource?: { readonly text: string; readonly name: string },
 ): Promise<CaseReport> {
   const started = performance.now();
   const session = new ReplaySession(testCase.exchanges);
@@ -101,7 +104,11 @@ export async function runCase(
     }
   } catch (error) {
     compileFailed = error instanceof ValidationError;
-    failures.push(describeError(error));
+    failures.push(
+      error instanceof ValidationError && flowSource
+        ? locatedProblemList(error.problems, flowSource.name, new JsonPositions(flowSource.text))
+        : describeError(error),
+    );
   } finally {
     await engine?.close();
     await session.close();
@@ -133,9 +140,13 @@ export async function runTestFile(
   const displayName = path.relative(cwd, file) || file;
   let testFile: LoadedTestFile;
   let flowDocument: unknown;
+  let flowSource: { text: string; name: string };
   try {
     testFile = await loadTestFile(file, displayName);
-    flowDocument = await readJsonFile(testFile.flowPath, path.relative(cwd, testFile.flowPath));
+    const name = path.relative(cwd, testFile.flowPath);
+    const source = await readJsonSource(testFile.flowPath, name);
+    flowDocument = source.value;
+    flowSource = { text: source.text, name };
   } catch (error) {
     const report: CaseReport = {
       file: displayName,
@@ -149,7 +160,8 @@ export async function runTestFile(
     return [report];
   }
   const cases = testFile.cases.filter((c) => options.casePattern?.test(c.name) ?? true);
-  const run = (testCase: TestCase) => runCase(testFile, testCase, flowDocument, engineFactory, displayName);
+  const run = (testCase: TestCase) =>
+    runCase(testFile, testCase, flowDocument, engineFactory, displayName, flowSource);
   const running = options.bail ? undefined : cases.map(run);
   const reports: CaseReport[] = [];
   for (const [index, testCase] of cases.entries()) {

@@ -42,6 +42,15 @@ describe("flowrun validate catches a newcomer's mistakes, each with file:line:co
     ]);
   });
 
+  it("run shows the same problems at their file:line:column before running anything", async () => {
+    const run = await cli(["run", "typos.flow.json"], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toContain(
+      'error: typos.flow.json: 3 problems:\n  typos.flow.json:6:38 $.activities.say.prompt: "ordrId" is not a declared variable',
+    );
+  });
+
   it("an undeclared name in an expression is caught too; outputs of activities and contact fields are known", async () => {
     const file = flowFile("expression.flow.json", [
       "{",

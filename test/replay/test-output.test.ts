@@ -97,6 +97,9 @@ describe("flowrun test output, as Jest users expect", () => {
     // Once with the first case, once more in the closing summary.
     expect(run.stdout.split(problem)).toHaveLength(3);
     expect(run.stdout).toContain('the flow does not compile (see "billing on the first try" above)');
+    expect(run.stdout).toMatch(
+      /ivr-menu\.flow\.json:1:\d+ \$\.start: start activity "greetng" does not exist/,
+    );
   });
 
   it("a malformed test file gets a plain message with its line and column", async () => {
