@@ -13,6 +13,7 @@ import {
 } from "./expressions.js";
 import {
   checkNames,
+  checkNeverSet,
   checkUnlinkedOutcomes,
   missingActivityMessage,
   type NameReference,
@@ -82,10 +83,18 @@ export function compileFlow(
   const { variables, defaults } = compileVariables(document, flow, report);
   const definitions = parseActivities(flow, registry, variables, problems, report);
   const references: NameReference[] = [];
-  const compiledActivities = compileActivities(definitions, variables, services, report, references);
+  const assigned = new Set<string>();
+  const compiledActivities = compileActivities(definitions, variables, services, report, {
+    references,
+    assigned,
+  });
 
   const ids = new Set(Object.keys(flow.activities));
   checkNames(references, variables.keys(), ids, report);
+  const unset = [...variables].filter(
+    ([name, declaration]) => !assigned.has(name) && !Object.hasOwn(declaration, "default"),
+  );
+  checkNeverSet(references, new Set(unset.map(([name]) => name)), report);
   const onError = typeof flow.onError === "string" ? flow.onError : undefined;
   if (typeof flow.start === "string" && !ids.has(flow.start)) {
     report(["start"], `start activity "${flow.start}" does not exist${didYouMean(flow.start, ids)}`);
@@ -198,12 +207,12 @@ function compileActivities(
   variables: ReadonlyMap<string, VariableDeclaration>,
   services: EngineServices,
   report: Report,
-  references: NameReference[],
+  seen: { references: NameReference[]; assigned: Set<string> },
 ): Map<string, MutableCompiledActivity> {
   const compiledActivities = new Map<string, MutableCompiledActivity>();
   for (const [id, { definition, def }] of definitions) {
     const at: PathSegment[] = ["activities", id];
-    const ctx = compileContext(id, at, variables, services, report, references);
+    const ctx = compileContext(id, at, variables, services, report, seen);
     let compiled: unknown;
     try {
       compiled = definition.compile(def, ctx);
@@ -311,14 +320,14 @@ function compileContext(
   variables: ReadonlyMap<string, VariableDeclaration>,
   services: EngineServices,
   report: Report,
-  references: NameReference[],
+  seen: { references: NameReference[]; assigned: Set<string> },
 ): CompileContext {
   const guarded =
     <T extends { names: readonly string[] }>(parse: (source: string) => T, fallback: T) =>
     (where: readonly PathSegment[], source: string): T => {
       try {
         const parsed = parse(source);
-        if (parsed.names.length > 0) references.push({ at: [...at, ...where], names: parsed.names });
+        if (parsed.names.length > 0) seen.references.push({ at: [...at, ...where], names: parsed.names });
         return parsed;
       } catch (error) {
         report([...at, ...where], describeError(error));
@@ -330,6 +339,7 @@ function compileContext(
     variables,
     services,
     problem: (where, message, severity) => report([...at, ...where], message, severity),
+    assigns: (variable) => seen.assigned.add(variable),
     template: guarded(compileTemplate, UNUSABLE_TEMPLATE),
     valueTemplate: guarded(compileValueTemplate, UNUSABLE_EXPRESSION),
     expression: guarded(compileExpression, UNUSABLE_EXPRESSION),

@@ -34,6 +34,30 @@ export function checkNames(
   }
 }
 
+/**
+ * Variables a template reads that nothing sets: no default and no activity assigning them. Only a run input can
+ * give them a value, so a warning (an input may be the design), once per variable, where it is first read.
+ */
+export function checkNeverSet(
+  references: readonly NameReference[],
+  unset: ReadonlySet<string>,
+  report: Report,
+): void {
+  const warned = new Set<string>();
+  for (const { at, names } of references) {
+    for (const name of names) {
+      if (!unset.has(name) || warned.has(name)) continue;
+      warned.add(name);
+      report(
+        at,
+        `variable "${name}" is read here but never set: it has no default and no activity assigns it, so it is ` +
+          "null unless the run is given it",
+        "warning",
+      );
+    }
+  }
+}
+
 /** What the compiler knows of one activity's outcomes. */
 export interface OutcomeLinks {
   readonly id: string;

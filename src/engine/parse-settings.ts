@@ -23,6 +23,7 @@ export function compileParseSettings(
   const compiled: CompiledParseSetting[] = [];
   settings.forEach((setting, index) => {
     const where = [...at, index];
+    ctx.assigns(setting.outputVariable);
     const declaration = ctx.variables.get(setting.outputVariable);
     if (!declaration) {
       ctx.problem(

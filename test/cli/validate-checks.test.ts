@@ -70,6 +70,27 @@ describe("flowrun validate catches a newcomer's mistakes, each with file:line:co
     );
   });
 
+  it("a variable read but never set (no default, no activity assigns it) is a warning, once", async () => {
+    const file = flowFile("unset.flow.json", [
+      "{",
+      '  "name": "unset", "start": "say",',
+      '  "variables": { "orderId": { "type": "string" }, "name": { "type": "string" } },',
+      '  "activities": {',
+      '    "say": { "type": "play-message", "prompt": "Order {{ orderId }} for {{ name }}", "next": { "default": "again" } },',
+      '    "again": { "type": "play-message", "prompt": "{{ orderId }}", "next": { "default": "set" } },',
+      '    "set": { "type": "set-variable", "assignments": [{ "variable": "name", "value": "Ann" }], "next": { "default": "end" } },',
+      '    "end": { "type": "end-flow" }',
+      "  }",
+      "}",
+    ]);
+    const run = await cli(["validate", file], { cwd: dir });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(
+      "✓ unset.flow.json: valid, 1 warning\n" +
+        '  warning unset.flow.json:5:38 $.activities.say.prompt: variable "orderId" is read here but never set: it has no default and no activity assigns it, so it is null unless the run is given it\n',
+    );
+  });
+
   it("one unknown field is one problem: no cascade of unreachable warnings after it", async () => {
     const file = flowFile("unknown-field.flow.json", [
       "{",
