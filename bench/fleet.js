@@ -1,4 +1,4 @@
-// `npm run bench:fleet`: many engine processes on one Redis (SPEC 11, issue 12). Needs a Redis (FLOWRUN_REDIS_URL,
+// `npm run bench:fleet`: many engine processes on one Redis. Needs a Redis (FLOWRUN_REDIS_URL,
 // default redis://127.0.0.1:6379; keys under a prefix of its own, deleted at the end). Measures:
 // 1. 4 processes on a cold shared cache: token requests (goal 1);
 // 2. deactivation propagation to 4 following processes over 20 toggles: p50/p99 (goal p99 < 1 s, aim < 100 ms);

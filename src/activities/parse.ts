@@ -37,6 +37,10 @@ export const parse = defineActivity({
       const failure = { kind: "parse", message: applied.error };
       return { outcome: "error", error: failure, outputs: { json: document, error: failure } };
     }
-    return { outcome: "success", outputs: { json: document }, details: { assignments: applied.assignments } };
+    return {
+      outcome: "success",
+      outputs: { json: document },
+      details: { assignments: applied.assignments, unmatchedPaths: applied.unmatchedPaths },
+    };
   },
 });

@@ -35,6 +35,7 @@ export const setVariable = defineActivity({
   outcomes: () => ["default"],
   compile(def, ctx): Assignment[] {
     return def.assignments.map((assignment, index) => {
+      ctx.assigns(assignment.variable);
       if (!ctx.variables.has(assignment.variable)) {
         ctx.problem(
           ["assignments", index, "variable"],

@@ -3,7 +3,7 @@ import type { CredentialState, HttpTrace } from "../engine/result.js";
 /**
  * The words for an http-request's trace, shared by the text trace and the HTML report. Each phrase is true in every
  * state the activity can end in: nothing is claimed about a URL that was never built, a request that was never
- * sent or a token that was never asked for (issue 16; docs/trace.md lists the states).
+ * sent or a token that was never asked for (docs/trace.md lists the states).
  */
 export interface HttpSummary {
   readonly method: string;

@@ -26,8 +26,12 @@ export function processIo(): CliIo {
   };
 }
 
-/** Exit codes (SPEC 7): 0 completed, 1 failed or aborted, 2 usage or validation error, 3 halted. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, halted: 3 } as const;
+/**
+ * Exit codes: 0 completed, 1 failed or aborted, 2 usage or validation error, 3 halted, 4 the run met a
+ * configuration problem (unset secret, missing secret file, unknown connector) whatever its status: CI must not
+ * take a misconfigured run for a success just because the flow's error path completed.
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, halted: 3, configuration: 4 } as const;
 
 /** A usage mistake on the command line (exit 2). */
 export class UsageError extends FlowrunError {

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
+import { FlowrunError } from "../core/errors.js";
 import { parseJsonText, readJsonFile } from "../core/json-source.js";
 import { scriptedHandlers } from "../engine/host.js";
 import { recordingInterceptor, redactCase } from "../replay/recorder.js";
@@ -26,6 +27,32 @@ import { formatTrace } from "./trace-format.js";
 interface RecordOptions extends RunCliOptions {
   case: string;
   out: string;
+  strict?: boolean;
+}
+
+/** "2 exchanges (1 network fault)": what the case holds, faults counted apart. */
+function exchangeSummary(exchanges: readonly Exchange[]): string {
+  const faults = exchanges.filter((exchange) => exchange.fault !== undefined);
+  const counts = new Map<string, number>();
+  for (const { fault } of faults) counts.set(fault!, (counts.get(fault!) ?? 0) + 1);
+  const faultText = [...counts].map(([fault, n]) => `${n} ${fault} fault${n === 1 ? "" : "s"}`).join(", ");
+  return `${exchanges.length} exchange${exchanges.length === 1 ? "" : "s"}${faultText ? ` (${faultText})` : ""}`;
+}
+
+/** Under --strict a case must hold answers only: a request that failed at the network level refuses the recording. */
+function strictRefusal(exchanges: readonly Exchange[], out: string): string | undefined {
+  const failed = exchanges.filter((exchange) => exchange.fault !== undefined);
+  if (failed.length === 0) return undefined;
+  const list = failed.map((e) => `${e.request.method} ${e.request.url} (${e.fault})`).join(", ");
+  return `--strict: ${list} got no answer (${failed.length === 1 ? "a fault" : "faults"} at the network level); nothing was written to ${out}`;
+}
+
+/** `record --strict` met a request without an answer; exit 1, nothing written. */
+class RecordRefused extends FlowrunError {
+  constructor(message: string) {
+    super("record-refused", message);
+    this.name = "RecordRefused";
+  }
 }
 
 async function readExisting(file: string): Promise<TestFile | undefined> {
@@ -63,7 +90,11 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
       )
       .argument("<flow>", "flow file (*.flow.json)")
       .requiredOption("--case <name>", "name of the case (an existing case of that name is replaced)")
-      .requiredOption("--out <testfile>", "test file to write (*.test.json); created or appended to"),
+      .requiredOption("--out <testfile>", "test file to write (*.test.json); created or appended to")
+      .option(
+        "--strict",
+        'refuse to write the case when a request failed at the network level (by default it is recorded as fault: "network" or "timeout")',
+      ),
   ).action(async (file: string, options: RecordOptions) => {
     const flowPath = path.resolve(ctx.io.cwd, file);
     const outPath = path.resolve(ctx.io.cwd, options.out);
@@ -102,6 +133,8 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
         },
         secrets,
       );
+      const refusal = options.strict ? strictRefusal(exchanges, options.out) : undefined;
+      if (refusal) throw new RecordRefused(refusal);
       const existing = await readExisting(outPath);
       const testFile: TestFile = existing ?? {
         flow: relative(outPath, flowPath),
@@ -131,7 +164,7 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
             ),
       );
       print(
-        `recorded case ${JSON.stringify(options.case)} with ${exchanges.length} exchange(s) into ${options.out}\n`,
+        `recorded case ${JSON.stringify(options.case)} with ${exchangeSummary(exchanges)} into ${options.out}\n`,
       );
       ctx.exit(exitCodeFor(result));
     } finally {

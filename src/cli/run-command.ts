@@ -1,7 +1,9 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import { readJsonFile } from "../core/json-source.js";
+import { ValidationError } from "../core/errors.js";
+import { JsonPositions, locatedProblemList } from "../core/json-positions.js";
+import { readJsonSource } from "../core/json-source.js";
 import { scriptedHandlers } from "../engine/host.js";
 import { replayEngineFactory } from "../replay/engine-factory.js";
 import { ReplaySession } from "../replay/replay-agent.js";
@@ -66,6 +68,16 @@ async function engineFor(
   return { engine, replayed: { testCase, session }, secrets: commandSecrets(ctx, undefined, inputs) };
 }
 
+/** Compiles the flow; its problems, if any, are shown at their file:line:column as `validate` shows them. */
+function compileLocated(engine: Engine, document: unknown, text: string, file: string) {
+  try {
+    return engine.compile(document, { source: file });
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    throw new UsageError(locatedProblemList(error.problems, file, new JsonPositions(text)));
+  }
+}
+
 export function registerRunCommand(program: Command, ctx: CliContext): void {
   addRunOptions(
     program
@@ -79,8 +91,8 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     .action(async (file: string, options: RunCommandOptions) => {
       const { engine, replayed, close, secrets } = await engineFor(ctx, options);
       try {
-        const flowDocument = await readJsonFile(path.resolve(ctx.io.cwd, file), file);
-        const flow = engine.compile(flowDocument, { source: file });
+        const { text, value: flowDocument } = await readJsonSource(path.resolve(ctx.io.cwd, file), file);
+        const flow = compileLocated(engine, flowDocument, text, file);
         const recorded = replayed?.testCase;
         const ran = await runWithInputs(
           flow,

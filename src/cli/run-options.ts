@@ -8,7 +8,7 @@ import { ConnectorRegistry } from "../connectors/registry.js";
 import { resolveSecret, secretFields } from "../connectors/secrets.js";
 import { FlowrunError } from "../core/errors.js";
 import type { RunOptions } from "../engine/interpreter.js";
-import type { RunResult } from "../engine/result.js";
+import { httpTraceOf, type RunResult } from "../engine/result.js";
 import { learnInputSecrets } from "../replay/recorder.js";
 import type { CompiledFlow, Engine, EngineOptions } from "../runtime/create-engine.js";
 import { EXIT, UsageError } from "./io.js";
@@ -182,7 +182,20 @@ export async function runWithInputs(
     });
 }
 
+/** The causes that come from how the run was set up (connectors, secrets), not from what the flow met. */
+const CONFIGURATION_CAUSES: ReadonlySet<string> = new Set(["secret-env-unset", "secret-file-unreadable"]);
+
+/** A trace entry that failed because of the run's configuration: an unset secret, a missing file, no connector. */
+export function hasConfigurationProblem(result: RunResult): boolean {
+  if (result.status === "halted" && result.reason === "connector-not-found") return true;
+  return result.trace.some((entry) => {
+    const cause = httpTraceOf(entry)?.cause;
+    return cause !== undefined && CONFIGURATION_CAUSES.has(cause.code);
+  });
+}
+
 export function exitCodeFor(result: RunResult): number {
+  if (hasConfigurationProblem(result)) return EXIT.configuration;
   if (result.status === "completed") return EXIT.ok;
   if (result.status === "halted") return EXIT.halted;
   return EXIT.failed;

@@ -3,7 +3,15 @@ import type { Hints } from "./hints.js";
 import { httpSummaryLine, summarizeHttp } from "./http-summary.js";
 import type { Paint } from "./paint.js";
 
-const SHOWN_ELSEWHERE = new Set(["activity", "type", "outcome", "startedAt", "durationMs", "error"]);
+const SHOWN_ELSEWHERE = new Set([
+  "activity",
+  "type",
+  "outcome",
+  "startedAt",
+  "durationMs",
+  "error",
+  "unmatchedPaths",
+]);
 
 function value(v: unknown): string {
   return typeof v === "string" ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
@@ -17,7 +25,9 @@ function detailLines(entry: TraceEntry, colors: Paint): string[] {
     switch (key) {
       case "assignments":
         for (const [name, assigned] of Object.entries(detail as Record<string, unknown>)) {
-          lines.push(`set ${colors.bold(name)} = ${value(assigned)}`);
+          const path = entry.unmatchedPaths?.[name];
+          const note = path === undefined ? "" : colors.dim(` (${path} matched nothing in the response)`);
+          lines.push(`set ${colors.bold(name)} = ${value(assigned)}${note}`);
         }
         break;
       case "prompt":
@@ -85,7 +95,7 @@ export function formatTrace(flowName: string, result: RunResult, colors: Paint, 
   const reason = result.reason ? ` (${result.reason})` : "";
   out.push("");
   out.push(
-    `${paintStatus(result.status.toUpperCase())}${reason} at ${result.endedAt ?? "-"} after ${result.path.length} activities`,
+    `${paintStatus(result.status.toUpperCase())}${reason} at ${result.endedAt ?? "-"} after ${result.path.length} ${result.path.length === 1 ? "activity" : "activities"}`,
   );
   if (result.error && result.status !== "completed") out.push(paintStatus(`  ${result.error.message}`));
   const variables = Object.entries(result.variables);

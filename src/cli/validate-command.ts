@@ -1,46 +1,79 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { describeError, type Problem } from "../core/errors.js";
-import { readJsonFile } from "../core/json-source.js";
-import { createEngine } from "../runtime/create-engine.js";
+import { JsonPositions } from "../core/json-positions.js";
+import { readJsonSource } from "../core/json-source.js";
+import { createEngine, type Engine } from "../runtime/create-engine.js";
 import { EXIT } from "./io.js";
 import type { CliContext } from "./main.js";
-import { paint } from "./paint.js";
+import { type Paint, paint } from "./paint.js";
+import { engineOptionsFrom } from "./run-options.js";
+
+/** "1 error", "2 errors". */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+/** One problem as `  error FILE:LINE:COL $.json.path: message`, so editors and terminals can jump to it. */
+export function problemLine(problem: Problem, file: string, positions: JsonPositions, colors: Paint): string {
+  const label = problem.severity === "error" ? colors.red("error") : colors.yellow("warning");
+  const { line, column } = positions.at(problem.path);
+  return `  ${label} ${file}:${line}:${column} ${colors.dim(problem.path)}: ${problem.message}\n`;
+}
+
+/** Validates one file and prints its verdict and problems; true when it has errors. */
+async function validateFile(ctx: CliContext, engine: Engine, file: string, colors: Paint): Promise<boolean> {
+  const name = path.relative(ctx.io.cwd, path.resolve(ctx.io.cwd, file)) || file;
+  let problems: Problem[];
+  let positions: JsonPositions;
+  try {
+    const { text, value } = await readJsonSource(path.resolve(ctx.io.cwd, file), name);
+    positions = new JsonPositions(text);
+    problems = engine.validate(value, { source: name });
+  } catch (error) {
+    ctx.io.stdout(`${colors.red("✗")} ${describeError(error)}\n`);
+    return true;
+  }
+  const errors = problems.filter((p) => p.severity === "error").length;
+  const warnings = problems.length - errors;
+  const summary =
+    errors > 0
+      ? plural(errors, "error") + (warnings > 0 ? `, ${plural(warnings, "warning")}` : "")
+      : warnings > 0
+        ? `valid, ${plural(warnings, "warning")}`
+        : "valid";
+  ctx.io.stdout(`${errors > 0 ? colors.red("✗") : colors.green("✓")} ${name}: ${summary}\n`);
+  for (const problem of problems) ctx.io.stdout(problemLine(problem, name, positions, colors));
+  return errors > 0;
+}
 
 export function registerValidateCommand(program: Command, ctx: CliContext): void {
   program
     .command("validate")
     .description(
-      "check flows: schema, links, templates, expressions and JSON paths; every problem with its path",
+      "check flows: schema, links, unlinked outcomes, undefined names, templates, expressions, JSON paths " +
+        "and (with --connectors) connector names; every problem with its file:line:column",
     )
     .argument("<flow...>", "flow files (*.flow.json)")
-    .action(async (files: string[]) => {
-      const engine = createEngine();
+    .option(
+      "--connectors <file>",
+      "also check that every connector the flows name is in this connectors file",
+    )
+    .action(async (files: string[], options: { connectors?: string }) => {
+      const { engine: engineOptions, close } = await engineOptionsFrom(
+        ctx,
+        { connectors: options.connectors },
+        options.connectors === undefined ? "none" : "snapshot",
+      );
+      const engine = createEngine(engineOptions);
       const colors = paint(ctx.io.color);
       let failed = false;
-      for (const file of files) {
-        const name = path.relative(ctx.io.cwd, path.resolve(ctx.io.cwd, file)) || file;
-        let problems: Problem[];
-        try {
-          problems = engine.validate(await readJsonFile(path.resolve(ctx.io.cwd, file), name), {
-            source: name,
-          });
-        } catch (error) {
-          failed = true;
-          ctx.io.stdout(`${colors.red("✗")} ${describeError(error)}\n`);
-          continue;
-        }
-        const errors = problems.filter((p) => p.severity === "error");
-        failed ||= errors.length > 0;
-        const mark = errors.length > 0 ? colors.red("✗") : colors.green("✓");
-        const summary = errors.length > 0 ? `${errors.length} error(s)` : "valid";
-        ctx.io.stdout(`${mark} ${name}: ${summary}\n`);
-        for (const problem of problems) {
-          const label = problem.severity === "error" ? colors.red("error") : colors.yellow("warning");
-          ctx.io.stdout(`  ${label} ${colors.dim(problem.path)}: ${problem.message}\n`);
-        }
+      try {
+        for (const file of files) failed = (await validateFile(ctx, engine, file, colors)) || failed;
+      } finally {
+        await engine.close();
+        await close();
       }
-      await engine.close();
       ctx.exit(failed ? EXIT.usage : EXIT.ok);
     });
 }

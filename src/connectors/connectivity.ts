@@ -38,7 +38,7 @@ const MAX_VALIDATION_RESPONSE_BYTES = 64 * 1024;
 export function unavailable(connector: Connector): ConnectivityResult {
   return {
     status: "unavailable",
-    message: `connectivity validation not available for ${describeType(connector)} yet`,
+    message: `connectivity not checked: flowrun can check it only for custom Basic auth with a validationUrl, not for ${describeType(connector)}`,
   };
 }
 

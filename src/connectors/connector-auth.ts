@@ -79,7 +79,7 @@ function customClient(auth: CustomOAuth2, secret: SecretReader): ClientAuthentic
 }
 
 /**
- * How each connector type authorises requests (SPEC 4, "how a request is authorised"), with secrets read through
+ * How each connector type authorises requests ("how a request is authorised"), with secrets read through
  * `secret`. Client authentication follows each vendor's token endpoint: Webex and Google take the client in the
  * form body, Genesys in a Basic header, custom connectors as configured (`clientAuth`).
  */

@@ -1,7 +1,7 @@
 import { type FixableCause, FlowrunError, type Problem, problemListMessage } from "../core/errors.js";
 
 /**
- * Why the connector registry refused an operation. Each code names one rule of SPEC 4, so programs can react to it
+ * Why the connector registry refused an operation. Each code names one registry rule, so programs can react to it
  * and the message can say which rule refused.
  */
 export type ConnectorErrorCode =

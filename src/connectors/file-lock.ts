@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync, readlinkSync } from "node:fs";
 import { link, open, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -19,10 +20,39 @@ interface LockOwner {
   readonly host: string;
   readonly token: string;
   readonly acquiredAt: string;
+  /** The pid namespace (`/proc/self/ns/pid` link, e.g. `pid:[4026531836]`): a pid means something only inside it. */
+  readonly pidNamespace?: string;
+  /** The holder's start time in clock ticks since boot (`/proc/PID/stat` field 22): tells a reused pid apart. */
+  readonly startTime?: string;
 }
 
 const DEFAULT_STALE_MS = 10_000;
 const DEFAULT_TIMEOUT_MS = 5_000;
+/**
+ * A lock file that is empty or half-written this long after it was created belongs to a writer that died between
+ * creating and writing it (the write takes microseconds): it is taken over without waiting for `staleMs`.
+ */
+const UNWRITTEN_GRACE_MS = 2_000;
+
+/** This process's pid namespace, or undefined where /proc does not show it (not Linux). */
+function pidNamespace(): string | undefined {
+  try {
+    return readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return undefined;
+  }
+}
+
+/** When process `pid` started (clock ticks since boot), or undefined when it does not exist or /proc is absent. */
+function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses; the fields after its last ")" are plain.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * An advisory lock beside a file: `FILE.lock`, created with O_EXCL (`wx`) and holding the owner's pid, host, a
@@ -39,6 +69,8 @@ export async function acquireFileLock(file: string, options: FileLockOptions = {
     host: hostname(),
     token: randomBytes(8).toString("hex"),
     acquiredAt: new Date().toISOString(),
+    pidNamespace: pidNamespace(),
+    startTime: processStartTime(process.pid),
   };
   for (let attempt = 0; ; attempt++) {
     if (await tryCreate(lockPath, owner)) return holdLock(lockPath, owner, staleMs);
@@ -111,12 +143,28 @@ function parseOwner(text: string): LockOwner | undefined {
 
 async function isStale(lockPath: string, text: string, staleMs: number): Promise<boolean> {
   const owner = parseOwner(text);
-  if (owner && owner.host === hostname() && !processExists(owner.pid)) return true;
+  if (owner && holderIsGone(owner)) return true;
   try {
-    return Date.now() - (await stat(lockPath)).mtimeMs > staleMs;
+    const age = Date.now() - (await stat(lockPath)).mtimeMs;
+    return age > (owner ? staleMs : Math.min(staleMs, UNWRITTEN_GRACE_MS));
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether the lock's holder certainly no longer runs. Only a holder in this pid namespace can be looked up: the
+ * same host name is no proof (containers share one), and `kill(pid, 0)` across namespaces asks about another
+ * process. A pid alive but started at another time was reused by a new process.
+ */
+function holderIsGone(owner: LockOwner): boolean {
+  if (owner.host !== hostname()) return false;
+  // A lock written without a namespace (an older flowrun) keeps the host name and kill(pid, 0) test.
+  if (owner.pidNamespace === undefined) return !processExists(owner.pid);
+  if (owner.pidNamespace !== pidNamespace()) return false;
+  const started = processStartTime(owner.pid);
+  if (started === undefined) return !processExists(owner.pid);
+  return owner.startTime !== undefined && started !== owner.startTime;
 }
 
 function processExists(pid: number): boolean {

@@ -177,7 +177,7 @@ function authorizingHandle(
   }
   // The registry checks the token URLs a connector configures, but a Google key's token_uri comes from a
   // secret and was never checked: without this, a key naming http://any-host would have its signed assertion
-  // sent in clear text. Every token URL gets the https rule (SPEC 3) before anything is sent.
+  // sent in clear text. Every token URL gets the https rule before anything is sent.
   if (auth.auth.kind !== "basic") {
     const problem = urlProblem(auth.auth.tokenUrl, { allowLoopbackHttp: options.allowLoopbackHttp });
     if (problem)
@@ -270,6 +270,7 @@ export function registryResolver(
       return handle;
     },
     defines: (nameOrId) => registry.resolve(nameOrId) !== undefined,
+    names: () => registry.names(),
     close: unsubscribe,
   };
 }

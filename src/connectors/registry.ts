@@ -65,7 +65,7 @@ export interface OperationOptions {
 }
 
 /**
- * The organisation's connectors and every rule of SPEC 4. Each change is checked, saved to the store, then made
+ * The organisation's connectors and every connector rule. Each change is checked, saved to the store, then made
  * visible and announced to `change` listeners, so a running engine sees a deactivation at once and a refused or
  * failed save changes nothing.
  */
@@ -166,6 +166,11 @@ export class ConnectorRegistry {
   /** The connector with this exact id, or else this name (case-insensitive); undefined when unknown. */
   resolve(nameOrId: string): Readonly<Connector> | undefined {
     return findConnector(this.connectors, nameOrId);
+  }
+
+  /** Every connector's name, for "did you mean" when a flow names one that does not exist. */
+  names(): string[] {
+    return this.connectors.map((connector) => connector.name);
   }
 
   /** Listens for changes; returns a function that stops listening. */

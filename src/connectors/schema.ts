@@ -2,7 +2,7 @@ import { z } from "zod";
 import { describeError } from "../core/errors.js";
 import { compileJsonPath } from "../core/json-paths.js";
 
-/** The connector model of SPEC 4 as zod schemas: the source of truth for types, validation and the JSON Schema. */
+/** The connector model as zod schemas: the source of truth for types, validation and the JSON Schema. */
 
 /** Client authentication at the token endpoint (OpenID Connect Core 9, RFC 7523 2.2, RFC 8705 2). */
 export const CLIENT_AUTH_METHODS = [
@@ -374,5 +374,5 @@ export const connectorsFileSchema = z
     connectors: z.array(connectorSchema).meta({ description: "The organisation's connectors" }),
     ccaiConfigs: z.array(ccaiConfigSchema).optional().meta({ description: "CCAI configurations" }),
   })
-  .meta({ title: "flowrun connectors", description: "Connectors used by flowrun flows (SPEC 4)" });
+  .meta({ title: "flowrun connectors", description: "Connectors used by flowrun flows" });
 export type ConnectorsFile = z.infer<typeof connectorsFileSchema>;

@@ -48,7 +48,7 @@ export interface ConnectorHandle {
   readonly baseUrl: string | undefined;
   /** Methods this connector allows (read-only Webex Contact Center: GET, HEAD, OPTIONS); undefined = all. */
   readonly allowedMethods: readonly HttpMethod[] | undefined;
-  /** Send W3C `traceparent` (and `tracestate`) with this connector's requests (SPEC 13); default false. */
+  /** Send W3C `traceparent` (and `tracestate`) with this connector's requests; default false. */
   readonly propagateTraceContext?: boolean;
   /** Whether a response means the token expired (`tokenExpiredStatuses`, `tokenExpiredWhen`). */
   tokenExpired(response: { status: number; json: unknown }): boolean;
@@ -64,4 +64,6 @@ export interface ConnectorResolver {
    * `connectorStatus`).
    */
   defines?(nameOrId: string): boolean;
+  /** The names a flow may use, for "did you mean" when a name is unknown. */
+  names?(): readonly string[];
 }

@@ -2,7 +2,7 @@ import ipaddr from "ipaddr.js";
 import { FlowrunError } from "./errors.js";
 
 /**
- * SPEC 12: which destinations a flow-authored request may reach. Pure: no sockets, no DNS. The address ranges
+ * Which destinations a flow-authored request may reach. Pure: no sockets, no DNS. The address ranges
  * come from ipaddr.js (its special-range tables track the IANA registries), not hand-written masks; this module
  * only decides which of them count as "the host's own network" and how IPv6 forms that carry an IPv4 address
  * are read.

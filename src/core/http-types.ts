@@ -15,7 +15,7 @@ export const HTTP_METHODS: readonly HttpMethod[] = [
 export interface HttpServices {
   /** Connector requests, token requests included, go through this dispatcher (an Agent, or a MockAgent in replay). */
   readonly dispatcher: Dispatcher;
-  /** Flow-authored URLs (`requestUrl`) go through this one, under the egress policy (SPEC 12). */
+  /** Flow-authored URLs (`requestUrl`) go through this one, under the egress policy. */
   readonly flowUrlDispatcher: Dispatcher;
   readonly maxResponseBytes: number;
   /** Whether plain `http://` to loopback hosts is allowed (local test servers). */

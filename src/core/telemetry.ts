@@ -25,7 +25,7 @@ import {
 } from "@opentelemetry/semantic-conventions";
 
 /**
- * OpenTelemetry for flowrun (SPEC 13), through `@opentelemetry/api` alone: the SDK is the host's. With no provider
+ * OpenTelemetry for flowrun, through `@opentelemetry/api` alone: the SDK is the host's. With no provider
  * registered nothing here allocates per run: `startRunTelemetry` returns undefined and every hook is skipped by
  * an `?.`. Child spans are parented by passing contexts explicitly, so parent links hold without a context manager.
  */

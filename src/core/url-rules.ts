@@ -28,7 +28,7 @@ export function isLoopbackHost(hostname: string): boolean {
   return isIPv4(host) && host.startsWith("127.");
 }
 
-/** Which part of the https rule (SPEC 3/4) a URL breaks. */
+/** Which part of the https rule a URL breaks. */
 export type UrlRuleBreach =
   /** `user:password@` in the URL: credentials belong in connectors. */
   | "credentials"

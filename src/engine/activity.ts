@@ -18,6 +18,8 @@ export interface CompileContext<Services = EngineServices> {
   readonly activityId: string;
   readonly variables: ReadonlyMap<string, VariableDeclaration>;
   readonly services: Services;
+  /** Notes that the activity sets this variable, for the check of variables read but never set. */
+  assigns(variable: string): void;
   /** Reports a problem at a location relative to the activity (`["parseSettings", 0, "pathExpression"]`). */
   problem(at: readonly PathSegment[], message: string, severity?: "error" | "warning"): void;
   /** Parses a template; on a syntax error reports it and returns a template that renders "". */

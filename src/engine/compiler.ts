@@ -2,6 +2,7 @@ import type { z } from "zod";
 import { describeError, type Problem, ValidationError } from "../core/errors.js";
 import { formatPath, type PathSegment } from "../core/json-path.js";
 import { zodProblems } from "../core/schema-problems.js";
+import { didYouMean } from "../core/suggest.js";
 import type { ActivityDefinition, CompileContext, VariableDeclaration } from "./activity.js";
 import {
   type CompiledExpression,
@@ -10,6 +11,15 @@ import {
   compileTemplate,
   compileValueTemplate,
 } from "./expressions.js";
+import {
+  checkNames,
+  checkNeverSet,
+  checkUnlinkedOutcomes,
+  missingActivityMessage,
+  type NameReference,
+  type Report,
+  rawLinks,
+} from "./flow-checks.js";
 import { flowEnvelopeSchema } from "./flow-schema.js";
 import type { EngineServices } from "./services.js";
 import { coerce } from "./variables.js";
@@ -42,10 +52,9 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 // "__proto__" too: results hold variables and outputs in plain objects, where it would set a prototype.
 const RESERVED = new Set(["contact", "true", "false", "nil", "null", "empty", "blank", "__proto__"]);
 
-const UNUSABLE_TEMPLATE: CompiledTemplate = { source: "", isConstant: true, render: () => "" };
-const UNUSABLE_EXPRESSION: CompiledExpression = { source: "", evaluate: () => null };
+const UNUSABLE_TEMPLATE: CompiledTemplate = { source: "", names: [], isConstant: true, render: () => "" };
+const UNUSABLE_EXPRESSION: CompiledExpression = { source: "", names: [], evaluate: () => null };
 
-type Report = (at: readonly PathSegment[], message: string, severity?: "error" | "warning") => void;
 type Flow = z.infer<typeof flowEnvelopeSchema>;
 type ParsedActivity = { definition: ActivityDefinition; def: { type: string } };
 type MutableCompiledActivity = Omit<CompiledActivity, "links"> & { links: Map<string, CompiledActivity> };
@@ -73,17 +82,33 @@ export function compileFlow(
   const flow = (envelope.success ? envelope.data : document) as Flow;
   const { variables, defaults } = compileVariables(document, flow, report);
   const definitions = parseActivities(flow, registry, variables, problems, report);
-  const compiledActivities = compileActivities(definitions, variables, services, report);
+  const references: NameReference[] = [];
+  const assigned = new Set<string>();
+  const compiledActivities = compileActivities(definitions, variables, services, report, {
+    references,
+    assigned,
+  });
 
   const ids = new Set(Object.keys(flow.activities));
+  checkNames(references, variables.keys(), ids, report);
+  const unset = [...variables].filter(
+    ([name, declaration]) => !assigned.has(name) && !Object.hasOwn(declaration, "default"),
+  );
+  checkNeverSet(references, new Set(unset.map(([name]) => name)), report);
   const onError = typeof flow.onError === "string" ? flow.onError : undefined;
   if (typeof flow.start === "string" && !ids.has(flow.start)) {
-    report(["start"], `start activity "${flow.start}" does not exist`);
+    report(["start"], `start activity "${flow.start}" does not exist${didYouMean(flow.start, ids)}`);
   }
   if (onError !== undefined && !ids.has(onError))
-    report(["onError"], `onError activity "${onError}" does not exist`);
+    report(["onError"], `onError activity "${onError}" does not exist${didYouMean(onError, ids)}`);
   const edges = linkActivities(definitions, compiledActivities, ids, onError, report);
-  if (typeof flow.start === "string" && ids.has(flow.start))
+  for (const [id, raw] of Object.entries(flow.activities)) {
+    if (!definitions.has(id)) edges.set(id, new Set([...rawLinks(raw), ...(onError ? [onError] : [])]));
+  }
+  // Unreachable activities are only worth a warning once the errors are fixed: an error (a mistyped link, a
+  // refused activity) would otherwise bring a cascade of warnings about what follows it.
+  const hasErrors = problems.some((problem) => problem.severity === "error");
+  if (!hasErrors && typeof flow.start === "string" && ids.has(flow.start))
     reportUnreachable(flow.start, edges, ids, onError, report);
 
   if (problems.some((problem) => problem.severity === "error")) throw new ValidationError(problems, source);
@@ -182,11 +207,12 @@ function compileActivities(
   variables: ReadonlyMap<string, VariableDeclaration>,
   services: EngineServices,
   report: Report,
+  seen: { references: NameReference[]; assigned: Set<string> },
 ): Map<string, MutableCompiledActivity> {
   const compiledActivities = new Map<string, MutableCompiledActivity>();
   for (const [id, { definition, def }] of definitions) {
     const at: PathSegment[] = ["activities", id];
-    const ctx = compileContext(id, at, variables, services, report);
+    const ctx = compileContext(id, at, variables, services, report, seen);
     let compiled: unknown;
     try {
       compiled = definition.compile(def, ctx);
@@ -223,17 +249,22 @@ function linkActivities(
         report(
           at,
           outcomes.length
-            ? `"${outcome}" is not an outcome of ${definition.type}; its outcomes are ${outcomes.join(", ")}`
+            ? `"${outcome}" is not an outcome of ${definition.type}${didYouMean(outcome, outcomes)}; its outcomes are ${outcomes.join(", ")}`
             : `${definition.type} ends the run and has no outcomes`,
         );
         continue;
       }
       if (!ids.has(target)) {
-        report(at, `next of "${id}" (${outcome}) points to missing activity "${target}"`);
+        report(at, missingActivityMessage(`next of "${id}" (${outcome})`, target, ids));
         continue;
       }
       targets.add(target);
     }
+    checkUnlinkedOutcomes(
+      { id, type: definition.type, outcomes, errorOutcomes: definition.errorOutcomes, links },
+      onError,
+      report,
+    );
     if (onError !== undefined && definition.errorOutcomes.length > 0) targets.add(onError);
     edges.set(id, targets);
     const node = compiledActivities.get(id);
@@ -288,13 +319,16 @@ function compileContext(
   at: readonly PathSegment[],
   variables: ReadonlyMap<string, VariableDeclaration>,
   services: EngineServices,
-  report: (at: readonly PathSegment[], message: string, severity?: "error" | "warning") => void,
+  report: Report,
+  seen: { references: NameReference[]; assigned: Set<string> },
 ): CompileContext {
   const guarded =
-    <T>(parse: (source: string) => T, fallback: T) =>
+    <T extends { names: readonly string[] }>(parse: (source: string) => T, fallback: T) =>
     (where: readonly PathSegment[], source: string): T => {
       try {
-        return parse(source);
+        const parsed = parse(source);
+        if (parsed.names.length > 0) seen.references.push({ at: [...at, ...where], names: parsed.names });
+        return parsed;
       } catch (error) {
         report([...at, ...where], describeError(error));
         return fallback;
@@ -305,6 +339,7 @@ function compileContext(
     variables,
     services,
     problem: (where, message, severity) => report([...at, ...where], message, severity),
+    assigns: (variable) => seen.assigned.add(variable),
     template: guarded(compileTemplate, UNUSABLE_TEMPLATE),
     valueTemplate: guarded(compileValueTemplate, UNUSABLE_EXPRESSION),
     expression: guarded(compileExpression, UNUSABLE_EXPRESSION),

@@ -116,6 +116,8 @@ export class Scope {
 
 export interface CompiledTemplate {
   readonly source: string;
+  /** The scope names it reads (`lookup` for `{{ lookup.statusCode }}`), for the compiler's undefined-name check. */
+  readonly names: readonly string[];
   /** Whether the value depends on the scope; a constant template skips Liquid at run time. */
   readonly isConstant: boolean;
   render(scope: Scope): string;
@@ -123,6 +125,8 @@ export interface CompiledTemplate {
 
 export interface CompiledExpression {
   readonly source: string;
+  /** The scope names it reads; see CompiledTemplate. */
+  readonly names: readonly string[];
   /** True when the value cannot depend on the scope (a value template without markup). */
   readonly isConstant?: boolean;
   evaluate(scope: Scope): unknown;
@@ -151,7 +155,7 @@ function runtimeFailure(kind: string, source: string, error: unknown): FlowrunEr
 /** Parses a string template once; `render` only evaluates. */
 export function compileTemplate(source: string): CompiledTemplate {
   if (!HAS_MARKUP.test(source)) {
-    return { source, isConstant: true, render: () => source };
+    return { source, names: [], isConstant: true, render: () => source };
   }
   let parsed: ParsedTemplate;
   try {
@@ -164,6 +168,7 @@ export function compileTemplate(source: string): CompiledTemplate {
   const direct = directRenderer(parsed);
   return {
     source,
+    names: scopeNames(parsed),
     isConstant: false,
     render(scope) {
       try {
@@ -200,6 +205,8 @@ export function compileExpression(source: string): CompiledExpression {
   const evaluateValue = valueEvaluator(value);
   return {
     source,
+    // Liquid analyses templates, not bare values: the expression as one output has the same names.
+    names: scopeNames(liquid.parse(`{{ ${source} }}`)),
     evaluate(scope) {
       try {
         scope.resetMemory();
@@ -209,6 +216,11 @@ export function compileExpression(source: string): CompiledExpression {
       }
     },
   };
+}
+
+/** The root names a template reads from the scope; names it assigns or loops over itself are not. */
+function scopeNames(parsed: ParsedTemplate): string[] {
+  return liquid.globalVariablesSync(parsed);
 }
 
 /** Evaluates a parsed Liquid value: the direct evaluator where it applies, then the value's filters. */
@@ -280,10 +292,15 @@ export function compileValueTemplate(source: string): CompiledExpression {
   const single = SINGLE_OUTPUT.exec(source);
   if (single && !HAS_MARKUP.test(single[1]!)) {
     const expression = compileExpression(single[1]!);
-    return { source, evaluate: (scope) => expression.evaluate(scope) };
+    return { source, names: expression.names, evaluate: (scope) => expression.evaluate(scope) };
   }
   const template = compileTemplate(source);
-  return { source, isConstant: template.isConstant, evaluate: (scope) => template.render(scope) };
+  return {
+    source,
+    names: template.names,
+    isConstant: template.isConstant,
+    evaluate: (scope) => template.render(scope),
+  };
 }
 
 /** Liquid truthiness: only `false`, `nil` (null/undefined) are false; `0` and `""` are true. */

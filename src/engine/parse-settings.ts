@@ -24,6 +24,7 @@ export function compileParseSettings(
   const compiled: CompiledParseSetting[] = [];
   settings.forEach((setting, index) => {
     const where = [...at, index];
+    ctx.assigns(setting.outputVariable);
     const declaration = ctx.variables.get(setting.outputVariable);
     if (!declaration) {
       ctx.problem(
@@ -70,13 +71,17 @@ export function applyParseSettings(
   settings: readonly CompiledParseSetting[],
   document: unknown,
   ctx: RunContext,
-): { assignments: Record<string, unknown> } | { error: string } {
+): { assignments: Record<string, unknown>; unmatchedPaths?: Record<string, string> } | { error: string } {
   checkValueDepth(document, (ctx.services.limits ?? DEFAULT_LIMITS).valueDepth, "the parsed response");
   const values: unknown[] = [];
+  let unmatchedPaths: Record<string, string> | undefined;
   for (const setting of settings) {
     const matches = setting.path.select(document);
     let value: unknown;
     if (matches.length === 0) {
+      // Said in the trace: `= null` alone reads as if the response held null.
+      unmatchedPaths ??= {};
+      unmatchedPaths[setting.variable] = setting.path.source;
       if (setting.hasDefault) {
         values.push(setting.defaultValue);
         continue;
@@ -99,5 +104,5 @@ export function applyParseSettings(
     ctx.assignCoerced(setting.variable, values[index]);
     assignments[setting.variable] = values[index];
   });
-  return { assignments };
+  return unmatchedPaths ? { assignments, unmatchedPaths } : { assignments };
 }

@@ -57,6 +57,8 @@ export interface TraceEntryBase {
   durationMs: number;
   /** Assignments made by the activity, as `{ variable: value }`. */
   assignments?: Record<string, unknown>;
+  /** Variables whose JSON path matched nothing in the response (they got their default or null), with the path. */
+  unmatchedPaths?: Record<string, string>;
   error?: { kind: string; message: string };
 }
 
@@ -89,6 +91,7 @@ export type TraceEntryType = TraceEntry["type"];
 /** The details an activity's step adds to its trace entry (the keys of every type's entry, all optional). */
 export interface TraceDetails {
   assignments?: Record<string, unknown>;
+  unmatchedPaths?: Record<string, string>;
   http?: HttpTrace;
   connector?: string;
   prompt?: string;

@@ -9,7 +9,7 @@ export type EgressLookup = (hostname: string) => Promise<readonly { address: str
 export const systemLookup: EgressLookup = (hostname) => dnsLookup(hostname, { all: true });
 
 /**
- * The connect step of an Agent under the egress policy (SPEC 12). For each new connection it resolves the host
+ * The connect step of an Agent under the egress policy. For each new connection it resolves the host
  * once, checks every address it got, and connects to the first one itself: the socket never resolves the name
  * again, so an answer that changes between the check and the connection (DNS rebinding) cannot slip through.
  * TLS keeps the host name for SNI and certificate checks. A host name an operator allowed is resolved the same

@@ -14,7 +14,7 @@ import { AdmissionGate, type AdmissionWaiter } from "./admission.js";
 import { type EgressLookup, egressConnector } from "./egress.js";
 import { proxyRefusal } from "./proxy.js";
 
-/** Default cap on a response body (SPEC 3): 1 MiB. */
+/** Default cap on a response body: 1 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** The gates of the Agents `createHttpAgent` built; other dispatchers (a host's own, a MockAgent) have none. */
@@ -44,7 +44,7 @@ export function createHttpAgent(
   options: {
     ca?: string | Buffer;
     connectionsPerOrigin?: number;
-    /** Checks every new connection's resolved address against the egress policy (SPEC 12). */
+    /** Checks every new connection's resolved address against the egress policy. */
     egress?: { policy: EgressPolicy; lookup?: EgressLookup };
   } = {},
 ): Agent {
@@ -112,7 +112,12 @@ export interface Attempt {
   readonly traceContext?: Context;
 }
 
-const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
+/** undici's codes for a request given up for lack of an answer. */
+export const TIMEOUT_CODES: ReadonlySet<string> = new Set([
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+]);
 
 /** Failures of establishing the connection: no byte of the request can have been written. */
 const NOTHING_SENT_CODES = new Set([
@@ -265,7 +270,7 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
         headers: attempt.headers,
         body: attempt.body,
         // No redirect option: undici v7 follows redirects only through its redirect interceptor, which the
-        // engine never composes, so a 3xx comes back as a response (SPEC 3: redirects are never followed).
+        // engine never composes, so a 3xx comes back as a response (redirects are never followed).
       },
       this,
     );

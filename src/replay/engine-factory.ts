@@ -63,7 +63,16 @@ export function replayEngineFactory(base: EngineOptions = {}): EngineFactory {
     return document;
   };
   return async ({ dispatcher, connectorsPath, connectorStatus }) => {
-    const options: EngineOptions = { ...base, dispatcher, allowLoopbackHttp: true, connectors: undefined };
+    // Run-time warnings are about the live setup (a rotated refresh token that cannot be stored back into an env
+    // variable): in replay they would print on every run and ask for nothing a user can fix. The connectors
+    // file's own warnings (above) still show.
+    const options: EngineOptions = {
+      ...base,
+      dispatcher,
+      allowLoopbackHttp: true,
+      connectors: undefined,
+      onWarning: undefined,
+    };
     if (!connectorsPath) return assembleEngine(options);
     const store = MemoryConnectorStore.fromLoaded(await load(connectorsPath));
     const connectors = await ConnectorRegistry.open(store, { allowLoopbackHttp: true });

@@ -7,8 +7,9 @@ import {
   redactUrl as redactShownUrl,
   scrubSecrets,
 } from "../core/redact.js";
+import { TIMEOUT_CODES } from "../http/sender.js";
 import { bodyAsRecorded, observeRequest } from "./exchange-matcher.js";
-import type { Exchange, RecordedResponse } from "./test-file.js";
+import type { Exchange, Fault, RecordedResponse } from "./test-file.js";
 
 /** Names that look secret but are not, and that replay needs intact (a token answer's `token_type`). */
 const NOT_SECRET = new Set(["token_type", "token_uri", "expires_in"]);
@@ -92,6 +93,13 @@ export function redactCase<T extends object>(recordedCase: T, knownSecrets: read
   return redactValue(recordedCase, knownSecrets) as T;
 }
 
+/** `timeout` when the request was given up for lack of an answer (a deadline, undici's timeouts), else `network`. */
+function faultOf(error: Error): Fault {
+  const code = (error as { code?: unknown }).code;
+  if (error.name === "TimeoutError" || error.name === "AbortError") return "timeout";
+  return typeof code === "string" && TIMEOUT_CODES.has(code) ? "timeout" : "network";
+}
+
 /**
  * A dispatcher interceptor that records each exchange (request and response) as it passes, redacted: request
  * headers are not recorded at all (they carry credentials), bodies and queries are redacted by name and by value.
@@ -106,6 +114,16 @@ export function recordingInterceptor(
 ): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) => (options, handler) => {
     const observed = observeRequest(options);
+    const recordedRequest = (): Exchange["request"] => {
+      const request: Exchange["request"] = {
+        method: observed.method as Exchange["request"]["method"],
+        url: redactUrl(observed.url, knownSecrets),
+      };
+      const recordedBody = bodyAsRecorded(observed);
+      if (recordedBody !== undefined) request.body = redactValue(recordedBody, knownSecrets);
+      return request;
+    };
+    let ended = false;
     let status = 0;
     let headers: Record<string, string> = {};
     const chunks: Buffer[] = [];
@@ -135,20 +153,21 @@ export function recordingInterceptor(
         }
         secretFieldValues(responseBody(body, headers["content-type"] ?? ""), learnt);
         learnSecrets(knownSecrets, learnt);
-        const request: Exchange["request"] = {
-          method: observed.method as Exchange["request"]["method"],
-          url: redactUrl(observed.url, knownSecrets),
-        };
-        const recordedBody = bodyAsRecorded(observed);
-        if (recordedBody !== undefined) request.body = redactValue(recordedBody, knownSecrets);
+        const request = recordedRequest();
         const response: RecordedResponse = { status };
         if (Object.keys(headers).length > 0) response.headers = headers;
         const parsedBody = responseBody(body, headers["content-type"] ?? "");
         if (parsedBody !== undefined) response.body = redactValue(parsedBody, knownSecrets);
+        ended = true;
         onExchange({ request, response });
         return handler.onResponseEnd?.(controller, trailers);
       },
-      onResponseError: (controller, error) => handler.onResponseError?.(controller, error),
+      onResponseError: (controller, error) => {
+        // The request failed at the network level (refused, reset, no answer in time): the case records that, so
+        // replaying it takes the same path instead of missing an exchange.
+        if (!ended) onExchange({ request: recordedRequest(), fault: faultOf(error) });
+        return handler.onResponseError?.(controller, error);
+      },
     });
   };
 }

@@ -30,7 +30,7 @@ function delayed(data: string, delayMs: number) {
 }
 
 /**
- * SPEC 8 faults, through the MockAgent like every replayed answer. `network`: the dispatch fails with undici's
+ * Faults, through the MockAgent like every replayed answer. `network`: the dispatch fails with undici's
  * SocketError, as a dropped connection does (and as MockAgent's replyWithError does, at the same point).
  * `timeout`: the reply never comes; MockAgent has handed undici the abort hook, so the activity's deadline
  * aborts the request as it would a silent server.

@@ -1,8 +1,9 @@
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Dispatcher } from "undici";
-import { describeError } from "../core/errors.js";
-import { readJsonFile } from "../core/json-source.js";
+import { describeError, ValidationError } from "../core/errors.js";
+import { JsonPositions, locatedProblemList } from "../core/json-positions.js";
+import { readJsonSource } from "../core/json-source.js";
 import { scriptedHandlers } from "../engine/host.js";
 import type { RunResult } from "../engine/result.js";
 import type { Engine } from "../runtime/create-engine.js";
@@ -31,6 +32,15 @@ export interface CaseReport {
   readonly flowDocument?: unknown;
   /** The case's `expect`. */
   readonly expected?: Expectation;
+  /** The flow did not compile (the failure says why; later cases of the file refer to the first). */
+  readonly compileFailed?: boolean;
+}
+
+export interface TestFileOptions {
+  /** Only the cases whose name matches. */
+  readonly casePattern?: RegExp;
+  /** Stop at the first failing case: cases run one after another instead of together. */
+  readonly bail?: boolean;
 }
 
 /** A run of a case does not wait for ever: a flow waiting on a missing exchange fails the case instead. */
@@ -61,12 +71,15 @@ export async function runCase(
   flowDocument: unknown,
   engineFactory: EngineFactory,
   displayName: string,
+  /** The flow file's text and name, to show compile problems at their file:line:column. */
+  flowSource?: { readonly text: string; readonly name: string },
 ): Promise<CaseReport> {
   const started = performance.now();
   const session = new ReplaySession(testCase.exchanges);
   const failures: string[] = [];
   let result: RunResult | undefined;
   let engine: Engine | undefined;
+  let compileFailed = false;
   try {
     engine = await engineFactory({
       dispatcher: session.dispatcher,
@@ -90,7 +103,12 @@ export async function runCase(
       }
     }
   } catch (error) {
-    failures.push(describeError(error));
+    compileFailed = error instanceof ValidationError;
+    failures.push(
+      error instanceof ValidationError && flowSource
+        ? locatedProblemList(error.problems, flowSource.name, new JsonPositions(flowSource.text))
+        : describeError(error),
+    );
   } finally {
     await engine?.close();
     await session.close();
@@ -104,22 +122,31 @@ export async function runCase(
     result,
     flowDocument,
     expected: testCase.expect,
+    ...(compileFailed ? { compileFailed } : {}),
   };
 }
 
-/** Runs every case of a test file; cases run concurrently, each reported as soon as it finishes. */
+/**
+ * Runs the cases of a test file and reports them in the file's order (cases run together unless `bail`). A flow
+ * that does not compile fails every case, but its problems are shown once, with the first case.
+ */
 export async function runTestFile(
   file: string,
   engineFactory: EngineFactory,
   onCase: (report: CaseReport) => void,
   cwd = process.cwd(),
+  options: TestFileOptions = {},
 ): Promise<CaseReport[]> {
   const displayName = path.relative(cwd, file) || file;
   let testFile: LoadedTestFile;
   let flowDocument: unknown;
+  let flowSource: { text: string; name: string };
   try {
     testFile = await loadTestFile(file, displayName);
-    flowDocument = await readJsonFile(testFile.flowPath, path.relative(cwd, testFile.flowPath));
+    const name = path.relative(cwd, testFile.flowPath);
+    const source = await readJsonSource(testFile.flowPath, name);
+    flowDocument = source.value;
+    flowSource = { text: source.text, name };
   } catch (error) {
     const report: CaseReport = {
       file: displayName,
@@ -132,11 +159,19 @@ export async function runTestFile(
     onCase(report);
     return [report];
   }
-  return Promise.all(
-    testFile.cases.map(async (testCase) => {
-      const report = await runCase(testFile, testCase, flowDocument, engineFactory, displayName);
-      onCase(report);
-      return report;
-    }),
-  );
+  const cases = testFile.cases.filter((c) => options.casePattern?.test(c.name) ?? true);
+  const run = (testCase: TestCase) =>
+    runCase(testFile, testCase, flowDocument, engineFactory, displayName, flowSource);
+  const running = options.bail ? undefined : cases.map(run);
+  const reports: CaseReport[] = [];
+  for (const [index, testCase] of cases.entries()) {
+    let report = await (running ? running[index]! : run(testCase));
+    const first = report.compileFailed ? reports.find((earlier) => earlier.compileFailed) : undefined;
+    if (first) report = { ...report, failures: [`the flow does not compile (see "${first.name}" above)`] };
+    reports.push(report);
+    onCase(report);
+    if (options.bail && !report.passed) break;
+  }
+  await Promise.all(running ?? []);
+  return reports;
 }

@@ -29,7 +29,7 @@ export const recordedResponseSchema = z.strictObject({
   }),
 });
 
-/** SPEC 8 "Faults": what an exchange may stand for instead of an answer. */
+/** What an exchange may stand for instead of an answer. */
 export const FAULTS = ["timeout", "network"] as const;
 
 export const exchangeSchema = z

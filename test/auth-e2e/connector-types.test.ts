@@ -25,7 +25,7 @@ import {
   useApiServer,
 } from "./harness.js";
 
-/** Each connector type authorises a flow's request end to end (SPEC 4), against loopback servers that check. */
+/** Each connector type authorises a flow's request end to end, against loopback servers that check. */
 
 const api = useApiServer();
 let tokens: TokenServer;

@@ -21,7 +21,7 @@ import {
   useApiServer,
 } from "./harness.js";
 
-/** Admin changes while flows run: edits never serve an old token, deactivation halts (SPEC 5, 6). */
+/** Admin changes while flows run: edits never serve an old token, deactivation halts (6). */
 
 const api = useApiServer();
 let tokens: TokenServer;

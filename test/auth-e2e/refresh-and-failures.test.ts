@@ -17,7 +17,7 @@ import {
   useTokenServer,
 } from "./harness.js";
 
-/** SPEC 5 reactive refresh and token endpoint failures, through the engine. */
+/** Reactive refresh and token endpoint failures, through the engine. */
 
 const CLIENT_SECRET = "cl1ent-S3cret-never-shown";
 

@@ -13,7 +13,7 @@ import {
   useApiServer,
 } from "./harness.js";
 
-/** SPEC 5 through the engine: single flight, expiry, proactive refresh. Token requests are counted at the server. */
+/** The token cache through the engine: single flight, expiry, proactive refresh. Token requests are counted at the server. */
 
 const api = useApiServer();
 let tokens: TokenServer;

@@ -17,7 +17,7 @@ describe("flowrun run", () => {
     expect(run.stdout).not.toContain("\u001b["); // no colour off a terminal
   });
 
-  it("--json prints the result shape of SPEC 7", async () => {
+  it("--json prints the documented result shape", async () => {
     const run = await cli(["run", ivr, "--menu-input", "1", "--json"]);
     const result = JSON.parse(run.stdout);
     expect(result).toMatchObject({
@@ -122,24 +122,30 @@ describe("flowrun validate", () => {
     const run = await cli(["validate", "test/fixtures/broken.flow.json"]);
     expect(run.code).toBe(2);
     const lines = run.stdout.split("\n");
-    expect(lines[0]).toBe("✗ test/fixtures/broken.flow.json: 5 error(s)");
+    expect(lines[0]).toBe("✗ test/fixtures/broken.flow.json: 5 errors");
+    const at = "test/fixtures/broken.flow.json";
     expect(run.stdout).toContain(
-      'error $.variables.score.default: cannot assign string "high" to variable "score" of type integer',
+      `error ${at}:3:48 $.variables.score.default: cannot assign string "high" to variable "score" of type integer`,
     );
-    expect(run.stdout).toContain("error $.activities.greet.prompt: invalid template");
+    expect(run.stdout).toContain(`error ${at}:8:7 $.activities.greet.prompt: invalid template`);
     expect(run.stdout).toContain(
-      'error $.activities.greet.next.default: next of "greet" (default) points to missing activity "rout"',
+      `error ${at}:9:17 $.activities.greet.next.default: next of "greet" (default) points to missing activity "rout"; did you mean "route"?`,
     );
-    expect(run.stdout).toContain('error $.activities.route.expression: invalid expression "score >"');
     expect(run.stdout).toContain(
-      'error $.activities.fax.type: unknown activity type "send-fax"; known types:',
+      `error ${at}:11:37 $.activities.route.expression: invalid expression "score >"`,
+    );
+    expect(run.stdout).toContain(
+      `error ${at}:12:14 $.activities.fax.type: unknown activity type "send-fax"; known types:`,
     );
   });
 
   it("reports a file that is not JSON with its line and column", async () => {
     const run = await cli(["validate", "test/fixtures/not-json.flow.json", ivr]);
     expect(run.code).toBe(2);
-    expect(run.stdout).toMatch(/✗ .*not-json\.flow\.json:5:32: not valid JSON/);
+    // Our words, not V8's parser text (which quotes the document and changes between Node versions).
+    expect(run.stdout).toContain(
+      "✗ test/fixtures/not-json.flow.json:5:32: not valid JSON: expected a field name in double quotes\n",
+    );
     expect(run.stdout).toContain("✓ fixtures/flows/ivr-menu.flow.json: valid");
   });
 

@@ -26,7 +26,7 @@ import { TestConnectorResolver, testConnector } from "../helpers/test-connectors
 import { oauthError, tokenAnswer } from "../helpers/token-server.js";
 
 /**
- * Issue 16: every line the pretty trace prints for an http-request is true in the state the activity ended in.
+ * Every line the pretty trace prints for an http-request is true in the state the activity ended in.
  * Each test drives a real run into one state (loopback API and token servers, a real connector registry) and
  * compares the printed lines exactly; only durations and the server port are normalised.
  */
@@ -292,13 +292,16 @@ describe("hints for causes a newcomer can fix", () => {
   });
 });
 
-describe("the two commands of issue 16", () => {
+describe("the two commands the trace must describe truly", () => {
   const flow = "fixtures/flows/crm-lookup.flow.json";
 
   it("a missing secret: not sent, the variable named, no token or URL claimed", async () => {
     const env = { ...process.env };
     delete env.CRM_CLIENT_SECRET;
     const run = await cli(["run", flow, "--connectors", "fixtures/connectors.json"], { env });
+    // The flow's error path completes the run, but a misconfiguration is not a success: its own exit code.
+    expect(run.stdout).toContain("COMPLETED");
+    expect(run.code).toBe(4);
     const lines = run.stdout.split("\n");
     expect(lines[1]).toMatch(/^ {2}1 ✗ lookup http-request → error \d+\.\d ms$/);
     expect(lines[2]).toBe("        GET not sent: no credentials");
@@ -310,7 +313,7 @@ describe("the two commands of issue 16", () => {
 
   it("no --connectors: a halted mark and a hint naming the connectors file nearby", async () => {
     const run = await cli(["run", flow]);
-    expect(run.code).toBe(3);
+    expect(run.code).toBe(4); // an unknown connector is a configuration problem, not an ordinary halt
     const lines = run.stdout.split("\n");
     expect(lines[1]).toMatch(/^ {2}1 ■ lookup http-request → halted \d+\.\d ms$/);
     expect(lines).toContain(

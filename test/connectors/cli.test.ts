@@ -134,7 +134,7 @@ describe("flowrun connectors", () => {
     const reactivated = await run(dir, ["reactivate", "CRM EU"]);
     expect(reactivated.code).toBe(0);
     expect(reactivated.stdout).toContain(
-      "note: connectivity validation not available for custom (oauth2 client_credentials) yet",
+      "note: connectivity not checked: flowrun can check it only for custom Basic auth with a validationUrl, not for custom (oauth2 client_credentials)",
     );
     expect(reactivated.stdout).toContain('reactivated connector "CRM EU"');
     await run(dir, ["deactivate", "CRM EU"]);
@@ -244,7 +244,9 @@ describe("flowrun connectors", () => {
     expect(everything.code).toBe(2);
     expect(everything.stdout).toContain("Billing: connectivity ok");
     expect(everything.stdout).toContain("Wrong: connectivity failed: GET");
-    expect(everything.stdout).toContain("SF: note: connectivity validation not available for salesforce yet");
+    expect(everything.stdout).toContain(
+      "SF: note: connectivity not checked: flowrun can check it only for custom Basic auth with a validationUrl, not for salesforce",
+    );
     expect((await run(dir, ["validate", "billing", ...flags])).code).toBe(0);
 
     await run(dir, ["deactivate", "Wrong", ...flags]);

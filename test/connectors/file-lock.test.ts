@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { existsSync, readlinkSync } from "node:fs";
 import { readdir, readFile, rename, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
@@ -68,6 +69,80 @@ describe("the connectors file's write lock", () => {
     const registry = await adminOn(new ConnectorFileStore(file, { lock: { timeoutMs: 100 } }));
     await registry.create(connectorInput("custom", "CRM"));
     expect(await readdir(path.dirname(file))).toEqual(["connectors.json"]);
+  });
+
+  const onLinux = existsSync("/proc/self/ns/pid");
+  const ourNamespace = onLinux ? readlinkSync("/proc/self/ns/pid") : "";
+
+  it("takes over at once an empty or half-written lock older than a moment (its writer died while creating it)", async () => {
+    for (const text of ["", '{"pid": 12'] as const) {
+      const { file } = await emptyFile();
+      await writeFile(`${file}.lock`, text);
+      const store = new ConnectorFileStore(file, { lock: { timeoutMs: 100 } });
+      const registry = await adminOn(store);
+      // Just created: it may be being written right now, so it is respected for a moment.
+      await expect(registry.create(connectorInput("custom", "Early"))).rejects.toMatchObject({
+        code: "store-locked",
+      });
+      const old = new Date(Date.now() - 3000);
+      await utimes(`${file}.lock`, old, old);
+      await registry.create(connectorInput("custom", "CRM")); // well before the default staleMs of 10 s
+      expect(await readdir(path.dirname(file))).toEqual(["connectors.json"]);
+    }
+  });
+
+  it.skipIf(!onLinux)(
+    "takes over at once a lock whose pid now belongs to another process (reused pid)",
+    async () => {
+      const { file } = await emptyFile();
+      const owner = {
+        pid: process.pid, // alive, but started long after the holder recorded below
+        host: hostname(),
+        token: "t",
+        acquiredAt: new Date().toISOString(),
+        pidNamespace: ourNamespace,
+        startTime: "1",
+      };
+      await writeFile(`${file}.lock`, JSON.stringify(owner));
+      const registry = await adminOn(new ConnectorFileStore(file, { lock: { timeoutMs: 100 } }));
+      await registry.create(connectorInput("custom", "CRM"));
+      expect(registry.resolve("CRM")?.status).toBe("active");
+    },
+  );
+
+  it.skipIf(!onLinux)(
+    "never judges a holder in another pid namespace by its pid (a container with the same host name)",
+    async () => {
+      const { file } = await emptyFile();
+      const owner = {
+        pid: deadPid(), // no such process here; in the holder's namespace it may well be alive
+        host: hostname(),
+        token: "t",
+        acquiredAt: new Date().toISOString(),
+        pidNamespace: "pid:[1]",
+        startTime: "1",
+      };
+      await writeFile(`${file}.lock`, JSON.stringify(owner));
+      const registry = await adminOn(new ConnectorFileStore(file, { lock: { timeoutMs: 100 } }));
+      await expect(registry.create(connectorInput("custom", "CRM"))).rejects.toMatchObject({
+        code: "store-locked",
+      });
+    },
+  );
+
+  it("records its holder's pid namespace and start time, which a live holder matches", async () => {
+    const { file } = await emptyFile();
+    const release = await acquireFileLock(file);
+    const owner = JSON.parse(await readFile(`${file}.lock`, "utf8")) as Record<string, unknown>;
+    if (onLinux) {
+      expect(owner.pidNamespace).toBe(ourNamespace);
+      expect(owner.startTime).toMatch(/^\d+$/);
+    }
+    const registry = await adminOn(new ConnectorFileStore(file, { lock: { timeoutMs: 100 } }));
+    await expect(registry.create(connectorInput("custom", "CRM"))).rejects.toMatchObject({
+      code: "store-locked",
+    });
+    await release();
   });
 
   it("takes over a lock nobody refreshed for longer than staleMs (holder on another host, or unreadable)", async () => {

@@ -267,7 +267,9 @@ describe("lifecycle", () => {
       validate: true,
       onConnectivity: (result) => results.push(`${result.status}: ${result.message}`),
     });
-    expect(results).toEqual(["unavailable: connectivity validation not available for salesforce yet"]);
+    expect(results).toEqual([
+      "unavailable: connectivity not checked: flowrun can check it only for custom Basic auth with a validationUrl, not for salesforce",
+    ]);
     const failing = registry(undefined, {
       validate: async () => ({ status: "failed", message: "HTTP 403" }),
     });

@@ -31,22 +31,30 @@ describe("interpreter", () => {
     expect(result.path).toHaveLength(1000);
   });
 
-  it("an unlinked outcome without onError fails with unhandled-outcome", async () => {
-    const result = await runFlow(
-      flow({ c: { type: "condition", expression: "true", next: { false: "e" } }, e: end }),
-    );
-    expect(result).toMatchObject({ status: "failed", reason: "unhandled-outcome", endedAt: "c" });
-    expect(result.error?.message).toBe('outcome "true" of activity "c" has no link');
+  it("an unlinked error outcome without onError fails with unhandled-outcome (compile only warns)", async () => {
+    const unlinked = flow({
+      m: { type: "menu", prompt: "p", choices: ["1"], next: { "1": "e", invalid: "e" } },
+      e: end,
+    });
+    const compiled = createEngine().compile(unlinked);
+    expect(compiled.warnings.map((w) => `${w.severity} ${w.path}: ${w.message}`)).toEqual([
+      'warning $.activities.m.next: outcome "no-input" of "m" (menu) has no link and the flow has no onError: a run that takes it fails unhandled-outcome',
+    ]);
+    const result = await runFlow(unlinked, { handlers: { menu: async () => null } });
+    expect(result).toMatchObject({ status: "failed", reason: "unhandled-outcome", endedAt: "m" });
+    expect(result.error?.message).toMatch(/^outcome "no-input" of activity "m" has no link/);
   });
 
-  it("a non-error outcome never falls back to onError", async () => {
-    const result = await runFlow(
-      flow(
+  it("an unlinked ordinary outcome is refused at compile, onError or not: onError never catches it", () => {
+    for (const options of [{}, { onError: "sorry" }]) {
+      const unlinked = flow(
         { c: { type: "condition", expression: "true", next: { false: "e" } }, e: end, sorry: end },
-        { onError: "sorry" },
-      ),
-    );
-    expect(result.reason).toBe("unhandled-outcome");
+        options,
+      );
+      expect(() => createEngine().compile(unlinked)).toThrow(
+        '$.activities.c.next: outcome "true" of "c" (condition) has no link: a run that takes it fails unhandled-outcome; add it to next',
+      );
+    }
   });
 
   it("an aborted signal ends the run aborted while a handler is waiting", async () => {

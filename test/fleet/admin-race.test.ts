@@ -1,4 +1,4 @@
-// Issue 19: admin commands racing on one connectors file never lose a change they reported as done, and a writer
+// Admin commands racing on one connectors file never lose a change they reported as done, and a writer
 // killed while holding the lock does not block the next one. Real `flowrun connectors` processes throughout.
 import { readdir, readFile, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -81,7 +81,7 @@ function expectExplainedRefusal(run: Exited): void {
   expect(run.stdout).not.toMatch(/created|deactivated/);
 }
 
-describe("racing `flowrun connectors` processes on one file (issue 19)", () => {
+describe("racing `flowrun connectors` processes on one file", () => {
   it(`${ROUNDS} rounds of ${ADDS_PER_ROUND + 1} adds and ${DEACTIVATIONS_PER_ROUND} deactivations at once: every reported success is in the file`, async () => {
     const { dir, file } = await raceFile("Seed-0", "Seed-1");
     let active = ["Seed-0", "Seed-1"];

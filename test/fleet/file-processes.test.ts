@@ -10,7 +10,7 @@ import { closeAllServers, type LoopbackServer, startHttpServer } from "../helper
 import { crmPing } from "./flows.js";
 
 /**
- * Part A of issue 12 with real processes: the admin CLI in one process, `flowrun run` or an embedding script in
+ * Following a connectors file with real processes: the admin CLI in one process, `flowrun run` or an embedding script in
  * another, one connectors file between them.
  */
 const env = { CRM_PASSWORD: "pw-0f-the-crm", CRM_SECRET: "s3cret-of-the-crm" };

@@ -1,4 +1,4 @@
-// A writer that dies holding the lock (issue 19): takes the connectors file's write lock through the library, says
+// A writer that dies holding the lock: takes the connectors file's write lock through the library, says
 // so on stdout, and holds it until the test kills it (SIGKILL: no exit handler runs, the lock file stays behind).
 import { acquireFileLock } from "../../src/connectors/file-lock.js";
 

@@ -1,4 +1,4 @@
-// Fault injection (issue 8): misbehaving loopback servers map to their documented error kind within the activity
+// Fault injection: misbehaving loopback servers map to their documented error kind within the activity
 // deadline, and every case leaves no socket or timer behind.
 import net from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";

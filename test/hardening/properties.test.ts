@@ -1,4 +1,4 @@
-// Property-based hardening (issue 8): bad input never crashes, inserted text never moves a request elsewhere or
+// Property-based hardening: bad input never crashes, inserted text never moves a request elsewhere or
 // changes a JSON body's structure, and any response body leaves parse settings with a defined outcome.
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";

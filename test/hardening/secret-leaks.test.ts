@@ -1,4 +1,4 @@
-// Secret-leak audit (issue 8): distinctive values for every secret of every connector type, run through every
+// Secret-leak audit: distinctive values for every secret of every connector type, run through every
 // command that prints or writes something, against servers that echo credentials back; no output may contain a
 // secret, its base64 form or its URL-encoded form.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -466,7 +466,7 @@ describe("secret-leak audit", () => {
     const out = path.join(dir, "recorded.test.json");
     rmSync(out, { force: true });
     const [, flowFile, ...rest] = runArgs();
-    // Secrets as run inputs (issue 18): connector secrets as a contact field and a variable (sent in queries and
+    // Secrets as run inputs: connector secrets as a contact field and a variable (sent in queries and
     // headers), a base64 form of one, and a value secret only by its input's name.
     const inputs = [
       ["--contact", `pin=${env.LEAK_CRM_CLIENT_SECRET}`],

@@ -11,7 +11,7 @@ import {
 } from "../helpers/servers.js";
 
 /**
- * Property: however an inward address is written (SPEC 12: decimal, hex, octal, shortened, IPv4-mapped and other
+ * Property: however an inward address is written (decimal, hex, octal, shortened, IPv4-mapped and other
  * IPv6 forms), a flow-authored URL to it is refused with egress-denied and the loopback server sees nothing.
  */
 

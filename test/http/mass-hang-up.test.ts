@@ -10,7 +10,7 @@ import type { Engine } from "../../src/engine/flow-engine.js";
 import type { RunResult } from "../../src/engine/result.js";
 import { createEngine } from "../../src/runtime/create-engine.js";
 
-// Issue 17: when a trunk fails, thousands of calls end at once. Aborting their runs must not make undici open a
+// When a trunk fails, thousands of calls end at once. Aborting their runs must not make undici open a
 // connection per queued request (nodejs/undici#386), nor pile listeners onto the host's signal.
 
 const RUNS = 5000;
@@ -173,7 +173,7 @@ async function expectUsable(engine: Engine): Promise<void> {
   expect(getEventListeners(host.signal, "abort")).toHaveLength(0);
 }
 
-describe("a mass hang-up (issue 17)", () => {
+describe("a mass hang-up", () => {
   it.each([
     { how: "sharing the host's signal, with retries", sharedSignal: true, retries: 3 },
     { how: "with a signal each", sharedSignal: false, retries: 0 },

@@ -8,7 +8,7 @@ import { loadTestFile } from "../../src/replay/test-file.js";
 import { cli } from "../helpers/cli.js";
 import { copyFixture, fixturesDir, readJson, tempDir, writeJson } from "./helpers.js";
 
-/** SPEC 8 "Faults": `fault: timeout | network` and `response.delayMs` in test files, replayed through the MockAgent. */
+/** Faults: `fault: timeout | network` and `response.delayMs` in test files, replayed through the MockAgent. */
 
 interface TestFileJson {
   cases: { name: string; exchanges: Record<string, unknown>[]; expect: Record<string, unknown> }[];

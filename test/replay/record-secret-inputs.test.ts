@@ -1,4 +1,4 @@
-// Issue 18: `flowrun record` scrubs the whole recorded case, its inputs included (contact, variables, expect), with
+// `flowrun record` scrubs the whole recorded case, its inputs included (contact, variables, expect), with
 // the known-secret rules of the exchanges, and the scrubbed case still replays.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
@@ -143,7 +143,7 @@ describe("flowrun record: secrets among the run's inputs", () => {
     );
     expect(recorded.stderr).toBe("");
     expect(recorded.code).toBe(0);
-    expect(recorded.stdout).toContain('recorded case "caller with a key" with 2 exchange(s)');
+    expect(recorded.stdout).toContain('recorded case "caller with a key" with 2 exchanges');
 
     const file = path.join(dir, "caller-lookup.test.json");
     const text = await readFile(file, "utf8");

@@ -144,7 +144,7 @@ describe("flowrun record, then flowrun test", () => {
     expect(recorded.stderr).toBe("");
     expect(recorded.stdout).not.toContain("✗");
     expect(recorded.code).toBe(0);
-    expect(recorded.stdout).toContain('recorded case "open ticket is read out" with 2 exchange(s)');
+    expect(recorded.stdout).toContain('recorded case "open ticket is read out" with 2 exchanges');
     expect(tokenRequests).toBe(before + 1);
 
     const sent = server.received.slice(received);

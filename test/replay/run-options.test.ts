@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { cli } from "../helpers/cli.js";
 import { envWithoutSecrets, fixturesDir, tempDir, writeJson } from "./helpers.js";
 
-// Every run option of `flowrun run` under `--replay` (issue 11: the replay engine used to drop them).
+// Every run option of `flowrun run` under `--replay` (the replay engine used to drop them).
 const ORDER_FLOW = path.join(fixturesDir, "order-status.flow.json");
 const ORDER_TESTS = path.join(fixturesDir, "order-status.test.json");
 const SHIPPED = "shipped order is announced with its delivery date";

@@ -1,4 +1,4 @@
-// OpenTelemetry (SPEC 13, issue 15): spans and metrics as a host's SDK receives them (the SDK's in-memory exporters),
+// OpenTelemetry: spans and metrics as a host's SDK receives them (the SDK's in-memory exporters),
 // against real loopback servers; W3C traceparent only where a connector opts in.
 import {
   context,

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { HTTP_METHODS, type HttpMethod } from "../../core/http-types.js";
 import { isSecretName } from "../../core/redact.js";
+import { didYouMean } from "../../core/suggest.js";
 import { checkRequestPath, InvalidRequestError, parseAbsoluteUrl } from "../../core/url-rules.js";
 import { defineActivity } from "../../engine/activity.js";
 import type { CompiledTemplate } from "../../engine/expressions.js";
@@ -96,7 +97,10 @@ function compileTarget(def: HttpRequestDefinition, ctx: Parameters<typeof compil
     const defined = (name: string) =>
       resolver?.defines ? resolver.defines(name) : resolver?.resolve(name) !== undefined;
     if (def.connector !== undefined && resolver && !defined(def.connector))
-      ctx.problem(["connector"], `connector "${def.connector}" is not defined`);
+      ctx.problem(
+        ["connector"],
+        `connector "${def.connector}" is not defined${didYouMean(def.connector, resolver.names?.() ?? [])}`,
+      );
     return ctx.template(["requestPath"], def.requestPath ?? "");
   }
   if (def.connector !== undefined)

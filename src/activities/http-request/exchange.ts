@@ -28,7 +28,7 @@ import {
 import { AttemptError, type HttpResponse, sendAttempt } from "../../http/sender.js";
 import { appendQuery, type CompiledBody, type ContentType } from "./request-building.js";
 
-/** The `error.kind` values of the http-request activity (SPEC 3). */
+/** The `error.kind` values of the http-request activity. */
 export type HttpErrorKind =
   | "timeout"
   | "network"
@@ -161,7 +161,7 @@ function checkedOnce(http: HttpServices, key: string, check: () => UrlParts): Ur
   return parts;
 }
 
-/** The connector's base URL joined with a rendered `requestPath`, every origin rule checked (SPEC 3). */
+/** The connector's base URL joined with a rendered `requestPath`, every origin rule checked. */
 function checkedJoin(connectorName: string, base: string, target: string, http: HttpServices): UrlParts {
   return checkedOnce(http, `${base}\u0000${target}`, () => {
     let baseUrl: URL;
@@ -175,7 +175,7 @@ function checkedJoin(connectorName: string, base: string, target: string, http: 
   });
 }
 
-/** A flow-authored `requestUrl`, parsed and checked (SPEC 3). */
+/** A flow-authored `requestUrl`, parsed and checked. */
 function checkedFlowUrl(target: string, http: HttpServices): UrlParts {
   // Base URLs are absolute, so "\u0000target" never collides with a "base\u0000path" key.
   return checkedOnce(http, `\u0000${target}`, () =>
@@ -196,7 +196,7 @@ function withQuery(parts: UrlParts, query: URLSearchParams, secretQuery: boolean
   return { origin: parts.origin, path, shown: redactUrl(appendQuery(new URL(parts.href), query)) };
 }
 
-/** The halt a missing or inactive connector causes (SPEC 3: routing stops), or the connector to use. */
+/** The halt a missing or inactive connector causes (routing stops), or the connector to use. */
 function connectorOrHalt(
   compiled: CompiledHttpRequest,
   ctx: RunContext,
@@ -607,7 +607,7 @@ class HttpExchange {
     return {
       outcome: "success",
       outputs: this.outputs(),
-      details: { http: trace, assignments: applied.assignments },
+      details: { http: trace, assignments: applied.assignments, unmatchedPaths: applied.unmatchedPaths },
     };
   }
 }

@@ -11,6 +11,13 @@ export function prettyCaseLine(report: CaseReport, colors: Paint): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** Every failing case again, with its reasons and diffs, so a long run's failures need no scrolling back. */
+export function failureSummary(reports: readonly CaseReport[], colors: Paint): string {
+  const failed = reports.filter((r) => !r.passed);
+  if (failed.length === 0) return "";
+  return `\n${colors.red(`Failed ${failed.length === 1 ? "case" : "cases"}:`)}\n${failed.map((r) => prettyCaseLine(r, colors)).join("")}\n`;
+}
+
 /** The closing line CI reads: exactly `N passed, N failed`. */
 export function summaryLine(reports: readonly CaseReport[]): string {
   const passed = reports.filter((r) => r.passed).length;

@@ -125,7 +125,7 @@ async function postOnce(
     });
   } catch (error) {
     if (call.signal.aborted) throw call.signal.reason;
-    // The egress policy's refusal is final and keeps its own kind (SPEC 12): not retried, not `auth`.
+    // The egress policy's refusal is final and keeps its own kind: not retried, not `auth`.
     if (error instanceof AttemptError && error.code === "egress-denied") throw error.cause;
     if (error instanceof AttemptError && error.code === "response-too-large")
       throw new AuthError(

@@ -31,7 +31,7 @@ export interface RedisFleet {
 }
 
 /**
- * Connects to Redis (SPEC 11). Fails fast with a clear error when the token key is missing or malformed (checked
+ * Connects to Redis. Fails fast with a clear error when the token key is missing or malformed (checked
  * first, without touching Redis) or when Redis cannot be reached; afterwards a lost Redis is survived.
  */
 export async function connectRedisFleet(options: RedisFleetOptions): Promise<RedisFleet> {

@@ -18,7 +18,7 @@ export class TokenKeyError extends FlowrunError {
 }
 
 /**
- * AES-256-GCM under the fleet's token key (SPEC 11). Every value is bound to where it is stored (the Redis key name
+ * AES-256-GCM under the fleet's token key. Every value is bound to where it is stored (the Redis key name
  * as additional authenticated data), so a value copied to another key does not open. Names derived from secrets
  * (fingerprints in key names) are HMACs under a key derived from the same key, never plain hashes: a plain hash of
  * a weak password could be guessed offline from a key listing.

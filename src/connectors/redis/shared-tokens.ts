@@ -152,7 +152,7 @@ interface TokenKeys {
 }
 
 /**
- * Tokens shared by a fleet through Redis (SPEC 11), behind each engine's own cache: asked only on a miss.
+ * Tokens shared by a fleet through Redis, behind each engine's own cache: asked only on a miss.
  * Distributed single flight: the process that takes a connector's lease (SET NX PX with an owner) fetches; the
  * others poll for its result within their own deadline; a holder that dies is replaced when its lease expires.
  * Refresh-token grants read the rotated refresh token under the lease and store the next one before releasing it,

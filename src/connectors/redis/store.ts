@@ -58,7 +58,7 @@ export interface ImportResult {
 }
 
 /**
- * The organisation's connectors in Redis (SPEC 11): the registry applies every rule of SPEC 4 as with a file; this
+ * The organisation's connectors in Redis: the registry applies every connector rule as with a file; this
  * store adds optimistic concurrency, seals plain-text secrets (AES-256-GCM under FLOWRUN_TOKEN_KEY) so that nothing
  * secret is stored in clear, drops a changed connector's shared tokens and announces every change on a channel
  * that `watch` follows.
