@@ -11,7 +11,6 @@ import { cliHints } from "./hints.js";
 import { UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { paint } from "./paint.js";
-import { runReportHtml } from "./reporters/html/run-report.js";
 import {
   addRunOptions,
   engineOptionsFrom,
@@ -107,6 +106,8 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
         for (const problem of unmatched) ctx.io.stderr(`${colors.red(problem)}\n`);
         for (const problem of unused) ctx.io.stderr(`${colors.yellow(problem)}\n`);
         if (options.report) {
+          // The report code (and its graph layout library) loads only when a report is asked for.
+          const { runReportHtml } = await import("./reporters/html/run-report.js");
           const html = runReportHtml({
             flowName: flow.name,
             flowFile: file,
