@@ -213,7 +213,7 @@ class PendingAttempt implements Dispatcher.DispatchHandler, AdmissionWaiter {
         headers: attempt.headers,
         body: attempt.body,
         // No redirect option: undici v7 follows redirects only through its redirect interceptor, which the
-        // engine never composes, so a 3xx comes back as a response (SPEC 3: redirects are never followed).
+        // engine never composes, so a 3xx comes back as a response (redirects are never followed).
       },
       this,
     );
