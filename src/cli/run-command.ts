@@ -13,7 +13,6 @@ import { cliHints } from "./hints.js";
 import { UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { paint } from "./paint.js";
-import { runReportHtml } from "./reporters/html/run-report.js";
 import {
   addRunOptions,
   commandSecrets,
@@ -123,6 +122,8 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
         for (const problem of unmatched) ctx.io.stderr(`${colors.red(problem)}\n`);
         for (const problem of unused) ctx.io.stderr(`${colors.yellow(problem)}\n`);
         if (options.report) {
+          // The report code (and its graph layout library) loads only when a report is asked for.
+          const { runReportHtml } = await import("./reporters/html/run-report.js");
           const html = runReportHtml({
             flowName: flow.name,
             flowFile: file,

@@ -7,7 +7,6 @@ import { EXIT, UsageError } from "./io.js";
 import type { CliContext } from "./main.js";
 import { collectEgressAllow, EGRESS_ALLOW_HELP } from "./options.js";
 import { paint } from "./paint.js";
-import { testReportHtml } from "./reporters/html/test-report.js";
 import { jsonReport } from "./reporters/json.js";
 import { junitReport } from "./reporters/junit.js";
 import { failureSummary, prettyCaseLine, summaryLine } from "./reporters/pretty.js";
@@ -61,14 +60,20 @@ async function findTestFiles(paths: readonly string[], cwd: string): Promise<str
 }
 
 /** The report a reporter writes once every case ran; undefined for pretty, which streams. */
-function writtenReport(reporter: Reporter, reports: readonly CaseReport[]): string | undefined {
+async function writtenReport(
+  reporter: Reporter,
+  reports: readonly CaseReport[],
+): Promise<string | undefined> {
   switch (reporter) {
     case "json":
       return jsonReport(reports);
     case "junit":
       return junitReport(reports);
-    case "html":
+    case "html": {
+      // The report code (and its graph layout library) loads only when an HTML report is asked for.
+      const { testReportHtml } = await import("./reporters/html/test-report.js");
       return testReportHtml(reports, new Date());
+    }
     case "pretty":
       return undefined;
   }
@@ -119,7 +124,7 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
       }
       if (pattern && reports.length === 0)
         throw new UsageError(`no case name matches ${JSON.stringify(options.case)}`);
-      const report = writtenReport(reporter, reports);
+      const report = await writtenReport(reporter, reports);
       if (report !== undefined) {
         if (options.output) await writeFile(path.resolve(ctx.io.cwd, options.output), report);
         else ctx.io.stdout(report);

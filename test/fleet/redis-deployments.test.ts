@@ -140,6 +140,10 @@ describe.skipIf(!installed)("Redis deployments", () => {
     const outcome = await sharedTokenScenario(target);
     expect(outcome).toMatchObject({ statuses: Array(10).fill(200), tokenRequests: 1 });
 
+    // Replication is asynchronous (docs/fleet.md): the test makes sure the replica has the fleet's writes first.
+    const primary = new Redis({ host: "127.0.0.1", port: group.masterPort });
+    expect(await primary.call("WAIT", "1", "5000")).toBe(1);
+    primary.disconnect();
     let failingOver = true;
     const statuses: (number | null)[] = [];
     const routing = outcome.members.map(async (m) => {
@@ -152,11 +156,15 @@ describe.skipIf(!installed)("Redis deployments", () => {
     await sentinel.call("SENTINEL", "FAILOVER", group.name);
     sentinel.disconnect();
     const deadline = Date.now() + 30_000;
-    while ((await group.currentMasterPort()) !== group.replicaPort) {
+    // Done when the Sentinel names the replica and has turned the old primary into its replica.
+    while (
+      (await group.currentMasterPort()) !== group.replicaPort ||
+      !(await group.isReplica(group.masterPort))
+    ) {
       if (Date.now() > deadline) throw new Error("the Sentinel did not fail over");
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    // A write after the failover reaches the new master: a new member reads the fleet's connectors from it.
+    // A new member reads the fleet's connectors from the new primary.
     const after = await routingMember(target, outcome.prefix);
     expect(await after.run()).toBe(200);
     failingOver = false;

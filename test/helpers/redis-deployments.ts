@@ -120,6 +120,8 @@ export interface SentinelGroup {
   readonly replicaPort: number;
   /** The port of the master the Sentinel names now. */
   currentMasterPort(): Promise<number>;
+  /** Whether the server at `port` is a replica with its link to its primary up. */
+  isReplica(port: number): Promise<boolean>;
 }
 
 /** A master, one replica and one Sentinel watching them (quorum 1). */
@@ -171,7 +173,11 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
     if (Date.now() > deadline) throw new Error("the Sentinel did not discover the replica");
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { name, sentinelPort, masterPort, replicaPort, currentMasterPort };
+  const isReplica = async (port: number) => {
+    const info = execFileSync("redis-cli", ["-p", String(port), "info", "replication"], { encoding: "utf8" });
+    return info.includes("role:slave") && info.includes("master_link_status:up");
+  };
+  return { name, sentinelPort, masterPort, replicaPort, currentMasterPort, isReplica };
 }
 
 /** A Redis answering only TLS, with a certificate for 127.0.0.1 signed by `tls.ca`; its TLS port. */

@@ -58,11 +58,11 @@ type IoRedis = Pick<typeof import("ioredis"), "Redis" | "Cluster">;
 /** Which Redis the options name, for messages: never a password. */
 export function describeRedisTarget(options: RedisConnectionOptions): string {
   if (options.url !== undefined) return describeRedisUrl(options.url);
-  if (options.cluster) return `the Redis Cluster at ${options.cluster.nodes.map(describeNode).join(", ")}`;
-  if (options.client) return "the Redis of the host's ioredis client";
+  if (options.cluster) return `cluster ${options.cluster.nodes.map(describeNode).join(",")}`;
+  if (options.client) return "the host's ioredis client";
   const redis = options.redis ?? {};
   if (redis.sentinels)
-    return `Redis Sentinel group "${redis.name ?? "mymaster"}" via ${redis.sentinels.map(describeNode).join(", ")}`;
+    return `sentinel group "${redis.name ?? "mymaster"}" via ${redis.sentinels.map(describeNode).join(",")}`;
   return `${redis.tls ? "rediss" : "redis"}://${redis.host ?? "localhost"}:${redis.port ?? 6379}`;
 }
 
@@ -159,11 +159,17 @@ export class RedisConnection {
       connection = new RedisConnection(ioredis, options);
     } catch (error) {
       throw new RedisUnavailableError(
-        `cannot use ${describeRedisTarget(options)}: ${(error as Error).message}`,
+        `cannot use Redis at ${describeRedisTarget(options)}: ${(error as Error).message}`,
       );
     }
     try {
-      await Promise.all([connection.commands.connect(), connection.subscriber.connect()]);
+      // allSettled: both attempts end before either connection is dropped, so no handshake is cut mid-way.
+      const settled = await Promise.allSettled([
+        connection.commands.connect(),
+        connection.subscriber.connect(),
+      ]);
+      const failed = settled.find((outcome) => outcome.status === "rejected");
+      if (failed) throw failed.reason;
     } catch (error) {
       connection.#closing = true;
       connection.commands.disconnect();
