@@ -1,4 +1,6 @@
-import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { FlowrunError, ValidationError } from "../core/errors.js";
 import { JsonSourceError } from "../core/json-source.js";
@@ -16,9 +18,26 @@ export interface CliContext {
   exit(code: number): void;
 }
 
-/** The package's version: package.json is two folders up from both src/cli and dist/cli. */
+/**
+ * The package's version, from the nearest package.json named flowrun above this module: two folders up from
+ * src/cli and dist/cli, further when the CLI is bundled elsewhere (the tests' child processes).
+ */
 function packageVersion(): string {
-  return (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const manifest = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as {
+        name?: string;
+        version?: string;
+      };
+      if (manifest.name === "flowrun" && manifest.version) return manifest.version;
+    } catch {
+      // No package.json here, or not one we can read: look further up.
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return "unknown";
+    dir = parent;
+  }
 }
 
 export function buildProgram(ctx: CliContext): Command {
