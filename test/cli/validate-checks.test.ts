@@ -110,6 +110,30 @@ describe("flowrun validate catches a newcomer's mistakes, each with file:line:co
     );
   });
 
+  it("an unlinked error outcome that falls to an onError pointing back at the same activity is a warning", async () => {
+    const file = flowFile("self-error.flow.json", [
+      '{ "name": "self", "start": "queue", "onError": "queue", "activities": {',
+      '  "queue": { "type": "queue-contact", "queue": "Main", "next": { "default": "end" } },',
+      '  "end": { "type": "end-flow" } } }',
+    ]);
+    const run = await cli(["validate", file], { cwd: dir });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(
+      "✓ self-error.flow.json: valid, 1 warning\n" +
+        '  warning self-error.flow.json:2:56 $.activities.queue.next: outcome "error" of "queue" (queue-contact) has no link, so it goes to onError, which is "queue" itself: a failure here repeats until the step limit\n',
+    );
+  });
+
+  it("the sample flows validate without errors, and without warnings except a run input", async () => {
+    const { readdirSync } = await import("node:fs");
+    const samples = readdirSync("fixtures/flows").filter((name) => name.endsWith(".flow.json"));
+    const run = await cli(["validate", ...samples.map((name) => path.join("fixtures/flows", name))]);
+    expect(run.code).toBe(0);
+    const warnings = run.stdout.split("\n").filter((line) => line.includes("warning "));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('variable "orderId" is read here but never set');
+  });
+
   it("unreachable activities are still warned about in a flow without errors", async () => {
     const file = flowFile("island.flow.json", [
       '{ "name": "island", "start": "end", "activities": {',
