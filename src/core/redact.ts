@@ -84,13 +84,23 @@ export function secretForms(secret: string): string[] {
  * Values shorter than 4 characters are left alone: replacing them would mangle ordinary words.
  */
 export function scrubSecrets(message: string, secrets: Iterable<string>): string {
+  return replaceSecretForms(message, secretFormsLongestFirst(secrets));
+}
+
+/** Every form (`secretForms`) of these secrets, 4 characters or longer, longest first: computed once, used often. */
+export function secretFormsLongestFirst(secrets: Iterable<string>): string[] {
   const forms = new Set<string>();
   for (const secret of secrets) {
     if (secret.length < 4) continue;
     for (const form of secretForms(secret)) if (form.length >= 4) forms.add(form);
   }
+  return [...forms].sort((a, b) => b.length - a.length);
+}
+
+/** Replaces each of `forms` (longest first, from secretFormsLongestFirst) in `message` by `[REDACTED]`. */
+export function replaceSecretForms(message: string, forms: readonly string[]): string {
   let scrubbed = message;
-  for (const form of [...forms].sort((a, b) => b.length - a.length)) {
+  for (const form of forms) {
     if (scrubbed.includes(form)) scrubbed = scrubbed.replaceAll(form, REDACTED);
   }
   return scrubbed;

@@ -1,4 +1,4 @@
-import { credentialSecrets, scrubSecrets } from "./redact.js";
+import { credentialSecrets, replaceSecretForms, secretFormsLongestFirst } from "./redact.js";
 
 /** How deep a value is shown; deeper parts are replaced by DEEP_MARKER, so printing never overflows the stack. */
 export const SHOWN_DEPTH = 32;
@@ -20,6 +20,8 @@ export class SecretScrubber {
   // Insertion-ordered: the oldest is forgotten first.
   readonly #secrets = new Set<string>();
   #sorted: string[] | undefined;
+  /** Every form of every secret, longest first: built on the first scrub after a change, not on every scrub. */
+  #forms: string[] | undefined;
 
   /** Values under 4 characters are ignored (see scrubSecrets). */
   add(secret: string): void {
@@ -27,6 +29,7 @@ export class SecretScrubber {
     this.#secrets.add(secret);
     if (this.#secrets.size > MAX_SECRETS) this.#secrets.delete(this.#secrets.values().next().value!);
     this.#sorted = undefined;
+    this.#forms = undefined;
   }
 
   /** A credential header's value (`Bearer abc`, `Basic xyz=`): the whole value and the credential alone. */
@@ -42,7 +45,9 @@ export class SecretScrubber {
   }
 
   scrubText(text: string): string {
-    return this.#secrets.size === 0 ? text : scrubSecrets(text, this.secrets);
+    if (this.#secrets.size === 0) return text;
+    this.#forms ??= secretFormsLongestFirst(this.#secrets);
+    return replaceSecretForms(text, this.#forms);
   }
 
   /**

@@ -174,6 +174,9 @@ describe("SecretScrubber", () => {
       `t=${REDACTED} p=${REDACTED} b=${REDACTED}`,
     );
     expect(scrubber.scrubValue({ a: ["abc-token-1234"], n: 1 })).toEqual({ a: [REDACTED], n: 1 });
+    // The forms are cached between scrubs: a secret learned after a scrub is still removed by the next one.
+    scrubber.add("learned-later-9876");
+    expect(scrubber.scrubText("x=learned-later-9876")).toBe(`x=${REDACTED}`);
     for (let i = 0; i < 1100; i++) scrubber.add(`filler-secret-${i}`);
     expect(scrubber.secrets.length).toBe(1024);
     expect(scrubber.scrubText("abc-token-1234")).toBe("abc-token-1234");
