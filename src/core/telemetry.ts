@@ -401,6 +401,27 @@ export function withinContext<T>(context: Context | undefined, fn: () => T): T {
   return context === undefined || !api ? fn() : api.context.with(context, fn);
 }
 
+/** Server attributes per origin: an origin is parsed once, not at the end of every request. */
+const serverAttributesByOrigin = new Map<string, Readonly<Attributes>>();
+const MAX_CACHED_ORIGINS = 256;
+
+function serverAttributes(origin: string): Readonly<Attributes> {
+  let attributes = serverAttributesByOrigin.get(origin);
+  if (attributes === undefined) {
+    const url = new URL(origin);
+    const scheme = url.protocol.slice(0, -1);
+    attributes = {
+      [ATTR_SERVER_ADDRESS]: url.hostname,
+      [ATTR_SERVER_PORT]: url.port === "" ? (scheme === "https" ? 443 : 80) : Number(url.port),
+      [ATTR_URL_SCHEME]: scheme,
+    };
+    // Flow-authored URLs may name many origins: the cache starts over rather than grow without bound.
+    if (serverAttributesByOrigin.size >= MAX_CACHED_ORIGINS) serverAttributesByOrigin.clear();
+    serverAttributesByOrigin.set(origin, attributes);
+  }
+  return attributes;
+}
+
 /** One request's `http.client.request.duration`, measured from dispatch to the end of its body or its failure. */
 export class HttpClientMeasure {
   readonly #start = performance.now();
@@ -412,13 +433,9 @@ export class HttpClientMeasure {
 
   /** `status` when a response arrived; else `error` (a failure without one). */
   ended(status: number | undefined, error?: unknown): void {
-    const url = new URL(this.origin);
-    const scheme = url.protocol.slice(0, -1);
     const attributes: Attributes = {
       [ATTR_HTTP_REQUEST_METHOD]: this.method,
-      [ATTR_SERVER_ADDRESS]: url.hostname,
-      [ATTR_SERVER_PORT]: url.port === "" ? (scheme === "https" ? 443 : 80) : Number(url.port),
-      [ATTR_URL_SCHEME]: scheme,
+      ...serverAttributes(this.origin),
     };
     if (status !== undefined && status !== 0) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
     if (error !== undefined) attributes[ATTR_ERROR_TYPE] = errorType(error);
