@@ -89,11 +89,23 @@ async function sharedTokenScenario(target: RedisConnectionOptions) {
 describe.skipIf(!installed)("Redis deployments", () => {
   it("a Redis Cluster of three masters: one token for the fleet (a script's keys share one slot)", async () => {
     const ports = await startCluster();
-    const outcome = await sharedTokenScenario({
-      cluster: { nodes: ports.map((port) => ({ host: "127.0.0.1", port })) },
-    });
+    const target = { cluster: { nodes: ports.map((port) => ({ host: "127.0.0.1", port })) } };
+    const outcome = await sharedTokenScenario(target);
     expect(outcome.statuses).toEqual(Array(10).fill(200));
     expect(outcome.tokenRequests).toBe(1);
+    // Deactivating saves the document and drops the connector's shared tokens in one script: on a Cluster its
+    // keys must share the document's slot, or the script is refused and the admin cannot halt routing.
+    const probe = new Redis.Cluster(ports.map((port) => ({ host: "127.0.0.1", port })));
+    probe.on("error", () => {});
+    const tokensOf = `{${outcome.prefix}}tokens-of:crm-1`;
+    const before = await probe.exists(tokensOf);
+    const admin = await ConnectorRegistry.open((await member(target, outcome.prefix)).store, {
+      role: "full-admin",
+    });
+    await admin.deactivate("CRM");
+    const after = await probe.exists(tokensOf);
+    probe.disconnect();
+    expect([before, after]).toEqual([1, 0]);
   }, 90_000);
 
   it("an existing ioredis Cluster client of the host", async () => {

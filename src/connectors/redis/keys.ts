@@ -3,6 +3,8 @@
  * names; secrets never do: fingerprints are keyed hashes (Sealer.nameFor).
  */
 export interface FleetKeys {
+  /** What every key name starts with: the prefix, as a hash tag on a Cluster (`{flowrun:}`). */
+  readonly base: string;
   /** Hash: `version`, `count`, `document` (the connectors document, secrets sealed). */
   readonly state: string;
   /** Pub/sub channel: the new version after every change. */
@@ -17,20 +19,24 @@ export interface FleetKeys {
 }
 
 /**
- * On a Redis Cluster (`hashTagged`) the connector id in per-connector keys is a hash tag (`{id}`): the token
- * scripts use a connector's token, lease and index keys together, and a script's keys must share one slot
- * (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags). Elsewhere names stay
- * as they were, so a fleet's existing keys keep working.
+ * On a Redis Cluster (`hashTagged`) the prefix is a hash tag (`{flowrun:}connectors`, `{flowrun:}token:crm-1:…`),
+ * so every key of a fleet is in one slot: the token scripts use a connector's token, lease and index keys together,
+ * and saving the connectors document drops the changed connectors' token keys in the same script, and a script's
+ * keys must share one slot
+ * (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags). A fleet's keys are few and
+ * small; the Cluster is there for failover, not to spread them. Elsewhere names stay as they were, so a fleet's
+ * existing keys keep working.
  */
 export function fleetKeys(prefix: string, hashTagged = false): FleetKeys {
-  const of = (id: string) => (hashTagged ? `{${id}}` : id);
+  const base = hashTagged ? `{${prefix}}` : prefix;
   return {
-    state: `${prefix}connectors`,
+    base,
+    state: `${base}connectors`,
     changes: `${prefix}connectors:changed`,
-    tokensOf: (id) => `${prefix}tokens-of:${of(id)}`,
-    refreshOf: (id) => `${prefix}refresh-of:${of(id)}`,
-    token: (id, name) => `${prefix}token:${of(id)}:${name}`,
-    lease: (id, name) => `${prefix}lease:${of(id)}:${name}`,
-    refresh: (id, name) => `${prefix}refresh:${of(id)}:${name}`,
+    tokensOf: (id) => `${base}tokens-of:${id}`,
+    refreshOf: (id) => `${base}refresh-of:${id}`,
+    token: (id, name) => `${base}token:${id}:${name}`,
+    lease: (id, name) => `${base}lease:${id}:${name}`,
+    refresh: (id, name) => `${base}refresh:${id}:${name}`,
   };
 }

@@ -184,7 +184,7 @@ export class RedisConnectorStore implements ConnectorStore {
         sealed,
         String(document.connectors.length),
         this.keys.changes,
-        this.connection.keyPrefix,
+        this.keys.base,
         String(changed.length),
         ...changed,
         ...deleted,
