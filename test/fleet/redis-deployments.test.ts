@@ -108,9 +108,12 @@ describe.skipIf(!installed)("Redis deployments", () => {
     expect([before, after]).toEqual([1, 0]);
   }, 90_000);
 
-  it("an existing ioredis Cluster client of the host", async () => {
-    const ports = await startCluster();
-    const client = new Redis.Cluster(ports.map((port) => ({ host: "127.0.0.1", port })));
+  it("an existing ioredis Cluster client of the host, its node password kept", async () => {
+    const ports = await startCluster({ password: "cluster-pass" });
+    const client = new Redis.Cluster(
+      ports.map((port) => ({ host: "127.0.0.1", port })),
+      { redisOptions: { password: "cluster-pass" } },
+    );
     client.on("error", () => {});
     const outcome = await sharedTokenScenario({ client });
     expect(outcome.statuses).toEqual(Array(10).fill(200));

@@ -64,7 +64,13 @@ export async function startPlainRedis(extra: readonly string[] = []): Promise<nu
 }
 
 /** Three masters, no replicas, every slot covered; the ports of the nodes. */
-export async function startCluster(): Promise<number[]> {
+/** `password`: every node requires it (`requirepass`), as a protected production cluster does. */
+export async function startCluster(options: { password?: string } = {}): Promise<number[]> {
+  const auth =
+    options.password === undefined
+      ? []
+      : ["--requirepass", options.password, "--masterauth", options.password];
+  const cliAuth = options.password === undefined ? [] : ["-a", options.password, "--no-auth-warning"];
   const dir = tempDir();
   const ports: number[] = [];
   for (let n = 0; n < 3; n++) {
@@ -84,14 +90,16 @@ export async function startCluster(): Promise<number[]> {
         `nodes-${port}.conf`,
         "--cluster-node-timeout",
         "2000",
+        ...auth,
       ],
       dir,
     );
   }
-  for (const port of ports) await waitForPing(port);
+  for (const port of ports) await waitForPing(port, { password: options.password });
   execFileSync(
     "redis-cli",
     [
+      ...cliAuth,
       "--cluster",
       "create",
       ...ports.map((port) => `127.0.0.1:${port}`),
@@ -104,7 +112,9 @@ export async function startCluster(): Promise<number[]> {
   const deadline = Date.now() + 20_000;
   for (const port of ports) {
     for (;;) {
-      const info = execFileSync("redis-cli", ["-p", String(port), "cluster", "info"], { encoding: "utf8" });
+      const info = execFileSync("redis-cli", [...cliAuth, "-p", String(port), "cluster", "info"], {
+        encoding: "utf8",
+      });
       if (info.includes("cluster_state:ok")) break;
       if (Date.now() > deadline) throw new Error(`cluster node ${port} did not reach cluster_state:ok`);
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -231,12 +231,18 @@ function openerFor(
   const flowrunRedis = { ...perConnection, lazyConnect: true, enableOfflineQueue: false, retryStrategy };
   const client = options.client;
   if (options.cluster || (client !== undefined && client instanceof ioredis.Cluster)) {
+    // ioredis merges a duplicate's options one level deep: the host's node options (password, TLS) must be
+    // spread in here, or flowrun's redisOptions would replace them.
+    const hostRedisOptions =
+      client instanceof ioredis.Cluster
+        ? client.options.redisOptions
+        : options.cluster?.options?.redisOptions;
     const clusterOptions = (name: string): ClusterOptions => ({
       ...options.cluster?.options,
       lazyConnect: true,
       enableOfflineQueue: false,
       clusterRetryStrategy: retryStrategy,
-      redisOptions: { ...options.cluster?.options?.redisOptions, ...perConnection, connectionName: name },
+      redisOptions: { ...hostRedisOptions, ...perConnection, connectionName: name },
     });
     const open = (name: string) =>
       (client instanceof ioredis.Cluster
