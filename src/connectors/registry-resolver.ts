@@ -226,7 +226,8 @@ export function registryResolver(
   );
   const rotated = new RotatedRefreshTokens();
   const unsubscribe = registry.on("change", ({ kind, connector }) => {
-    if (kind !== "refresh-token-rotated") options.tokenCache.dropConnector(connector.id);
+    if (kind === "refresh-token-rotated") options.tokenCache.refreshTokenRotated(connector.id);
+    else options.tokenCache.dropConnector(connector.id);
     if (kind === "deleted") rotated.forget(connector.id);
   });
   const overrideFor = (connector: Connector) =>

@@ -348,9 +348,10 @@ export class ConnectorRegistry {
   /**
    * Stores a refresh token the token endpoint rotated (RFC 6749 section 6), so that the next process uses it.
    * Not an admin edit: no role, allowed while active. Only a refresh token stored in the file itself can be
-   * rewritten; one that comes from `{ env }` or `{ file }` is left alone and false is returned.
+   * rewritten; one that comes from `{ env }` or `{ file }` is left alone and false is returned. `generation`: the
+   * count of rotations from the configured token; a store holding this generation or a newer one is left alone.
    */
-  rotateRefreshToken(id: string, refreshToken: string, generation?: number): Promise<boolean> {
+  rotateRefreshToken(id: string, refreshToken: string, generation: number): Promise<boolean> {
     // No role: the engine stores what the token endpoint rotated.
     return this.mutate(
       () => undefined,
@@ -362,11 +363,11 @@ export class ConnectorRegistry {
         // Compare-and-set on the generation: a newer refresh token (another process's) is never replaced by an
         // older one. The caller has nothing to keep: the store holds a token at least as new as its own.
         const stored = current.refreshTokenGeneration ?? 0;
-        if (generation !== undefined && generation <= stored) return true;
+        if (generation <= stored) return true;
         const next = freeze({
           ...structuredClone(current),
           refreshToken,
-          ...(generation === undefined ? {} : { refreshTokenGeneration: generation }),
+          refreshTokenGeneration: generation,
         } as Connector);
         await this.commit(this.replace(next), this.ccai, { kind: "refresh-token-rotated", connector: next });
         return true;
@@ -609,7 +610,11 @@ function changeKind(old: Connector | undefined, next: Connector): ConnectorChang
     "refreshToken" in next &&
     typeof old.refreshToken === "string" &&
     typeof next.refreshToken === "string" &&
-    isDeepStrictEqual({ ...old, refreshToken: "" }, { ...next, refreshToken: "" });
+    // A rotation changes the token and its generation; anything else is an admin's edit.
+    isDeepStrictEqual(
+      { ...old, refreshToken: "", refreshTokenGeneration: 0 },
+      { ...next, refreshToken: "", refreshTokenGeneration: 0 },
+    );
   return rotatedOnly ? "refresh-token-rotated" : "edited";
 }
 

@@ -221,6 +221,14 @@ export class TokenCache {
     this.#refusals.clear(connectorId);
   }
 
+  /**
+   * The connector's refresh token was rotated (by this process or another): a refusal of the older one says nothing
+   * about the new one, which is tried at once.
+   */
+  refreshTokenRotated(connectorId: string): void {
+    this.#refusals.clear(connectorId);
+  }
+
   get size(): number {
     return this.#tokens.size;
   }
@@ -262,9 +270,19 @@ export class TokenCache {
     background: boolean,
     current?: CachedToken,
   ): Promise<CachedToken> {
-    this.#refusals.check(lookup.connectorId, lookup.owner ?? `connector ${lookup.connectorId}`);
+    // Checked where the refresh token would be sent, not before: during the backoff a token another process
+    // stored is still read from the shared store.
+    const owner = lookup.owner ?? `connector ${lookup.connectorId}`;
+    const guarded: TokenLookup = Object.create(lookup, {
+      fetch: {
+        value: (inBackground: boolean, refreshToken?: HeldRefreshToken) => {
+          this.#refusals.check(lookup.connectorId, owner);
+          return lookup.fetch(inBackground, refreshToken);
+        },
+      },
+    });
     try {
-      const entry = await this.#obtain(lookup, background, current);
+      const entry = await this.#obtain(guarded, background, current);
       this.#refusals.clear(lookup.connectorId);
       return entry;
     } catch (error) {

@@ -104,9 +104,13 @@ describe("a registry on a connectors file follows other processes' writes", () =
       refreshToken: "rt-1",
     });
     const { registry, changes } = await follower(file);
-    await writer.rotateRefreshToken(wx.id, "rt-2");
-    await eventually(() => expect(changes.map((c) => c.kind)).toEqual(["refresh-token-rotated"]));
-    expect(registry.resolve("WxCC")).toMatchObject({ refreshToken: "rt-2" });
+    await writer.rotateRefreshToken(wx.id, "rt-2", 1);
+    await writer.rotateRefreshToken(wx.id, "rt-3", 2);
+    // Each rotation carries a new generation: still a rotation, never an edit (an edit would drop every other
+    // process's cached access token, and each would refresh, rotate and drop the others' in turn).
+    await eventually(() => expect(registry.resolve("WxCC")).toMatchObject({ refreshToken: "rt-3" }));
+    expect(new Set(changes.map((c) => c.kind))).toEqual(new Set(["refresh-token-rotated"]));
+    expect(registry.resolve("WxCC")).toMatchObject({ refreshTokenGeneration: 2 });
   });
 
   it("keeps the last good state when the file is broken by hand, warns once with where, picks up the next valid write", async () => {

@@ -7,6 +7,7 @@ import { ConnectorFileStore } from "../../src/connectors/file-store.js";
 import { RefusalBackoff, splitGeneration, withGeneration } from "../../src/connectors/refresh-chain.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorInput } from "../../src/connectors/schema.js";
+import { type SharedTokenStore, TokenCache } from "../../src/connectors/token-cache.js";
 import { connectorsDoc, memoryRegistry } from "../auth-e2e/harness.js";
 
 const webex = {
@@ -99,5 +100,61 @@ describe("refusal backoff", () => {
     high.refused("c", "invalid_grant");
     now = 11_900;
     expect(() => high.check("c", "x")).toThrowError(/refresh token was not sent/);
+  });
+});
+
+describe("refusal backoff in the token cache", () => {
+  const refused = () =>
+    new AuthError("invalid_grant", { code: "invalid-grant", oauthError: "invalid_grant" });
+  function lookup(fetch: () => Promise<never>) {
+    return {
+      key: "c-wxcc:settings",
+      connectorId: "c-wxcc",
+      defaultLifetimeSeconds: 3600,
+      deadline: performance.now() + 5000,
+      configuredRefreshToken: "rt-1",
+      held: () => ({ refreshToken: "rt-1", generation: 0 }),
+      detached: true,
+      owner: 'connector "Webex CC"',
+      fetch,
+      signal: new AbortController().signal,
+    };
+  }
+
+  it("still reads a token another process stored in the shared store; only sending the refresh token waits", async () => {
+    let reads = 0;
+    const otherProcessToken = { accessToken: "stored-by-another", tokenType: "Bearer" };
+    const shared: SharedTokenStore = {
+      async obtain(request) {
+        reads++;
+        if (reads === 1) return (await request.fetch(undefined)).entry;
+        return { token: otherProcessToken, refreshAt: Date.now() + 60_000, expiresAt: Date.now() + 120_000 };
+      },
+    } as SharedTokenStore;
+    const cache = new TokenCache({ shared });
+    let sent = 0;
+    const send = async (): Promise<never> => {
+      sent++;
+      throw refused();
+    };
+    await expect(cache.use(lookup(send))).rejects.toMatchObject({ code: "invalid-grant" });
+    const second = await cache.use(lookup(send));
+    expect(second.token.accessToken).toBe("stored-by-another");
+    expect(sent).toBe(1);
+  });
+
+  it("a refresh token rotated meanwhile (by another process) is tried at once, not after the backoff", async () => {
+    const cache = new TokenCache();
+    let sent = 0;
+    const send = async (): Promise<never> => {
+      sent++;
+      throw refused();
+    };
+    await expect(cache.use(lookup(send))).rejects.toMatchObject({ code: "invalid-grant" });
+    await expect(cache.use(lookup(send))).rejects.toMatchObject({ code: "refresh-backoff" });
+    expect(sent).toBe(1);
+    cache.refreshTokenRotated("c-wxcc");
+    await expect(cache.use(lookup(send))).rejects.toMatchObject({ code: "invalid-grant" });
+    expect(sent).toBe(2);
   });
 });
