@@ -148,6 +148,9 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
           invalidate: NO_OP,
         };
       }
+      // One limit for everything a refresh flight sends, a retry with a newer token included: the fleet's lease
+      // outlasts REFRESH_LIMIT_MS once, not twice (docs/decisions.md, the fencing argument).
+      let refreshDeadline: number | undefined;
       const { token, fetched } = await cache.use({
         key,
         connectorId: profile.id,
@@ -164,7 +167,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
           // refresh-token request its own, REFRESH_LIMIT_MS); each caller's signal only ends its own wait
           // (TokenLookup.signal).
           const deadline = refreshing
-            ? performance.now() + REFRESH_LIMIT_MS
+            ? (refreshDeadline ??= performance.now() + REFRESH_LIMIT_MS)
             : background
               ? performance.now() + BACKGROUND_REFRESH_MS
               : request.deadline;
