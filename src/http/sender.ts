@@ -139,7 +139,8 @@ const NOTHING_SENT_CODES = new Set([
 
 /** Whether a failed attempt's request may have reached the server (see `AttemptError.maybeSent`). */
 function mayHaveBeenSent(error: unknown, dispatched: boolean): boolean {
-  if (!dispatched || error instanceof EgressDeniedError) return false;
+  // A proxy that refuses the tunnel (CONNECT answered 407, 403...) never forwarded a byte to the server.
+  if (!dispatched || error instanceof EgressDeniedError || proxyRefusal(error) !== undefined) return false;
   const code = errorCode(error) ?? errorCode((error as { cause?: unknown } | null)?.cause);
   return code === undefined || !NOTHING_SENT_CODES.has(code);
 }

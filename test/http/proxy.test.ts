@@ -172,6 +172,9 @@ describe("a connector's own proxy", () => {
     expect(run.outputs.statusCode).toBeNull();
     expect(run.outputs.error?.kind).toBe("auth");
     expect(run.outputs.error?.message).toContain("the proxy refused its credentials (HTTP 407");
+    // The refused tunnel carried nothing to the token endpoint: not "after sending", so a refresh token would be
+    // neither called spent nor kept from a retry.
+    expect(run.outputs.error?.message).toContain("could not reach");
     expect(api.received).toEqual([]);
     const everything = JSON.stringify(run.result);
     expect(everything).not.toContain(PROXY_PASSWORD);
