@@ -119,7 +119,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
         const unused = (replayed?.session.unused ?? []).map(
           (exchange) => `recorded exchange never used: ${exchange.request.method} ${exchange.request.url}`,
         );
-        for (const problem of unmatched) ctx.io.stderr(`${colors.red(problem)}\n`);
+        for (const problem of unmatched) ctx.io.stderr(`${colors.red(engine.scrubber.scrubText(problem))}\n`);
         for (const problem of unused) ctx.io.stderr(`${colors.yellow(problem)}\n`);
         if (options.report) {
           // The report code (and its graph layout library) loads only when a report is asked for.

@@ -113,13 +113,15 @@ export async function runCase(
     await engine?.close();
     await session.close();
   }
+  // A request that matched no recording is shown as it was sent: the secrets the engine resolved go first.
+  const scrubber = engine?.scrubber;
   return {
     file: displayName,
     name: testCase.name,
     passed: failures.length === 0,
     durationMs: Math.round((performance.now() - started) * 10) / 10,
-    failures,
-    result,
+    failures: scrubber ? failures.map((failure) => scrubber.scrubText(failure)) : failures,
+    result: scrubber && result ? scrubber.scrubValue(result) : result,
     flowDocument,
     expected: testCase.expect,
     ...(compileFailed ? { compileFailed } : {}),

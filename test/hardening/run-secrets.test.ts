@@ -136,6 +136,47 @@ describe("flowrun run", () => {
   });
 });
 
+describe("replay: a request that matches no recording", () => {
+  it("flowrun test and run --replay show it with the connector's secrets redacted", async () => {
+    const replayDir = mkdtempSync(path.join(tmpdir(), "flowrun-replay-secrets-"));
+    const fixtures = path.resolve("fixtures");
+    writeFileSync(
+      path.join(replayDir, "connectors.json"),
+      readFileSync(path.join(fixtures, "connectors.json"), "utf8"),
+    );
+    writeFileSync(
+      path.join(replayDir, "loyalty.flow.json"),
+      readFileSync(path.join(fixtures, "flows/loyalty-points.flow.json"), "utf8"),
+    );
+    // The recording was made with another user name: the token request this run sends matches nothing, and the
+    // mismatch shows the request as sent, password and client secret in its body.
+    const recorded = JSON.parse(readFileSync(path.join(fixtures, "flows/loyalty-points.test.json"), "utf8"));
+    recorded.flow = "./loyalty.flow.json";
+    recorded.connectors = "./connectors.json";
+    recorded.cases = recorded.cases.slice(0, 1);
+    recorded.cases[0].exchanges[0].request.body.username = "someone-else";
+    writeFileSync(path.join(replayDir, "loyalty.test.json"), JSON.stringify(recorded));
+    const env = {
+      ...process.env,
+      LOYALTY_CLIENT_SECRET: "Replay-client-secret-Hv31",
+      LOYALTY_PASSWORD: "Replay-password-Kc92",
+    };
+    const tested = await cli(["test", "loyalty.test.json"], { cwd: replayDir, env });
+    const replayed = await cli(
+      ["run", "loyalty.flow.json", "--replay", "loyalty.test.json", "--case", recorded.cases[0].name],
+      { cwd: replayDir, env },
+    );
+    for (const output of [tested, replayed]) {
+      const shown = output.stdout + output.stderr;
+      expect(shown).toContain("someone-else");
+      expect(shown).toContain("[REDACTED]");
+      expect(shown).not.toContain(env.LOYALTY_CLIENT_SECRET);
+      expect(shown).not.toContain(env.LOYALTY_PASSWORD);
+    }
+    rmSync(replayDir, { recursive: true, force: true });
+  });
+});
+
 describe("an embedded engine", () => {
   it("learns the secrets it resolves and sends: spans, and engine.scrubber for the host's logs, show none", async () => {
     const telemetry = installTelemetry();
