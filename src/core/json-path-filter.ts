@@ -114,7 +114,13 @@ function member(target: unknown, key: string | number): unknown {
 function compileUnary(node: jsep.UnaryExpression): Evaluator {
   const argument = compileNode(node.argument);
   if (node.operator === "!") return (current, budget) => !truthy(argument(current, budget));
-  if (node.operator === "-") return (current, budget) => -(argument(current, budget) as number);
+  // Negates numbers only: `-` on an array or object would make JavaScript turn the whole value into a string, work
+  // the step budget never sees.
+  if (node.operator === "-")
+    return (current, budget) => {
+      const value = argument(current, budget);
+      return typeof value === "number" ? -value : Number.NaN;
+    };
   throw new FilterSyntaxError(`operator "${node.operator}" is not allowed in filters`);
 }
 

@@ -25,7 +25,13 @@ export class SecretScrubber {
 
   /** Values under 4 characters are ignored (see scrubSecrets). */
   add(secret: string): void {
-    if (secret.length < 4 || this.#secrets.has(secret)) return;
+    if (secret.length < 4) return;
+    if (this.#secrets.has(secret)) {
+      // Seen again: still in use, so it becomes the newest and is not the next one forgotten.
+      this.#secrets.delete(secret);
+      this.#secrets.add(secret);
+      return;
+    }
     this.#secrets.add(secret);
     if (this.#secrets.size > MAX_SECRETS) this.#secrets.delete(this.#secrets.values().next().value!);
     this.#sorted = undefined;

@@ -24,7 +24,15 @@ const liquid = new Liquid({
   dynamicPartials: false,
   jsTruthy: false,
 });
-liquid.registerFilter("json", (value: unknown) => JSON.stringify(value ?? null));
+/** Liquid's own `json` with `null` for undefined, charging the template's memory budget as liquidjs's filters do. */
+liquid.registerFilter(
+  "json",
+  function (this: { context: { memoryLimit: { use(count: number): void } } }, value: unknown) {
+    const text = JSON.stringify(value ?? null);
+    this.context.memoryLimit.use(text.length);
+    return text;
+  },
+);
 
 type ParsedTemplate = ReturnType<Liquid["parse"]>;
 

@@ -106,6 +106,12 @@ describe("JSON paths a flow author writes", () => {
     expect(result.variables.failure).toBeNull();
   });
 
+  it("negates only numbers in filters: `-@` on an array is no number (JavaScript would stringify the array)", async () => {
+    const body = JSON.stringify({ items: [[5], 5, "5", { n: 5 }] });
+    const result = await run(parseFlow("$.items[?(-@ == -5)]"), { body });
+    expect(result.variables.found).toEqual([5]);
+  });
+
   it("honours an engine's own step budget", async () => {
     const body = JSON.stringify({ items: Array.from({ length: 100 }, (_, id) => ({ id })) });
     const tight = await run(parseFlow("$.items[*].id"), { body }, { limits: { jsonPathSteps: 50 } });
@@ -197,6 +203,12 @@ describe("templates a flow author writes", () => {
       "{% for a in list %}{% for b in list %}{% for c in list %}{% endfor %}{% endfor %}{% endfor %}";
     const result = await run(promptFlow(loop), { list });
     expect(result.trace[0]!.error?.message).toMatch(/^activity "say": limit templateRenderMs exceeded/);
+  });
+
+  it("charges the json filter to templateMemory: chained, it cannot double a string until memory runs out", async () => {
+    const result = await run(promptFlow(`{{ "\\"" ${"| json ".repeat(20)}}}`), {});
+    expect(result.path).toEqual(["say", "handled", "done"]);
+    expect(result.trace[0]!.error?.message).toMatch(/^activity "say": limit templateMemory exceeded/);
   });
 
   it("bounds filters on the fast expression path too", async () => {

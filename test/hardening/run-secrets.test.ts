@@ -223,6 +223,15 @@ describe("SecretScrubber", () => {
     expect(scrubber.scrubText("abc-token-1234")).toBe("abc-token-1234");
   });
 
+  it("forgets the least recently seen secret, not one still in use (a client secret resolved at every run)", () => {
+    const scrubber = new SecretScrubber();
+    scrubber.add("client-secret-static");
+    for (let i = 0; i < 1023; i++) scrubber.add(`issued-token-${i}`);
+    scrubber.add("client-secret-static");
+    for (let i = 0; i < 10; i++) scrubber.add(`later-secret-${i}`);
+    expect(scrubber.scrubText("echo client-secret-static")).toBe(`echo ${REDACTED}`);
+  });
+
   it("shows values of any depth, cut at 32 levels with [...]", () => {
     let deep: unknown = 1;
     for (let i = 0; i < 100_000; i++) deep = [deep];
