@@ -166,8 +166,9 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
           // all the other waiters with its reason. It keeps that caller's deadline as its own time limit (a
           // refresh-token request its own, REFRESH_LIMIT_MS); each caller's signal only ends its own wait
           // (TokenLookup.signal).
-          const deadline = refreshing
-            ? (refreshDeadline ??= performance.now() + REFRESH_LIMIT_MS)
+          if (refreshing) refreshDeadline ??= performance.now() + REFRESH_LIMIT_MS;
+          const deadline = refreshDeadline
+            ? refreshDeadline
             : background
               ? performance.now() + BACKGROUND_REFRESH_MS
               : request.deadline;
