@@ -167,11 +167,8 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
           // refresh-token request its own, REFRESH_LIMIT_MS); each caller's signal only ends its own wait
           // (TokenLookup.signal).
           if (refreshing) refreshDeadline ??= performance.now() + REFRESH_LIMIT_MS;
-          const deadline = refreshDeadline
-            ? refreshDeadline
-            : background
-              ? performance.now() + BACKGROUND_REFRESH_MS
-              : request.deadline;
+          const deadline =
+            refreshDeadline ?? (background ? performance.now() + BACKGROUND_REFRESH_MS : request.deadline);
           return tokens.fetch(
             {
               dispatcher: profile.dispatcher ?? request.dispatcher,
