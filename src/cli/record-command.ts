@@ -18,6 +18,7 @@ import {
   commandSecrets,
   engineOptionsFrom,
   exitCodeFor,
+  hasConfigurationProblem,
   type RunCliOptions,
   runWithInputs,
   shownResult,
@@ -135,16 +136,21 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
       );
       const refusal = options.strict ? strictRefusal(exchanges, options.out) : undefined;
       if (refusal) throw new RecordRefused(refusal);
-      const existing = await readExisting(outPath);
-      const testFile: TestFile = existing ?? {
-        flow: relative(outPath, flowPath),
-        ...(options.connectors
-          ? { connectors: relative(outPath, path.resolve(ctx.io.cwd, options.connectors)) }
-          : {}),
-        cases: [],
-      };
-      testFile.cases = [...testFile.cases.filter((c) => c.name !== options.case), recordedCase];
-      await writeAtomically(outPath, `${JSON.stringify(testFile, null, 2)}\n`);
+      // A run that met a configuration problem (unset secret, unknown connector) recorded the problem, not the
+      // API: its case would fail in every replay. Nothing is written; the trace below says what to fix.
+      const misconfigured = hasConfigurationProblem(result);
+      if (!misconfigured) {
+        const existing = await readExisting(outPath);
+        const testFile: TestFile = existing ?? {
+          flow: relative(outPath, flowPath),
+          ...(options.connectors
+            ? { connectors: relative(outPath, path.resolve(ctx.io.cwd, options.connectors)) }
+            : {}),
+          cases: [],
+        };
+        testFile.cases = [...testFile.cases.filter((c) => c.name !== options.case), recordedCase];
+        await writeAtomically(outPath, `${JSON.stringify(testFile, null, 2)}\n`);
+      }
       // The terminal gets what the file got: a secret given as an input is shown `[REDACTED]` in the trace too.
       const shown = shownResult(engine, secrets, result);
       const print = (text: string) => ctx.io.stdout(engine.scrubber.scrubText(text));
@@ -163,9 +169,14 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
               }),
             ),
       );
-      print(
-        `recorded case ${JSON.stringify(options.case)} with ${exchangeSummary(exchanges)} into ${options.out}\n`,
-      );
+      if (misconfigured)
+        ctx.io.stderr(
+          `nothing was recorded into ${options.out}: the run met a configuration problem (above); fix it and record again\n`,
+        );
+      else
+        print(
+          `recorded case ${JSON.stringify(options.case)} with ${exchangeSummary(exchanges)} into ${options.out}\n`,
+        );
       ctx.exit(exitCodeFor(result));
     } finally {
       await engine.close();

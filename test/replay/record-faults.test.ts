@@ -76,3 +76,28 @@ describe("flowrun record against a server that is down", () => {
     expect(existsSync(out)).toBe(false);
   });
 });
+
+describe("flowrun record of a misconfigured run", () => {
+  it("writes no case when a connector's secret is unset, says why, and exits 4", async () => {
+    const dir = await tempDir();
+    const out = path.join(dir, "crm.test.json");
+    const env = { ...process.env };
+    delete env.CRM_CLIENT_SECRET;
+    const record = await cli(
+      [
+        "record",
+        "fixtures/flows/crm-lookup.flow.json",
+        "--connectors",
+        "fixtures/connectors.json",
+        "--case",
+        "x",
+        "--out",
+        out,
+      ],
+      { env },
+    );
+    expect(record.code).toBe(4);
+    expect(record.stderr).toContain(`nothing was recorded into ${out}: the run met a configuration problem`);
+    expect(existsSync(out)).toBe(false);
+  });
+});
