@@ -146,7 +146,10 @@ export async function engineOptionsFrom(
     proxyEnv: ctx.io.env,
     onWarning: (message) => ctx.io.stderr(`warning: ${message}\n`),
   };
-  const redisUrl = connectors === "none" ? undefined : redisUrlFrom(ctx, options.redis);
+  // An explicit --connectors FILE wins over FLOWRUN_REDIS_URL from the environment (fleet hosts export it);
+  // only --redis given beside it is a conflict.
+  const fileChosen = options.connectors !== undefined && options.redis === undefined;
+  const redisUrl = connectors === "none" || fileChosen ? undefined : redisUrlFrom(ctx, options.redis);
   if (redisUrl !== undefined) {
     if (options.connectors !== undefined)
       throw new UsageError("--connectors and --redis exclude each other: connectors come from one place");

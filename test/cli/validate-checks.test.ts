@@ -163,6 +163,17 @@ describe("flowrun validate catches a newcomer's mistakes, each with file:line:co
     expect(good.stdout).toBe("✓ fixtures/flows/crm-lookup.flow.json: valid\n");
     expect(good.code).toBe(0);
   });
+
+  it("--connectors FILE is used on a host that exports FLOWRUN_REDIS_URL: the explicit option wins", async () => {
+    const connectors = path.resolve("fixtures/connectors.json");
+    const env = { ...process.env, FLOWRUN_REDIS_URL: "redis://127.0.0.1:1" };
+    const run = await cli(["validate", "fixtures/flows/crm-lookup.flow.json", "--connectors", connectors], {
+      env,
+    });
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toBe("✓ fixtures/flows/crm-lookup.flow.json: valid\n");
+    expect(run.code).toBe(0);
+  });
 });
 
 describe("the helpers behind the messages", () => {
