@@ -18,7 +18,6 @@ import {
   missingActivityMessage,
   type NameReference,
   type Report,
-  rawLinks,
 } from "./flow-checks.js";
 import { flowEnvelopeSchema } from "./flow-schema.js";
 import type { EngineServices } from "./services.js";
@@ -102,16 +101,13 @@ export function compileFlow(
   if (onError !== undefined && !ids.has(onError))
     report(["onError"], `onError activity "${onError}" does not exist${didYouMean(onError, ids)}`);
   const edges = linkActivities(definitions, compiledActivities, ids, onError, report);
-  for (const [id, raw] of Object.entries(flow.activities)) {
-    if (!definitions.has(id)) edges.set(id, new Set([...rawLinks(raw), ...(onError ? [onError] : [])]));
-  }
   // Unreachable activities are only worth a warning once the errors are fixed: an error (a mistyped link, a
   // refused activity) would otherwise bring a cascade of warnings about what follows it.
   const hasErrors = problems.some((problem) => problem.severity === "error");
   if (!hasErrors && typeof flow.start === "string" && ids.has(flow.start))
     reportUnreachable(flow.start, edges, ids, onError, report);
 
-  if (problems.some((problem) => problem.severity === "error")) throw new ValidationError(problems, source);
+  if (hasErrors) throw new ValidationError(problems, source);
   return {
     name: flow.name,
     description: flow.description,

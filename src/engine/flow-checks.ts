@@ -103,26 +103,7 @@ export function checkUnlinkedOutcomes(
   }
 }
 
-/**
- * The links of an activity its schema refused, read from the raw document: its successors stay reachable, so
- * one unknown field is one problem, not one plus an "unreachable" warning for everything after it.
- */
-export function rawLinks(raw: unknown): string[] {
-  if (!isRecord(raw)) return [];
-  const targets: string[] = [];
-  for (const key of ["next", "cases"]) {
-    const links = raw[key];
-    if (!isRecord(links)) continue;
-    for (const target of Object.values(links)) if (typeof target === "string") targets.push(target);
-  }
-  return targets;
-}
-
 /** `points to missing activity "rout"; did you mean "route"?` */
 export function missingActivityMessage(subject: string, target: string, ids: Iterable<string>): string {
   return `${subject} points to missing activity "${target}"${didYouMean(target, ids)}`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
