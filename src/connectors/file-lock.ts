@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, readlinkSync } from "node:fs";
-import { link, open, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
+import { open, readFile, stat, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ConnectorError } from "./errors.js";
@@ -24,6 +24,11 @@ interface LockOwner {
   readonly pidNamespace?: string;
   /** The holder's start time in clock ticks since boot (`/proc/PID/stat` field 22): tells a reused pid apart. */
   readonly startTime?: string;
+  /**
+   * The kernel's boot id (`/proc/sys/kernel/random/boot_id`): namespace numbers repeat on every machine, so two
+   * hosts (or pods on two nodes with one host name) sharing the file over NFS are told apart by it.
+   */
+  readonly bootId?: string;
 }
 
 const DEFAULT_STALE_MS = 10_000;
@@ -33,6 +38,15 @@ const DEFAULT_TIMEOUT_MS = 5_000;
  * creating and writing it (the write takes microseconds): it is taken over without waiting for `staleMs`.
  */
 const UNWRITTEN_GRACE_MS = 2_000;
+
+/** This kernel's boot id, or undefined where /proc does not show it (not Linux). */
+function bootId(): string | undefined {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
 
 /** This process's pid namespace, or undefined where /proc does not show it (not Linux). */
 function pidNamespace(): string | undefined {
@@ -71,12 +85,13 @@ export async function acquireFileLock(file: string, options: FileLockOptions = {
     acquiredAt: new Date().toISOString(),
     pidNamespace: pidNamespace(),
     startTime: processStartTime(process.pid),
+    bootId: bootId(),
   };
   for (let attempt = 0; ; attempt++) {
     if (await tryCreate(lockPath, owner)) return holdLock(lockPath, owner, staleMs);
     const held = await readHolder(lockPath);
     if (held && (await isStale(lockPath, held.text, staleMs))) {
-      await takeOver(lockPath, held.text, owner.token);
+      await takeOver(lockPath, held.text);
       continue;
     }
     if (Date.now() >= deadline) throw lockedError(file, lockPath, held?.text);
@@ -159,6 +174,7 @@ async function isStale(lockPath: string, text: string, staleMs: number): Promise
  */
 function holderIsGone(owner: LockOwner): boolean {
   if (owner.host !== hostname()) return false;
+  if (owner.bootId !== undefined && owner.bootId !== bootId()) return false;
   // A lock written without a namespace (an older flowrun) keeps the host name and kill(pid, 0) test.
   if (owner.pidNamespace === undefined) return !processExists(owner.pid);
   if (owner.pidNamespace !== pidNamespace()) return false;
@@ -176,21 +192,36 @@ function processExists(pid: number): boolean {
   }
 }
 
+/** A takeover guard older than this belongs to a taker that died inside its few microseconds of work. */
+const TAKEOVER_GUARD_STALE_MS = 2_000;
+
 /**
- * Removes a stale lock without removing a fresh one: the lock is first renamed aside (atomic; only one taker
- * succeeds), and if what was moved is not the stale lock we judged (another taker replaced it in between), it is
- * linked back (link fails rather than overwrite when yet another lock appeared).
+ * Removes a stale lock without removing a fresh one. Waiters that judged the same lock stale take turns through a
+ * guard file (`FILE.lock.takeover`, O_EXCL): the one holding it reads the lock again and removes it only if it is
+ * still the stale text it judged. Without the guard, a slower taker could remove the lock a faster one had just
+ * created, and two writers would hold it at once.
  */
-async function takeOver(lockPath: string, staleText: string, token: string): Promise<void> {
-  const aside = `${lockPath}.${token}.stale`;
+async function takeOver(lockPath: string, staleText: string): Promise<void> {
+  const guardPath = `${lockPath}.takeover`;
+  let guard: Awaited<ReturnType<typeof open>>;
   try {
-    await rename(lockPath, aside);
-  } catch {
-    return; // someone else took it over first
+    guard = await open(guardPath, "wx", 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw lockIoError(guardPath, error);
+    const age = await stat(guardPath).then(
+      (guardStat) => Date.now() - guardStat.mtimeMs,
+      () => 0,
+    );
+    if (age > TAKEOVER_GUARD_STALE_MS) await unlink(guardPath).catch(() => undefined);
+    return; // another waiter is taking it over: look at the lock again
   }
-  const moved = await readFile(aside, "utf8").catch(() => staleText);
-  if (moved !== staleText) await link(aside, lockPath).catch(() => undefined);
-  await unlink(aside).catch(() => undefined);
+  try {
+    const current = await readFile(lockPath, "utf8").catch(() => undefined);
+    if (current === staleText) await unlink(lockPath).catch(() => undefined);
+  } finally {
+    await guard.close();
+    await unlink(guardPath).catch(() => undefined);
+  }
 }
 
 function lockedError(file: string, lockPath: string, text: string | undefined): ConnectorError {
