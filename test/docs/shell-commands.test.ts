@@ -1,12 +1,12 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { cliScript } from "../helpers/processes.js";
 import { documentationBlocks, type MarkdownBlock } from "./markdown-blocks.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
-const cli = path.join(root, "bin", "flowrun.js");
 
 interface DocCommand {
   readonly where: string;
@@ -35,23 +35,26 @@ const commands = documentationBlocks(root, ["sh", "console"])
 /** What git sees as changed or new: a documented command must leave the working tree as it found it. */
 const workingTree = () => execFileSync("git", ["status", "--porcelain"], { cwd: root, encoding: "utf8" });
 
-describe.skipIf(!existsSync(path.join(root, "dist", "cli", "main.js")))(
-  "the docs' shell commands run as written (against the built CLI; ```sh no-run for ones needing servers or secrets)",
-  () => {
-    it("finds the documented commands", () => {
-      expect(commands.map((c) => c.where)).toContain("README.md:19");
-    });
+describe("the docs' shell commands run as written (```sh no-run for ones needing servers or secrets)", () => {
+  // The CLI bundled from the current source, as the other process tests run it: never a stale dist/.
+  let cli: string;
+  beforeAll(async () => {
+    cli = await cliScript();
+  });
 
-    it.each(commands)("$where: $command", ({ command }) => {
-      const before = workingTree();
-      const temp = mkdtempSync(path.join(tmpdir(), "flowrun-docs-"));
-      const run = spawnSync("sh", ["-c", command.replace(/^npx flowrun /, `node "${cli}" `)], {
-        cwd: root,
-        env: { ...process.env, TMPDIR: temp, NO_COLOR: "1" },
-        encoding: "utf8",
-      });
-      expect(run.status, `${command}\n${run.stdout}\n${run.stderr}`).toBe(0);
-      expect(workingTree()).toBe(before);
+  it("finds the documented commands", () => {
+    expect(commands.map((c) => c.where)).toContain("README.md:19");
+  });
+
+  it.each(commands)("$where: $command", ({ command }) => {
+    const before = workingTree();
+    const temp = mkdtempSync(path.join(tmpdir(), "flowrun-docs-"));
+    const run = spawnSync("sh", ["-c", command.replace(/^npx flowrun /, `node "${cli}" `)], {
+      cwd: root,
+      env: { ...process.env, TMPDIR: temp, NO_COLOR: "1" },
+      encoding: "utf8",
     });
-  },
-);
+    expect(run.status, `${command}\n${run.stdout}\n${run.stderr}`).toBe(0);
+    expect(workingTree()).toBe(before);
+  });
+});
