@@ -219,13 +219,10 @@ export class RunTelemetry {
   startHttpAttempt(request: HttpAttemptStart): HttpAttemptTelemetry {
     const span = this.tracer?.startSpan(request.method, { kind: SPAN_KIND_CLIENT }, this.context);
     if (span?.isRecording()) {
-      const url = new URL(request.origin);
-      const port = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
       span.setAttributes({
         [ATTR_HTTP_REQUEST_METHOD]: request.method,
         [ATTR_URL_FULL]: request.redactedUrl,
-        [ATTR_SERVER_ADDRESS]: url.hostname,
-        [ATTR_SERVER_PORT]: port,
+        ...serverAttributes(request.origin),
         "flowrun.activity.id": request.activityId,
       });
       if (request.resendCount > 0) span.setAttribute(ATTR_HTTP_REQUEST_RESEND_COUNT, request.resendCount);
