@@ -151,12 +151,12 @@ export function recordingInterceptor(
           if (!isSecretName(name)) continue;
           learnt.push(...credentialSecrets(value));
         }
-        secretFieldValues(responseBody(body, headers["content-type"] ?? ""), learnt);
+        const parsedBody = responseBody(body, headers["content-type"] ?? "");
+        secretFieldValues(parsedBody, learnt);
         learnSecrets(knownSecrets, learnt);
         const request = recordedRequest();
         const response: RecordedResponse = { status };
         if (Object.keys(headers).length > 0) response.headers = headers;
-        const parsedBody = responseBody(body, headers["content-type"] ?? "");
         if (parsedBody !== undefined) response.body = redactValue(parsedBody, knownSecrets);
         ended = true;
         onExchange({ request, response });
