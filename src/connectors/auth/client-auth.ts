@@ -1,6 +1,4 @@
-import { createPrivateKey, type KeyObject } from "node:crypto";
-import { SignJWT } from "jose";
-import { AuthError } from "../errors.js";
+import { assertionJwt, cachedPrivateKey, type SigningAlg } from "./jwt-assertion.js";
 import type { ClientCredentials } from "./token-request.js";
 
 /**
@@ -22,54 +20,13 @@ export type ClientAuthentication =
       readonly clientId: string;
       /** PEM private key (RSA for RS256/PS256, P-256 for ES256). */
       readonly privateKey: string;
-      readonly signingAlg?: PrivateKeyAlg;
+      readonly signingAlg?: SigningAlg;
       readonly keyId?: string;
     }
   | { readonly clientAuth: "tls_client_auth" | "self_signed_tls_client_auth"; readonly clientId: string };
 
-export type PrivateKeyAlg = "RS256" | "PS256" | "ES256";
-
 /** An assertion lives long enough to cross a slow network, and no longer: it is a bearer credential. */
 const ASSERTION_LIFETIME_SECONDS = 60;
-
-const keys = new WeakMap<object, { key: KeyObject; alg: PrivateKeyAlg }>();
-
-/** Reads the signing key once per configuration and checks it suits the algorithm; never quotes the key. */
-function signingKey(
-  client: Extract<ClientAuthentication, { clientAuth: "private_key_jwt" }>,
-  owner: string,
-): { key: KeyObject; alg: PrivateKeyAlg } {
-  const known = keys.get(client);
-  if (known) return known;
-  const unusable = (why: string) =>
-    new AuthError(`${owner}: the private_key_jwt privateKey ${why}`, { code: "credentials-unavailable" });
-  let key: KeyObject;
-  try {
-    key = createPrivateKey({ key: client.privateKey, format: "pem" });
-  } catch {
-    throw unusable("is not a readable PEM private key");
-  }
-  const type = key.asymmetricKeyType;
-  const alg = client.signingAlg ?? (type === "ec" ? "ES256" : "RS256");
-  const fits =
-    alg === "ES256" ? type === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1" : type === "rsa";
-  if (!fits) throw unusable(`(${type ?? "not asymmetric"}) cannot sign ${alg}`);
-  const entry = { key, alg };
-  keys.set(client, entry);
-  return entry;
-}
-
-/** RFC 7523 section 3 claims for client authentication: iss and sub are the client, aud the token endpoint. */
-function assertionClaims(client: ClientAuthentication, tokenUrl: string, now: number): SignJWT {
-  const issuedAt = Math.floor(now / 1000);
-  return new SignJWT({})
-    .setIssuer(client.clientId)
-    .setSubject(client.clientId)
-    .setAudience(tokenUrl)
-    .setIssuedAt(issuedAt)
-    .setExpirationTime(issuedAt + ASSERTION_LIFETIME_SECONDS)
-    .setJti(crypto.randomUUID());
-}
 
 /** The signed `client_assertion` of a JWT method. */
 export async function clientAssertion(
@@ -78,13 +35,23 @@ export async function clientAssertion(
   owner: string,
   now = Date.now(),
 ): Promise<string> {
-  const jwt = assertionClaims(client, tokenUrl, now);
+  // RFC 7523 section 3 for client authentication: iss and sub are the client, aud the token endpoint.
+  const claims = {
+    issuer: client.clientId,
+    subject: client.clientId,
+    audience: tokenUrl,
+    lifetimeSeconds: ASSERTION_LIFETIME_SECONDS,
+  };
+  const jwt = assertionJwt(claims, now);
   if (client.clientAuth === "client_secret_jwt") {
     return jwt
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .sign(new TextEncoder().encode(client.clientSecret));
   }
-  const { key, alg } = signingKey(client, owner);
+  const { key, alg } = cachedPrivateKey(client, client.privateKey, owner, {
+    alg: client.signingAlg,
+    what: "the private_key_jwt privateKey",
+  });
   return jwt
     .setProtectedHeader({ alg, typ: "JWT", ...(client.keyId ? { kid: client.keyId } : {}) })
     .sign(key);

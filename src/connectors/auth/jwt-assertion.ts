@@ -15,56 +15,82 @@ export interface AssertionClaims {
   readonly lifetimeSeconds: number;
 }
 
-const keys = new WeakMap<object, KeyObject>();
+/** The asymmetric algorithms an assertion may be signed with (RFC 7518 section 3.1). */
+export type SigningAlg = "RS256" | "PS256" | "ES256";
 
-/** Reads a PEM private key (PKCS#8 or PKCS#1) once; the message never quotes the key. */
-export function readPrivateKey(pem: string, owner: string): KeyObject {
+const keys = new WeakMap<object, { key: KeyObject; alg: SigningAlg }>();
+
+/**
+ * Reads a PEM private key (PKCS#8 or PKCS#1) and checks it can sign `alg` (default: ES256 for a P-256 key, else
+ * RS256); jose would otherwise fail only at signing time, with an error that names no connector. `what` names the
+ * key in messages, which never quote it.
+ */
+export function readPrivateKey(
+  pem: string,
+  owner: string,
+  options: { alg?: SigningAlg; what?: string } = {},
+): { key: KeyObject; alg: SigningAlg } {
+  const what = options.what ?? "the private key";
+  const unusable = (why: string) =>
+    new AuthError(`${owner}: ${what} ${why}`, { code: "credentials-unavailable" });
+  // A use that admits RSA keys only (the JWT bearer grants) says so in its messages.
+  const rsaOnly = options.alg === "RS256" || options.alg === "PS256";
+  const kind = rsaOnly ? "PEM RSA private key" : "PEM private key";
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: pem, format: "pem" });
   } catch {
-    throw new AuthError(`${owner}: the private key is not a readable PEM RSA private key`, {
-      code: "credentials-unavailable",
-    });
+    throw unusable(`is not a readable ${kind}`);
   }
-  // createPrivateKey also reads EC/Ed25519 keys; RS256 cannot use them, and jose would fail later at signing
-  // time with a JOSENotSupported error instead of an AuthError that names the connector.
-  if (key.asymmetricKeyType !== "rsa") {
-    throw new AuthError(
-      `${owner}: the private key is not a readable PEM RSA private key (it is ${key.asymmetricKeyType ?? "not asymmetric"})`,
-      { code: "credentials-unavailable" },
+  const type = key.asymmetricKeyType ?? "not asymmetric";
+  const alg = options.alg ?? (type === "ec" ? "ES256" : "RS256");
+  const fits =
+    alg === "ES256" ? type === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1" : type === "rsa";
+  if (!fits)
+    throw unusable(
+      rsaOnly && type !== "rsa"
+        ? `is not a readable ${kind} (it is ${type})`
+        : `(${type}) cannot sign ${alg}`,
     );
-  }
-  return key;
+  return { key, alg };
 }
 
 /**
- * RFC 7523 section 3: the JWT's `iss`, `sub`, `aud`, `exp` (and `iat`), signed RS256 (RFC 7518 section 3.3) as
- * Salesforce and Google require. `jti` makes every assertion unique.
+ * RFC 7523 section 3: the JWT's `iss`, `sub`, `aud`, `exp` (and `iat`); `jti` makes every assertion unique. Signed
+ * by the caller with the header its use requires.
  */
-export async function signAssertion(
-  claims: AssertionClaims,
-  key: KeyObject,
-  now = Date.now(),
-): Promise<string> {
+export function assertionJwt(claims: AssertionClaims, now = Date.now()): SignJWT {
   const issuedAt = Math.floor(now / 1000);
   const jwt = new SignJWT(claims.scope ? { scope: claims.scope } : {})
-    .setProtectedHeader({ alg: "RS256", typ: "JWT" })
     .setIssuer(claims.issuer)
     .setAudience(claims.audience)
     .setIssuedAt(issuedAt)
     .setExpirationTime(issuedAt + claims.lifetimeSeconds)
     .setJti(crypto.randomUUID());
   if (claims.subject) jwt.setSubject(claims.subject);
-  return jwt.sign(key);
+  return jwt;
 }
 
-/** A key read once per settings object. */
-export function cachedPrivateKey(settings: object, pem: string, owner: string): KeyObject {
-  let key = keys.get(settings);
-  if (!key) {
-    key = readPrivateKey(pem, owner);
-    keys.set(settings, key);
+/** The JWT bearer grant's assertion, signed RS256 (RFC 7518 section 3.3) as Salesforce and Google require. */
+export async function signAssertion(
+  claims: AssertionClaims,
+  key: KeyObject,
+  now = Date.now(),
+): Promise<string> {
+  return assertionJwt(claims, now).setProtectedHeader({ alg: "RS256", typ: "JWT" }).sign(key);
+}
+
+/** A key read (and checked) once per settings object. */
+export function cachedPrivateKey(
+  settings: object,
+  pem: string,
+  owner: string,
+  options: { alg?: SigningAlg; what?: string } = { alg: "RS256" },
+): { key: KeyObject; alg: SigningAlg } {
+  let entry = keys.get(settings);
+  if (!entry) {
+    entry = readPrivateKey(pem, owner, options);
+    keys.set(settings, entry);
   }
-  return key;
+  return entry;
 }

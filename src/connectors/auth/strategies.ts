@@ -69,7 +69,7 @@ async function buildTokenRequest(settings: TokenAuthSettings, owner: string): Pr
       return refreshTokenRequest(settings.tokenUrl, client, settings.refreshToken);
     }
     case "jwt-bearer": {
-      const key = cachedPrivateKey(settings, settings.privateKey, owner);
+      const { key } = cachedPrivateKey(settings, settings.privateKey, owner);
       return jwtBearerRequest(settings.tokenUrl, await signAssertion(settings.claims, key));
     }
     case "wxm-login":

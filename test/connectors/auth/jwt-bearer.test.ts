@@ -137,7 +137,7 @@ describe("JWT bearer grant (RFC 7523 2.1)", () => {
   });
 
   it("every assertion is unique (jti)", async () => {
-    const key = readPrivateKey(keys.privateKey, "test");
+    const { key } = readPrivateKey(keys.privateKey, "test", { alg: "RS256" });
     const claims = { issuer: "i", audience: "a", lifetimeSeconds: 60 };
     const [first, second] = await Promise.all([signAssertion(claims, key), signAssertion(claims, key)]);
     const one = await jwtVerify(first, publicKey);
