@@ -82,6 +82,22 @@ const relative = (from: string, to: string) => {
   return link.startsWith(".") ? link : `./${link}`;
 };
 
+/** Adds the case to the test file (created beside the flow's and connectors' paths), replacing one of its name. */
+async function writeCase(
+  outPath: string,
+  flowPath: string,
+  connectorsPath: string | undefined,
+  recordedCase: TestCase,
+): Promise<void> {
+  const testFile: TestFile = (await readExisting(outPath)) ?? {
+    flow: relative(outPath, flowPath),
+    ...(connectorsPath ? { connectors: relative(outPath, connectorsPath) } : {}),
+    cases: [],
+  };
+  testFile.cases = [...testFile.cases.filter((c) => c.name !== recordedCase.name), recordedCase];
+  await writeAtomically(outPath, `${JSON.stringify(testFile, null, 2)}\n`);
+}
+
 export function registerRecordCommand(program: Command, ctx: CliContext): void {
   addRunOptions(
     program
@@ -140,16 +156,8 @@ export function registerRecordCommand(program: Command, ctx: CliContext): void {
       // API: its case would fail in every replay. Nothing is written; the trace below says what to fix.
       const misconfigured = hasConfigurationProblem(result);
       if (!misconfigured) {
-        const existing = await readExisting(outPath);
-        const testFile: TestFile = existing ?? {
-          flow: relative(outPath, flowPath),
-          ...(options.connectors
-            ? { connectors: relative(outPath, path.resolve(ctx.io.cwd, options.connectors)) }
-            : {}),
-          cases: [],
-        };
-        testFile.cases = [...testFile.cases.filter((c) => c.name !== options.case), recordedCase];
-        await writeAtomically(outPath, `${JSON.stringify(testFile, null, 2)}\n`);
+        const connectorsPath = options.connectors && path.resolve(ctx.io.cwd, options.connectors);
+        await writeCase(outPath, flowPath, connectorsPath, recordedCase);
       }
       // The terminal gets what the file got: a secret given as an input is shown `[REDACTED]` in the trace too.
       const shown = shownResult(engine, secrets, result);
