@@ -1,3 +1,4 @@
+import { type BackoffPolicy, backoffMs } from "../http/retry.js";
 import { AuthError } from "./errors.js";
 
 /**
@@ -31,11 +32,11 @@ export function splitGeneration(stored: string): { generation: number; value: st
   return { generation: Number(match[1]), value: stored.slice(match[0].length) };
 }
 
-/** First wait after the token endpoint refused a connector's refresh token; doubles up to the maximum. */
-const FIRST_BACKOFF_MS = 10_000;
-const MAX_BACKOFF_MS = 60_000;
-/** ± this share of the wait, so that the processes of a fleet do not all try again in the same instant. */
-const JITTER = 0.2;
+/**
+ * After the token endpoint refused a connector's refresh token: 10 s, doubling to 60 s, plus up to 20 % at random
+ * so that the processes of a fleet do not all try again in the same instant.
+ */
+const REFUSAL_BACKOFF: BackoffPolicy = { baseMs: 10_000, maxMs: 60_000, jitter: 0.2 };
 
 interface Refusal {
   readonly count: number;
@@ -79,8 +80,7 @@ export class RefusalBackoff {
 
   refused(connectorId: string, reason: string): void {
     const count = (this.#refusals.get(connectorId)?.count ?? 0) + 1;
-    const base = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (count - 1));
-    const wait = base * (1 - JITTER + 2 * JITTER * this.#random());
+    const wait = backoffMs(REFUSAL_BACKOFF, count, { random: this.#random });
     this.#refusals.set(connectorId, { count, until: this.#now() + wait, reason });
   }
 

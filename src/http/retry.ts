@@ -15,15 +15,19 @@ export const realClock: RetryClock = {
   random: Math.random,
 };
 
-export interface RetryPolicy {
-  /** Retries after the first attempt. */
-  readonly retries: number;
+/** Exponential backoff with jitter: the one formula for every wait after a failure. */
+export interface BackoffPolicy {
   /** The first backoff; each further retry doubles it. */
   readonly baseMs: number;
   /** No backoff is longer (a server's Retry-After may be). */
   readonly maxMs: number;
   /** Up to this fraction of the backoff is added at random, so that concurrent runs do not retry in step. */
   readonly jitter: number;
+}
+
+export interface RetryPolicy extends BackoffPolicy {
+  /** Retries after the first attempt. */
+  readonly retries: number;
 }
 
 /** API calls: about 100, 200, 400 ms; the activity's `retries` setting replaces `retries`. */
@@ -66,7 +70,11 @@ export function retryAfterMs(
 }
 
 /** The exponential backoff before retry `retryNumber` (1-based), jitter included. */
-export function backoffMs(policy: RetryPolicy, retryNumber: number, clock: RetryClock): number {
+export function backoffMs(
+  policy: BackoffPolicy,
+  retryNumber: number,
+  clock: Pick<RetryClock, "random">,
+): number {
   const base = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, retryNumber - 1));
   return base + Math.floor(clock.random() * base * policy.jitter);
 }

@@ -66,7 +66,7 @@ describe("refresh token generations", () => {
 });
 
 describe("refusal backoff", () => {
-  it("10 s after the first refusal (with jitter), doubling to 60 s; a success clears it", () => {
+  it("10 s after the first refusal (plus jitter), doubling to 60 s; a success clears it", () => {
     let now = 0;
     const backoff = new RefusalBackoff({ now: () => now, random: () => 0.5 });
     backoff.check("c", 'connector "C"');
@@ -76,12 +76,12 @@ describe("refusal backoff", () => {
       backoff.check("c", 'connector "C"');
     } catch (error) {
       expect((error as AuthError).code).toBe("refresh-backoff");
-      expect((error as AuthError).message).toContain("next try in 10 s");
+      expect((error as AuthError).message).toContain("next try in 11 s");
     }
-    now = 10_001;
+    now = 11_001;
     backoff.check("c", 'connector "C"');
     for (let refusal = 0; refusal < 5; refusal++) backoff.refused("c", "invalid_grant");
-    now += 59_000;
+    now += 65_000;
     expect(() => backoff.check("c", 'connector "C"')).toThrowError(/6 times in a row/);
     now += 1_001;
     backoff.check("c", 'connector "C"');
@@ -89,11 +89,11 @@ describe("refusal backoff", () => {
     backoff.check("c", 'connector "C"');
   });
 
-  it("jitter spreads the wait by up to 20 % either way", () => {
+  it("jitter adds up to 20 % to the wait", () => {
     let now = 0;
     const low = new RefusalBackoff({ now: () => now, random: () => 0 });
     low.refused("c", "invalid_grant");
-    now = 8001;
+    now = 10_001;
     low.check("c", "x");
     now = 0;
     const high = new RefusalBackoff({ now: () => now, random: () => 0.999 });
