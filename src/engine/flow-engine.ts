@@ -1,5 +1,5 @@
 import { type Problem, ValidationError } from "../core/errors.js";
-import { SecretScrubber } from "../core/scrubber.js";
+import type { SecretScrubber } from "../core/scrubber.js";
 import type { ActivityDefinition } from "./activity.js";
 import { compileFlow, type FlowPlan } from "./compiler.js";
 import type { CallHandlers } from "./host.js";
@@ -50,7 +50,7 @@ export function createFlowEngine(parts: FlowEngineParts): Engine {
     parts.activities.map((activity) => [activity.type, activity]),
   );
   const { services, handlers } = parts;
-  const scrubber = services.scrubber ?? new SecretScrubber();
+  const scrubber = services.scrubber;
   const runState: EngineRunState = { timestamps: new TraceTimestamps(), aborts: new RunAborts() };
   const compile = (document: unknown, compileOptions: CompileOptions = {}): CompiledFlow => {
     const plan: FlowPlan = compileFlow(document, activities, services, compileOptions.source);

@@ -1,6 +1,6 @@
 import type { Context } from "@opentelemetry/api";
 import { FlowrunError } from "../core/errors.js";
-import { checkValueDepth, DEFAULT_LIMITS, type Limits } from "../core/limits.js";
+import { checkValueDepth, type Limits } from "../core/limits.js";
 import { type RunTelemetry, startRunTelemetry } from "../core/telemetry.js";
 import type { RunContext, StepResult } from "./activity.js";
 import type { CompiledActivity, FlowPlan } from "./compiler.js";
@@ -74,7 +74,7 @@ class ActivityRunContext implements RunContext {
     readonly handlers: CallHandlers,
     readonly services: EngineServices,
   ) {
-    this.limits = services.limits ?? DEFAULT_LIMITS;
+    this.limits = services.limits;
     this.scope = new Scope(this.limits);
   }
   coerceFor(variable: string, value: unknown, source: string): unknown {

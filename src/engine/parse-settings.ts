@@ -1,7 +1,7 @@
 import { describeError } from "../core/errors.js";
 import type { PathSegment } from "../core/json-path.js";
 import { type CompiledJsonPath, compileJsonPath } from "../core/json-paths.js";
-import { checkValueDepth, DEFAULT_LIMITS, LimitExceededError } from "../core/limits.js";
+import { checkValueDepth, LimitExceededError } from "../core/limits.js";
 import type { CompileContext, RunContext } from "./activity.js";
 import type { ParseSettingDefinition } from "./schema-parts.js";
 import { coerce } from "./variables.js";
@@ -34,7 +34,7 @@ export function compileParseSettings(
     }
     let path: CompiledJsonPath | undefined;
     try {
-      path = compileJsonPath(setting.pathExpression, ctx.services.limits ?? DEFAULT_LIMITS);
+      path = compileJsonPath(setting.pathExpression, ctx.services.limits);
     } catch (error) {
       ctx.problem([...where, "pathExpression"], describeError(error));
     }
@@ -72,7 +72,7 @@ export function applyParseSettings(
   document: unknown,
   ctx: RunContext,
 ): { assignments: Record<string, unknown>; unmatchedPaths?: Record<string, string> } | { error: string } {
-  checkValueDepth(document, (ctx.services.limits ?? DEFAULT_LIMITS).valueDepth, "the parsed response");
+  checkValueDepth(document, ctx.services.limits.valueDepth, "the parsed response");
   const values: unknown[] = [];
   let unmatchedPaths: Record<string, string> | undefined;
   for (const setting of settings) {

@@ -10,10 +10,10 @@ import type { SecretScrubber } from "../core/scrubber.js";
 export interface EngineServices {
   /** Maximum number of activities one run may execute (loop protection). */
   readonly maxSteps: number;
-  /** Bounds on JSON paths, templates and value depth (src/core/limits.ts); default DEFAULT_LIMITS. */
-  readonly limits?: Limits;
+  /** Bounds on JSON paths, templates and value depth (src/core/limits.ts). */
+  readonly limits: Limits;
   /** Learns the credentials requests carry (access tokens as issued), so that every output can redact them. */
-  readonly scrubber?: SecretScrubber;
+  readonly scrubber: SecretScrubber;
   /** The HTTP transport shared by every run of the engine (connection pools, body cap, loopback rule). */
   readonly http: HttpServices;
   /** Looks connectors up by name or id; undefined when the host configured none. */

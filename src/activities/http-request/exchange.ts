@@ -438,7 +438,7 @@ class HttpExchange {
       method: this.method,
       origin: url.origin,
       // Spans leave the process: a known secret in any query parameter (not only a secret-named one) is removed.
-      redactedUrl: this.ctx.services.scrubber?.scrubText(url.shown) ?? url.shown,
+      redactedUrl: this.ctx.services.scrubber.scrubText(url.shown),
       activityId: this.ctx.activityId,
       resendCount,
     });
@@ -470,7 +470,7 @@ class HttpExchange {
         const lower = name.toLowerCase();
         sent[lower] = value;
         shown[lower] = REDACTED;
-        this.ctx.services.scrubber?.addCredentialHeader(value);
+        this.ctx.services.scrubber.addCredentialHeader(value);
       }
     }
     return { sent, shown };
