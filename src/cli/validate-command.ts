@@ -10,12 +10,12 @@ import { type Paint, paint } from "./paint.js";
 import { engineOptionsFrom } from "./run-options.js";
 
 /** "1 error", "2 errors". */
-export function plural(count: number, noun: string): string {
+function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 /** One problem as `  error FILE:LINE:COL $.json.path: message`, so editors and terminals can jump to it. */
-export function problemLine(problem: Problem, file: string, positions: JsonPositions, colors: Paint): string {
+function problemLine(problem: Problem, file: string, positions: JsonPositions, colors: Paint): string {
   const label = problem.severity === "error" ? colors.red("error") : colors.yellow("warning");
   const { line, column } = positions.at(problem.path);
   return `  ${label} ${file}:${line}:${column} ${colors.dim(problem.path)}: ${problem.message}\n`;

@@ -5,7 +5,7 @@ import { compileJsonPath } from "../core/json-paths.js";
 /** The connector model as zod schemas: the source of truth for types, validation and the JSON Schema. */
 
 /** Client authentication at the token endpoint (OpenID Connect Core 9, RFC 7523 2.2, RFC 8705 2). */
-export const CLIENT_AUTH_METHODS = [
+const CLIENT_AUTH_METHODS = [
   "basic",
   "body",
   "private_key_jwt",
@@ -13,7 +13,7 @@ export const CLIENT_AUTH_METHODS = [
   "tls_client_auth",
   "self_signed_tls_client_auth",
 ] as const;
-export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 
 export const CONNECTOR_TYPES = [
   "custom",

@@ -7,7 +7,7 @@ import type { Connector } from "./schema.js";
 import { resolveSecret, type SecretContext } from "./secrets.js";
 
 /** A certificate this close to its end is warned about: time to renew it before calls start failing. */
-export const CERTIFICATE_WARNING_DAYS = 30;
+const CERTIFICATE_WARNING_DAYS = 30;
 const DAY_MS = 86_400_000;
 
 /** The first certificate of a PEM chain, read; the message names the connector, never the PEM. */

@@ -1,8 +1,8 @@
 import { credentialSecrets, replaceSecretForms, secretFormsLongestFirst } from "./redact.js";
 
 /** How deep a value is shown; deeper parts are replaced by DEEP_MARKER, so printing never overflows the stack. */
-export const SHOWN_DEPTH = 32;
-export const DEEP_MARKER = "[...]";
+const SHOWN_DEPTH = 32;
+const DEEP_MARKER = "[...]";
 
 /**
  * Older secrets are forgotten past this many: a long-lived engine sees a new access token every hour and must not
@@ -19,7 +19,6 @@ const MAX_SECRETS = 1024;
 export class SecretScrubber {
   // Insertion-ordered: the oldest is forgotten first.
   readonly #secrets = new Set<string>();
-  #sorted: string[] | undefined;
   /** Every form of every secret, longest first: built on the first scrub after a change, not on every scrub. */
   #forms: string[] | undefined;
 
@@ -34,20 +33,20 @@ export class SecretScrubber {
     }
     this.#secrets.add(secret);
     if (this.#secrets.size > MAX_SECRETS) this.#secrets.delete(this.#secrets.values().next().value!);
-    this.#sorted = undefined;
     this.#forms = undefined;
   }
 
-  /** A credential header's value (`Bearer abc`, `Basic xyz=`): the whole value and the credential alone. */
+  /**
+   * A credential header's value (`Bearer abc`, `Basic xyz=`): the whole value and the credential alone. Called for
+   * every request: a header seen before is only marked as still in use, without splitting it again.
+   */
   addCredentialHeader(value: string): void {
-    if (this.#secrets.has(value)) return;
+    if (this.#secrets.has(value)) {
+      this.#secrets.delete(value);
+      this.#secrets.add(value);
+      return;
+    }
     for (const secret of credentialSecrets(value)) this.add(secret);
-  }
-
-  /** The known secrets, longest first. */
-  get secrets(): readonly string[] {
-    this.#sorted ??= [...this.#secrets].sort((a, b) => b.length - a.length);
-    return this.#sorted;
   }
 
   scrubText(text: string): string {

@@ -72,7 +72,7 @@ function checkedProxyUrl(url: string, where: string): URL {
   return parsed;
 }
 
-export interface TransportOptions {
+interface TransportOptions {
   readonly connections: number;
   /** Trusted in addition to Node's bundled roots: the engine's `ca` and a connector's `tls.ca`. */
   readonly ca?: readonly string[];

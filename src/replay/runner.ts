@@ -65,7 +65,7 @@ export async function discoverTestFiles(paths: readonly string[], cwd: string): 
 }
 
 /** Replays one case through the engine's production request path with a MockAgent as its dispatcher. */
-export async function runCase(
+async function runCase(
   testFile: LoadedTestFile,
   testCase: TestCase,
   flowDocument: unknown,

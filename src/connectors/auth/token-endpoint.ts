@@ -98,7 +98,7 @@ function refusalWithoutSecrets(
  * is retried only when nothing was sent. An HTTP answer (5xx, 429) is still retried: the server said it issued
  * nothing.
  */
-export function singleUseGrant(tokenRequest: TokenRequest): boolean {
+function singleUseGrant(tokenRequest: TokenRequest): boolean {
   return new URLSearchParams(tokenRequest.body).get("grant_type") === "refresh_token";
 }
 

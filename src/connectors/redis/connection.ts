@@ -51,12 +51,12 @@ function reconnectDelay(attempt: number): number {
  * A connection's commands. A Cluster has the same command methods as a Redis; one type keeps every call site
  * free of union overloads.
  */
-export type RedisCommands = Redis;
+type RedisCommands = Redis;
 
 type IoRedis = Pick<typeof import("ioredis"), "Redis" | "Cluster">;
 
 /** Which Redis the options name, for messages: never a password. */
-export function describeRedisTarget(options: RedisConnectionOptions): string {
+function describeRedisTarget(options: RedisConnectionOptions): string {
   if (options.url !== undefined) return describeRedisUrl(options.url);
   if (options.cluster) return `cluster ${options.cluster.nodes.map(describeNode).join(",")}`;
   if (options.client) return "the host's ioredis client";
