@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { describeError, type Problem } from "../core/errors.js";
-import { JsonPositions } from "../core/json-positions.js";
+import { JsonPositions, problemLocation } from "../core/json-positions.js";
 import { readJsonSource } from "../core/json-source.js";
 import { createEngine, type Engine } from "../runtime/create-engine.js";
 import { EXIT } from "./io.js";
@@ -17,19 +17,19 @@ function plural(count: number, noun: string): string {
 /** One problem as `  error FILE:LINE:COL $.json.path: message`, so editors and terminals can jump to it. */
 function problemLine(problem: Problem, file: string, positions: JsonPositions, colors: Paint): string {
   const label = problem.severity === "error" ? colors.red("error") : colors.yellow("warning");
-  const { line, column } = positions.at(problem.path);
-  return `  ${label} ${file}:${line}:${column} ${colors.dim(problem.path)}: ${problem.message}\n`;
+  const where = problemLocation(problem, file, positions);
+  return `  ${label} ${colors.dim(where)}: ${problem.message}\n`;
 }
 
 /** Validates one file and prints its verdict and problems; true when it has errors. */
 async function validateFile(ctx: CliContext, engine: Engine, file: string, colors: Paint): Promise<boolean> {
   const name = path.relative(ctx.io.cwd, path.resolve(ctx.io.cwd, file)) || file;
   let problems: Problem[];
-  let positions: JsonPositions;
+  let text: string;
   try {
-    const { text, value } = await readJsonSource(path.resolve(ctx.io.cwd, file), name);
-    positions = new JsonPositions(text);
-    problems = engine.validate(value, { source: name });
+    const source = await readJsonSource(path.resolve(ctx.io.cwd, file), name);
+    text = source.text;
+    problems = engine.validate(source.value, { source: name });
   } catch (error) {
     ctx.io.stdout(`${colors.red("✗")} ${describeError(error)}\n`);
     return true;
@@ -43,7 +43,11 @@ async function validateFile(ctx: CliContext, engine: Engine, file: string, color
         ? `valid, ${plural(warnings, "warning")}`
         : "valid";
   ctx.io.stdout(`${errors > 0 ? colors.red("✗") : colors.green("✓")} ${name}: ${summary}\n`);
-  for (const problem of problems) ctx.io.stdout(problemLine(problem, name, positions, colors));
+  // Positions are worked out only for a file that has problems to place.
+  if (problems.length > 0) {
+    const positions = new JsonPositions(text);
+    for (const problem of problems) ctx.io.stdout(problemLine(problem, name, positions, colors));
+  }
   return errors > 0;
 }
 

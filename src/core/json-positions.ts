@@ -102,15 +102,20 @@ export function firstSyntaxError(text: string): TextPosition & { message: string
  * A document's problems as a compiler lists them, each at `source:line:column` and its JSON path, errors only
  * (warnings do not stop a run): the message `run` and `test` show for a flow that does not compile.
  */
+/** `file:line:column path`: where a problem is, as every listing of problems shows it. */
+export function problemLocation(problem: Problem, source: string, positions: JsonPositions): string {
+  const { line, column } = positions.at(problem.path);
+  return `${source}:${line}:${column} ${problem.path}`;
+}
+
 export function locatedProblemList(
   problems: readonly Problem[],
   source: string,
   positions: JsonPositions,
 ): string {
   const errors = problems.filter((problem) => problem.severity === "error");
-  const lines = errors.map((problem) => {
-    const { line, column } = positions.at(problem.path);
-    return `  ${source}:${line}:${column} ${problem.path}: ${problem.message}`;
-  });
+  const lines = errors.map(
+    (problem) => `  ${problemLocation(problem, source, positions)}: ${problem.message}`,
+  );
   return `${source}: ${errors.length} problem${errors.length === 1 ? "" : "s"}:\n${lines.join("\n")}`;
 }
