@@ -9,7 +9,12 @@ import { collectEgressAllow, EGRESS_ALLOW_HELP } from "./options.js";
 import { paint } from "./paint.js";
 import { jsonReport } from "./reporters/json.js";
 import { junitReport } from "./reporters/junit.js";
-import { failureSummary, prettyCaseLine, summaryLine } from "./reporters/pretty.js";
+import {
+  type CompileFailuresShown,
+  failureSummary,
+  prettyCaseLine,
+  summaryLine,
+} from "./reporters/pretty.js";
 
 const REPORTERS = ["pretty", "json", "junit", "html"] as const;
 type Reporter = (typeof REPORTERS)[number];
@@ -101,6 +106,7 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
       const pattern = casePattern(options.case);
       const files = await findTestFiles(paths, ctx.io.cwd);
       const colors = paint(ctx.io.color);
+      const compileFailuresShown: CompileFailuresShown = new Map();
       // Pretty output streams each case as it finishes; with --output the pretty lines still go to the terminal.
       const streamCases = reporter === "pretty" || options.output !== undefined;
       const factory = replayEngineFactory({
@@ -114,7 +120,7 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
           file,
           factory,
           (report) => {
-            if (streamCases) ctx.io.stdout(prettyCaseLine(report, colors));
+            if (streamCases) ctx.io.stdout(prettyCaseLine(report, colors, compileFailuresShown));
           },
           ctx.io.cwd,
           { casePattern: pattern, bail: options.bail },

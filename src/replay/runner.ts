@@ -167,9 +167,7 @@ export async function runTestFile(
   const running = options.bail ? undefined : cases.map(run);
   const reports: CaseReport[] = [];
   for (const [index, testCase] of cases.entries()) {
-    let report = await (running ? running[index]! : run(testCase));
-    const first = report.compileFailed ? reports.find((earlier) => earlier.compileFailed) : undefined;
-    if (first) report = { ...report, failures: [`the flow does not compile (see "${first.name}" above)`] };
+    const report = await (running ? running[index]! : run(testCase));
     reports.push(report);
     onCase(report);
     if (options.bail && !report.passed) break;

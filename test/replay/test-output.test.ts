@@ -100,6 +100,11 @@ describe("flowrun test output, as Jest users expect", () => {
     expect(run.stdout).toMatch(
       /ivr-menu\.flow\.json:1:\d+ \$\.start: start activity "greetng" does not exist/,
     );
+    // A json report has no "above": every case keeps its own problems.
+    const json = await cli(["test", testFile, "--reporter", "json"], { env });
+    const report = JSON.parse(json.stdout) as { cases: { failures: string[] }[] };
+    expect(report.cases.length).toBeGreaterThan(1);
+    for (const testCase of report.cases) expect(testCase.failures.join("\n")).toContain(problem);
   });
 
   it("a malformed test file gets a plain message with its line and column", async () => {
