@@ -9,12 +9,7 @@ import {
   type ProxyEnvironment,
   usesProxy,
 } from "./proxy.js";
-import {
-  createHttpAgent,
-  DEFAULT_CONNECTIONS_PER_ORIGIN,
-  withAdmissionGate,
-  withAgentAdmission,
-} from "./sender.js";
+import { DEFAULT_CONNECTIONS_PER_ORIGIN, withAdmissionGate, withAgentAdmission } from "./sender.js";
 
 export interface DispatcherOptions {
   /** An injected dispatcher (a host's Agent, a MockAgent in replay); the engine then owns no connection pool. */
@@ -111,20 +106,8 @@ export function engineDispatchers(options: DispatcherOptions): EngineDispatchers
       guarded && proxied ? withAgentAdmission(pool, pool.compose(egressInterceptor(policy))) : pool;
     return compose(checked);
   };
-  const plain = !usesProxy(options.proxyEnvironment);
-  const guardedAgent = plain
-    ? createHttpAgent({ ca: options.ca, connectionsPerOrigin: connections, egress })
-    : undefined;
-  const trustedAgent =
-    plain && !options.egressPolicyForConnectors
-      ? createHttpAgent({ ca: options.ca, connectionsPerOrigin: connections })
-      : undefined;
-  const flowUrls = guardedAgent ? compose(guardedAgent) : transport(true);
-  const connectors = options.egressPolicyForConnectors
-    ? flowUrls
-    : trustedAgent
-      ? compose(trustedAgent)
-      : transport(false);
+  const flowUrls = transport(true);
+  const connectors = options.egressPolicyForConnectors ? flowUrls : transport(false);
   const perConnector = new Map<string, Dispatcher>();
   return {
     connectors,
@@ -139,7 +122,7 @@ export function engineDispatchers(options: DispatcherOptions): EngineDispatchers
       return dispatcher;
     },
     close: async () => {
-      await Promise.all([guardedAgent?.close(), trustedAgent?.close(), ...owned.map((pool) => pool.close())]);
+      await Promise.all(owned.map((pool) => pool.close()));
     },
   };
 }

@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { rootCertificates } from "node:tls";
-import { Agent, type Dispatcher } from "undici";
-import { EgressDeniedError, type EgressPolicy } from "../core/egress-rules.js";
+import type { Dispatcher } from "undici";
+import { EgressDeniedError } from "../core/egress-rules.js";
 import { FlowrunError } from "../core/errors.js";
 import {
   type Context,
@@ -11,13 +10,12 @@ import {
   withinContext,
 } from "../core/telemetry.js";
 import { AdmissionGate, type AdmissionWaiter } from "./admission.js";
-import { type EgressLookup, egressConnector } from "./egress.js";
 import { proxyRefusal } from "./proxy.js";
 
 /** Default cap on a response body: 1 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
-/** The gates of the Agents `createHttpAgent` built; other dispatchers (a host's own, a MockAgent) have none. */
+/** The gates of the pools the engine built (withAdmissionGate); other dispatchers (a host's own, a MockAgent) have none. */
 const gates = new WeakMap<Dispatcher, AdmissionGate>();
 
 /** A dispatcher composed onto an engine Agent (a recording interceptor) still sends through the Agent's gate. */
@@ -35,31 +33,6 @@ export function withAdmissionGate<D extends Dispatcher>(dispatcher: D, connectio
 
 /** Connections kept per origin when the engine is not told otherwise. */
 export const DEFAULT_CONNECTIONS_PER_ORIGIN = 128;
-
-/**
- * The engine's keep-alive connection pools. With `ca`, the custom CA is trusted in addition to Node's bundled
- * roots (Node 20 cannot list NODE_EXTRA_CA_CERTS, so those are not added when `ca` is given).
- */
-export function createHttpAgent(
-  options: {
-    ca?: string | Buffer;
-    connectionsPerOrigin?: number;
-    /** Checks every new connection's resolved address against the egress policy. */
-    egress?: { policy: EgressPolicy; lookup?: EgressLookup };
-  } = {},
-): Agent {
-  const connections = options.connectionsPerOrigin ?? DEFAULT_CONNECTIONS_PER_ORIGIN;
-  const tls = options.ca === undefined ? undefined : { ca: [...rootCertificates, options.ca.toString()] };
-  const agent = new Agent({
-    keepAliveTimeout: 10_000,
-    keepAliveMaxTimeout: 60_000,
-    connections,
-    connect: options.egress ? egressConnector(options.egress.policy, { ...tls }, options.egress.lookup) : tls,
-  });
-  // No more requests per origin in undici at a time than it has connections (see admission.ts).
-  gates.set(agent, new AdmissionGate(connections));
-  return agent;
-}
 
 /** Why one attempt produced no response. `aborted` means the run itself was aborted by its host. */
 export type AttemptFailureKind = "timeout" | "network" | "response-too-large" | "aborted" | "egress-denied";
