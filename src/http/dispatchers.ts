@@ -46,7 +46,7 @@ export interface EngineDispatchers {
    * egress rules as `connectors`; one per distinct settings, closed with the engine. Undefined with an injected
    * dispatcher: the host owns the connections then, and the connector's proxy and TLS settings do not apply.
    */
-  forConnector(settings: ConnectorTransportSettings): Dispatcher | undefined;
+  readonly forConnector?: (settings: ConnectorTransportSettings) => Dispatcher;
   /** Closes the pools the engine created (never an injected dispatcher). */
   close(): Promise<void>;
 }
@@ -76,7 +76,6 @@ export function engineDispatchers(options: DispatcherOptions): EngineDispatchers
     return {
       connectors: options.egressPolicyForConnectors ? guarded : injected,
       flowUrls: guarded,
-      forConnector: () => undefined,
       close: async () => {},
     };
   }
@@ -112,7 +111,7 @@ export function engineDispatchers(options: DispatcherOptions): EngineDispatchers
   return {
     connectors,
     flowUrls,
-    forConnector(settings) {
+    forConnector: (settings) => {
       const key = createHash("sha256").update(JSON.stringify(settings)).digest("base64url");
       let dispatcher = perConnector.get(key);
       if (!dispatcher) {

@@ -114,9 +114,9 @@ export function assembleEngine(options: EngineOptions, replayRules: ReplayConnec
           onWarning: options.onWarning,
           allowLoopbackHttp: options.allowLoopbackHttp,
           sharedRefreshTokens: options.sharedTokens !== undefined,
-          // With an injected dispatcher (replay, a host's own) a connector's proxy and certificate are not used, so
-          // they are neither read nor checked: replay holds no real certificate.
-          connectorDispatcher: options.dispatcher ? undefined : dispatchers.forConnector,
+          // None with an injected dispatcher (replay, a host's own): a connector's proxy and certificate are then
+          // neither read nor checked (replay holds no real certificate).
+          connectorDispatcher: dispatchers.forConnector,
           onSecret: (value) => scrubber.add(value),
           ...replayRules,
         })
