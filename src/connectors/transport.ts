@@ -1,6 +1,5 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import type { ConnectorTransportSettings } from "../http/dispatchers.js";
-import { proxyLabel } from "../http/proxy.js";
 import type { SecretReader } from "./connector-auth.js";
 import { ConnectorError } from "./errors.js";
 import type { Connector } from "./schema.js";
@@ -72,9 +71,8 @@ export function connectorTransport(
   const owner = `connector "${connector.name}"`;
   let proxy: ConnectorTransportSettings["proxy"];
   if (connector.proxy) {
+    // The URL was checked when the connector was loaded (the schema); createTransport checks it once more.
     const { url, username } = connector.proxy;
-    if (!URL.canParse(url))
-      throw new ConnectorError("invalid-connector", `${owner}: proxy ${proxyLabel(url)} is not a URL`);
     proxy = username === undefined ? { url } : { url, username, password: secret("proxy.password") };
   }
   let tls: ConnectorTransportSettings["tls"];
