@@ -311,6 +311,22 @@ describe("the two commands the trace must describe truly", () => {
     expect(run.stdout).not.toMatch(/token (cached|fetched)|GET \?|https:\/\/crm/);
   });
 
+  it("a secret file that cannot be read is a configuration problem too: exit 4 and the file named", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "flowrun-secret-file-"));
+    const connectors = JSON.parse(
+      await import("node:fs/promises").then((fs) => fs.readFile("fixtures/connectors.json", "utf8")),
+    ) as { connectors: { name: string; auth: { clientSecret?: unknown } }[] };
+    const crm = connectors.connectors.find((connector) => connector.name === "CRM");
+    if (!crm) throw new Error("fixtures/connectors.json has no CRM connector");
+    crm.auth.clientSecret = { file: "missing-secret.txt" };
+    const connectorsFile = path.join(dir, "connectors.json");
+    writeFileSync(connectorsFile, JSON.stringify(connectors));
+    const run = await cli(["run", flow, "--connectors", connectorsFile]);
+    expect(run.code).toBe(4);
+    expect(run.stdout).toContain("GET not sent: no credentials");
+    expect(run.stdout).toContain("missing-secret.txt");
+  });
+
   it("no --connectors: a halted mark and a hint naming the connectors file nearby", async () => {
     const run = await cli(["run", flow]);
     expect(run.code).toBe(4); // an unknown connector is a configuration problem, not an ordinary halt
