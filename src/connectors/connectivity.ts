@@ -6,6 +6,8 @@ import { AttemptError, sendAttempt } from "../http/sender.js";
 import type { Connector, SecretValue } from "./schema.js";
 import { resolveSecret, type SecretContext, valueAt } from "./secrets.js";
 import { connectorTransport } from "./transport.js";
+import type { ConnectivityProbe } from "./types/descriptor.js";
+import { connectorType } from "./types/index.js";
 import { urlProblem } from "./url-rules.js";
 
 /**
@@ -42,43 +44,54 @@ export function unavailable(connector: Connector): ConnectivityResult {
   };
 }
 
-/** GETs `validationUrl` with the Basic credentials of a custom basic-auth connector; any 2xx is success. */
+/**
+ * GETs the URL a connector's type names to check its credentials (custom Basic auth: `validationUrl`, with the
+ * Basic credentials); any 2xx is success.
+ */
 export function createBasicAuthValidator(options: BasicValidatorOptions): ConnectivityValidator {
   return async (connector) => {
-    if (connector.type !== "custom" || connector.auth.type !== "basic") return unavailable(connector);
-    const { validationUrl, username } = connector.auth;
-    if (validationUrl === undefined)
+    const secret = (field: string) => resolveSecret(connector, field, secretAt(connector, field), options);
+    const probe = connectorType(connector).connectivityProbe?.(connector, secret);
+    if (probe === undefined) return unavailable(connector);
+    if (probe === "no-validation-url")
       return { status: "unavailable", message: "no validationUrl set, so connectivity was not checked" };
-    const badUrl = urlProblem(validationUrl, options);
-    if (badUrl) return { status: "failed", message: `auth.validationUrl ${badUrl}` };
-    const password = resolveSecret(connector, "auth.password", connector.auth.password, options);
-    const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-    const secrets = [password, `${username}:${password}`];
-    let own: Dispatcher | undefined;
-    try {
-      own = options.dispatcher ? undefined : checkDispatcher(connector, options);
-      // The one sender never follows redirects, so the credentials cannot leak to another origin.
-      const response = await sendAttempt({
-        url: new URL(validationUrl),
-        method: "GET",
-        headers: { authorization, accept: "application/json, text/plain, */*" },
-        body: undefined,
-        dispatcher: options.dispatcher ?? own!,
-        maxResponseBytes: MAX_VALIDATION_RESPONSE_BYTES,
-        deadline: performance.now() + (options.timeoutMs ?? 10_000),
-      });
-      const body = response.body.slice(0, 300).trim();
-      if (response.status >= 200 && response.status < 300)
-        return { status: "ok", message: `GET ${validationUrl} answered ${response.status}` };
-      const detail = body ? `: ${scrubSecrets(body, secrets)}` : "";
-      return { status: "failed", message: `GET ${validationUrl} answered ${response.status}${detail}` };
-    } catch (error) {
-      const reason = error instanceof AttemptError ? `${error.code}: ${error.message}` : describeError(error);
-      return { status: "failed", message: `GET ${validationUrl} failed: ${scrubSecrets(reason, secrets)}` };
-    } finally {
-      await own?.close();
-    }
+    const badUrl = urlProblem(probe.url, options);
+    if (badUrl) return { status: "failed", message: `${probe.field} ${badUrl}` };
+    return sendProbe(connector, probe, options);
   };
+}
+
+async function sendProbe(
+  connector: Connector,
+  probe: ConnectivityProbe,
+  options: BasicValidatorOptions,
+): Promise<ConnectivityResult> {
+  const { headers, secrets } = probe.credentials();
+  const url = probe.url;
+  let own: Dispatcher | undefined;
+  try {
+    own = options.dispatcher ? undefined : checkDispatcher(connector, options);
+    // The one sender never follows redirects, so the credentials cannot leak to another origin.
+    const response = await sendAttempt({
+      url: new URL(url),
+      method: "GET",
+      headers: { ...headers, accept: "application/json, text/plain, */*" },
+      body: undefined,
+      dispatcher: options.dispatcher ?? own!,
+      maxResponseBytes: MAX_VALIDATION_RESPONSE_BYTES,
+      deadline: performance.now() + (options.timeoutMs ?? 10_000),
+    });
+    const body = response.body.slice(0, 300).trim();
+    if (response.status >= 200 && response.status < 300)
+      return { status: "ok", message: `GET ${url} answered ${response.status}` };
+    const detail = body ? `: ${scrubSecrets(body, [...secrets])}` : "";
+    return { status: "failed", message: `GET ${url} answered ${response.status}${detail}` };
+  } catch (error) {
+    const reason = error instanceof AttemptError ? `${error.code}: ${error.message}` : describeError(error);
+    return { status: "failed", message: `GET ${url} failed: ${scrubSecrets(reason, [...secrets])}` };
+  } finally {
+    await own?.close();
+  }
 }
 
 /** One check's connections: the connector's proxy and certificate, else the environment's proxy, else direct. */
@@ -102,6 +115,5 @@ function secretAt(connector: Connector, field: string): SecretValue {
 }
 
 function describeType(connector: Connector): string {
-  if (connector.type !== "custom") return connector.type;
-  return connector.auth.type === "basic" ? "custom (basic)" : `custom (oauth2 ${connector.auth.grantType})`;
+  return connectorType(connector).describe?.(connector) ?? connector.type;
 }

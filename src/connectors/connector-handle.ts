@@ -2,7 +2,13 @@ import type { Dispatcher } from "undici";
 import type { Authorization, AuthorizeRequest, ConnectorHandle } from "../core/connector-seam.js";
 import type { CompiledJsonPath } from "../core/json-paths.js";
 import { countTokenUse, startTokenFetch } from "../core/telemetry.js";
-import { type AuthSettings, basicAuthorization, fingerprint, obtainToken } from "./auth/strategies.js";
+import {
+  type AuthSettings,
+  fingerprint,
+  isTokenless,
+  obtainToken,
+  tokenlessHeaders,
+} from "./auth/strategies.js";
 import type { TokenSet } from "./auth/token-set.js";
 import { AuthError } from "./errors.js";
 import { type HeldRefreshToken, newerRefreshToken } from "./refresh-chain.js";
@@ -71,7 +77,7 @@ function tokenFetcher(profile: ConnectorProfile, owner: string) {
     request: AuthorizeRequest & { requireTokenType: boolean },
     using: HeldRefreshToken | undefined,
   ): Promise<TokenSet> => {
-    if (auth.kind === "basic") throw new Error("basic auth has no token");
+    if (isTokenless(auth)) throw new Error(`${auth.kind} auth has no token`);
     const settings =
       auth.kind === "refresh-token" && using ? { ...auth, refreshToken: using.refreshToken } : auth;
     const telemetry = startTokenFetch(request.telemetry, {
@@ -139,9 +145,9 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
     propagateTraceContext: profile.propagateTraceContext,
     tokenExpired: tokenExpiryCheck(profile.tokenExpiredStatuses, profile.tokenExpiredWhen),
     async authorize(request): Promise<Authorization> {
-      if (auth.kind === "basic") {
+      if (isTokenless(auth)) {
         return {
-          headers: { authorization: basicAuthorization(auth.username, auth.password) },
+          headers: tokenlessHeaders(auth),
           tokenFetched: false,
           tokenless: true,
           dispatcher: profile.dispatcher,

@@ -2,6 +2,7 @@ import type { Dispatcher } from "undici";
 import type { ConnectorHandle, ConnectorResolver, ConnectorStatus } from "../core/connector-seam.js";
 import { describeError } from "../core/errors.js";
 import type { ConnectorTransportSettings } from "../http/dispatchers.js";
+import { isTokenless } from "./auth/strategies.js";
 import { connectorAuth } from "./connector-auth.js";
 import { type ConnectorIdentity, connectorHandle } from "./connector-handle.js";
 import { AuthError } from "./errors.js";
@@ -178,7 +179,7 @@ function authorizingHandle(
   // The registry checks the token URLs a connector configures, but a Google key's token_uri comes from a
   // secret and was never checked: without this, a key naming http://any-host would have its signed assertion
   // sent in clear text. Every token URL gets the https rule before anything is sent.
-  if (auth.auth.kind !== "basic") {
+  if (!isTokenless(auth.auth)) {
     const problem = urlProblem(auth.auth.tokenUrl, { allowLoopbackHttp: options.allowLoopbackHttp });
     if (problem)
       throw new AuthError(`connector "${connector.name}": the token URL ${problem}`, {

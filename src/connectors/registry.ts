@@ -16,6 +16,7 @@ import {
   parseConnectorsDocument,
 } from "./rules.js";
 import { type CcaiConfig, type Connector, type ConnectorsFile, connectorSchema } from "./schema.js";
+import { connectorType } from "./types/index.js";
 import { connectorUrlProblems, type UrlRuleOptions } from "./url-rules.js";
 
 /** How long a follower waits before reading a broken state a second time (an in-place save may be half done). */
@@ -329,7 +330,7 @@ export class ConnectorRegistry {
         const users = (this.ccai ?? []).filter(
           (config) => findConnector([current], config.connector) !== undefined,
         );
-        if (current.type === "google-ccai" && users.length > 0)
+        if (connectorType(current).servesCcaiConfigs && users.length > 0)
           throw new ConnectorError(
             "ccai-in-use",
             `delete of "${current.name}" refused: CCAI configuration ${users.map((c) => `"${c.name}"`).join(", ")} ` +

@@ -1,15 +1,14 @@
 import type { HttpMethod } from "../core/http-types.js";
 import { type CompiledJsonPath, compileJsonPath } from "../core/json-paths.js";
-import { type Connector, DEFAULTS } from "./schema.js";
+import type { Connector } from "./schema.js";
+import { DEFAULT_TOKEN_EXPIRED_STATUSES } from "./schema-fields.js";
+import { connectorType } from "./types/index.js";
 
 /** Per-connector request rules the http-request activity and the auth strategies apply through the seam. */
 
-const READ_ONLY_METHODS: readonly HttpMethod[] = ["GET", "HEAD", "OPTIONS"];
-
 /** Methods the connector allows; undefined means every method. */
 export function allowedMethods(connector: Connector): readonly HttpMethod[] | undefined {
-  if (connector.type === "webex-contact-center" && connector.access === "read-only") return READ_ONLY_METHODS;
-  return undefined;
+  return connectorType(connector).allowedMethods?.(connector);
 }
 
 export type TokenExpiryCheck = (response: { status: number; json: unknown }) => boolean;
@@ -35,7 +34,7 @@ export function connectorExpirySettings(connector: Connector): {
   when: CompiledJsonPath | undefined;
 } {
   return {
-    statuses: connector.tokenExpiredStatuses ?? DEFAULTS.tokenExpiredStatuses,
+    statuses: connector.tokenExpiredStatuses ?? DEFAULT_TOKEN_EXPIRED_STATUSES,
     when: connector.tokenExpiredWhen === undefined ? undefined : compileJsonPath(connector.tokenExpiredWhen),
   };
 }

@@ -4,15 +4,15 @@ import { zodProblems } from "../core/schema-problems.js";
 import { ConnectorValidationError } from "./errors.js";
 import { type Connector, type ConnectorsFile, type ConnectorType, connectorsFileSchema } from "./schema.js";
 import { insecureSecretWarnings } from "./secrets.js";
+import { CONNECTOR_TYPE_DESCRIPTORS, connectorType } from "./types/index.js";
 import { connectorUrlProblems, type UrlRuleOptions } from "./url-rules.js";
 
-/** Per-organisation limits from the admin guides (seeds 000, 003, 004); types not listed are unlimited. */
-export const CONNECTOR_LIMITS: Partial<Record<ConnectorType, number>> = {
-  custom: 10,
-  salesforce: 5,
-  google: 5,
-  "webex-experience-management": 1,
-};
+/** Per-organisation limits, as each type declares them; types not listed are unlimited. */
+export const CONNECTOR_LIMITS: Partial<Record<ConnectorType, number>> = Object.fromEntries(
+  CONNECTOR_TYPE_DESCRIPTORS.flatMap((descriptor) =>
+    descriptor.limitPerOrganisation === undefined ? [] : [[descriptor.type, descriptor.limitPerOrganisation]],
+  ),
+);
 
 /** Names are compared case-insensitively (and Unicode-normalised, so "É" typed two ways is one name). */
 export function nameKey(name: string): string {
@@ -61,7 +61,7 @@ export function documentRuleProblems(document: ConnectorsFile): Problem[] {
       problems.push(
         error(where, `CCAI configuration "${config.name}" refers to unknown connector "${config.connector}"`),
       );
-    else if (target.type !== "google-ccai")
+    else if (!connectorType(target).servesCcaiConfigs)
       problems.push(
         error(
           where,

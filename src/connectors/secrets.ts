@@ -4,21 +4,7 @@ import type { Problem } from "../core/errors.js";
 import { formatPath } from "../core/json-path.js";
 import { ConnectorError } from "./errors.js";
 import type { Connector, SecretValue } from "./schema.js";
-
-/** Where each connector type keeps its secrets, as paths inside the connector. */
-const SECRET_FIELD_PATHS: Record<Connector["type"], readonly (readonly string[])[]> = {
-  custom: [
-    ["auth", "password"],
-    ["auth", "clientSecret"],
-    ["auth", "privateKey"],
-  ],
-  "webex-contact-center": [["clientSecret"], ["refreshToken"]],
-  salesforce: [["privateKey"]],
-  google: [["serviceAccountKey"]],
-  "google-ccai": [["clientSecret"], ["refreshToken"]],
-  "webex-experience-management": [["apiKey"]],
-  genesys: [["clientSecret"], ["refreshToken"]],
-};
+import { findConnectorType } from "./types/index.js";
 
 /** Secrets every connector type may hold: proxy credentials and the client certificate's parts. */
 const NETWORK_SECRET_PATHS: readonly (readonly string[])[] = [
@@ -29,9 +15,9 @@ const NETWORK_SECRET_PATHS: readonly (readonly string[])[] = [
   ["tls", "ca"],
 ];
 
-/** Where a connector of this type keeps its secrets. */
-export function secretFieldPaths(type: Connector["type"]): readonly (readonly string[])[] {
-  return [...(SECRET_FIELD_PATHS[type] ?? []), ...NETWORK_SECRET_PATHS];
+/** Where a connector of this type keeps its secrets (an unknown type: only the network secrets). */
+export function secretFieldPaths(type: string): readonly (readonly string[])[] {
+  return [...(findConnectorType(type)?.secretPaths ?? []), ...NETWORK_SECRET_PATHS];
 }
 
 export interface SecretField {

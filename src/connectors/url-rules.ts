@@ -1,5 +1,7 @@
 import { urlRuleBreach } from "../core/url-rules.js";
 import type { Connector } from "./schema.js";
+import type { ConnectorEndpoints, ConnectorUrl } from "./types/descriptor.js";
+import { connectorType } from "./types/index.js";
 
 /** The https rule (core/url-rules.ts) as the connectors file states it, and where each connector's URLs point. */
 
@@ -41,35 +43,8 @@ export function urlProblem(text: string, options: UrlRuleOptions = {}): string |
 }
 
 /** The URLs a connector sends credentials or requests to, by field, as configured (defaults applied). */
-export function connectorUrls(connector: Connector): { field: string; url: string }[] {
-  const urls: { field: string; url: string }[] = [];
-  const add = (field: string, url: string | undefined) => {
-    if (url !== undefined) urls.push({ field, url });
-  };
-  switch (connector.type) {
-    case "custom":
-      add("resourceDomainUrl", connector.resourceDomainUrl);
-      if (connector.auth.type === "basic") add("auth.validationUrl", connector.auth.validationUrl);
-      else add("auth.tokenUrl", connector.auth.tokenUrl);
-      break;
-    case "webex-contact-center":
-    case "google-ccai":
-      add("resourceDomainUrl", connector.resourceDomainUrl);
-      add("tokenUrl", connector.tokenUrl);
-      break;
-    case "salesforce":
-      add("authServerUrl", connector.authServerUrl);
-      add("tokenUrl", connector.tokenUrl);
-      add("resourceDomainUrl", connector.resourceDomainUrl);
-      break;
-    case "google":
-    case "webex-experience-management":
-    case "genesys":
-      add("resourceDomainUrl", connector.resourceDomainUrl);
-      add("tokenUrl", connector.tokenUrl);
-      break;
-  }
-  return urls;
+export function connectorUrls(connector: Connector): ConnectorUrl[] {
+  return connectorType(connector).urls(connector);
 }
 
 /** Every URL rule the connector breaks, by field. */
@@ -86,40 +61,6 @@ export function connectorUrlProblems(connector: Connector): { field: string; mes
  * Where requests and token requests go, with the per-type defaults that depend on other fields resolved. The auth
  * strategies use this; `baseUrl` is undefined for Salesforce until the token response names the instance.
  */
-export function connectorEndpoints(connector: Connector): {
-  baseUrl: string | undefined;
-  tokenUrl: string | undefined;
-} {
-  switch (connector.type) {
-    case "custom":
-      return {
-        baseUrl: connector.resourceDomainUrl,
-        tokenUrl: connector.auth.type === "oauth2" ? connector.auth.tokenUrl : undefined,
-      };
-    case "webex-contact-center":
-    case "google-ccai":
-      return { baseUrl: connector.resourceDomainUrl, tokenUrl: connector.tokenUrl };
-    case "salesforce":
-      return {
-        baseUrl: connector.resourceDomainUrl,
-        tokenUrl: connector.tokenUrl ?? `${trimSlash(connector.authServerUrl)}/services/oauth2/token`,
-      };
-    case "google":
-      // Without an override the token URL is the key's token_uri, known only once the secret is resolved.
-      return { baseUrl: connector.resourceDomainUrl, tokenUrl: connector.tokenUrl };
-    case "webex-experience-management":
-      return {
-        baseUrl: connector.resourceDomainUrl,
-        tokenUrl: connector.tokenUrl ?? `${trimSlash(connector.resourceDomainUrl)}/api/LoginToken`,
-      };
-    case "genesys":
-      return {
-        baseUrl: connector.resourceDomainUrl ?? `https://api.${connector.environment}`,
-        tokenUrl: connector.tokenUrl ?? `https://login.${connector.environment}/oauth/token`,
-      };
-  }
-}
-
-function trimSlash(url: string): string {
-  return url.replace(/\/+$/, "");
+export function connectorEndpoints(connector: Connector): ConnectorEndpoints {
+  return connectorType(connector).endpoints(connector);
 }

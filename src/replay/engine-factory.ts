@@ -2,6 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { ConnectorFileStore, type LoadedConnectors, MemoryConnectorStore } from "../connectors/file-store.js";
 import { ConnectorRegistry } from "../connectors/registry.js";
 import type { Connector } from "../connectors/schema.js";
+import { connectorType } from "../connectors/types/index.js";
 import { assembleEngine, type EngineOptions } from "../runtime/create-engine.js";
 import type { EngineFactory } from "./runner.js";
 
@@ -25,20 +26,10 @@ function throwawayPrivateKey(kind: "rsa" | "ec" = "rsa"): string {
  * secret went. An unresolvable secret becomes a placeholder of the right shape.
  */
 export function replaySecret(connector: Connector, field: string): string {
-  if (field === "privateKey") return throwawayPrivateKey();
-  if (field === "auth.privateKey") {
-    const es256 =
-      connector.type === "custom" && "signingAlg" in connector.auth && connector.auth.signingAlg === "ES256";
-    return throwawayPrivateKey(es256 ? "ec" : "rsa");
-  }
-  if (field === "serviceAccountKey") {
-    return JSON.stringify({
-      client_email: `replay@${connector.name.toLowerCase().replace(/[^a-z0-9]+/g, "-")}.invalid`,
-      private_key: throwawayPrivateKey(),
-      token_uri: "https://oauth2.googleapis.com/token",
-    });
-  }
-  return `replay-placeholder-${field}`;
+  return (
+    connectorType(connector).replayPlaceholder?.(connector, field, throwawayPrivateKey) ??
+    `replay-placeholder-${field}`
+  );
 }
 
 /**

@@ -75,6 +75,8 @@ export function connectorInput(type: ConnectorType | "custom-oauth2" | "custom-p
         clientId: "c",
         clientSecret: { env: "GENESYS_SECRET" },
       };
+    case "api-key":
+      return { name, type, resourceDomainUrl: "https://api.example.com", apiKey: { env: "API_KEY" } };
   }
 }
 

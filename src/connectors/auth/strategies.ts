@@ -35,9 +35,24 @@ export type AuthSettings =
   /** RFC 7523 section 2.1 (Salesforce, Google service accounts). */
   | { kind: "jwt-bearer"; tokenUrl: string; claims: AssertionClaims; privateKey: string }
   /** Webex Experience Management LoginToken. */
-  | { kind: "wxm-login"; tokenUrl: string; username: string; apiKey: string };
+  | { kind: "wxm-login"; tokenUrl: string; username: string; apiKey: string }
+  /** A key in a request header (`headerName` lower-case, `value` with its prefix); no token endpoint. */
+  | { kind: "api-key"; headerName: string; value: string };
 
-export type TokenAuthSettings = Exclude<AuthSettings, { kind: "basic" }>;
+export type TokenlessAuthSettings = Extract<AuthSettings, { kind: "basic" | "api-key" }>;
+export type TokenAuthSettings = Exclude<AuthSettings, TokenlessAuthSettings>;
+
+/** Settings that send their credentials with every request instead of obtaining a token. */
+export function isTokenless(settings: AuthSettings): settings is TokenlessAuthSettings {
+  return settings.kind === "basic" || settings.kind === "api-key";
+}
+
+/** The headers tokenless settings add to every request. */
+export function tokenlessHeaders(settings: TokenlessAuthSettings): Record<string, string> {
+  if (settings.kind === "basic")
+    return { authorization: basicAuthorization(settings.username, settings.password) };
+  return { [settings.headerName]: settings.value };
+}
 
 /**
  * A hash of the settings that identify a credential, so that an edited connector can never be served a token

@@ -2,7 +2,7 @@ import { describeError } from "../../core/errors.js";
 import { ConnectorError } from "../errors.js";
 import type { ConnectorStore, LoadedConnectors } from "../file-store.js";
 import { parseConnectorsDocument } from "../rules.js";
-import type { Connector, ConnectorsFile } from "../schema.js";
+import type { ConnectorsFile } from "../schema.js";
 import { secretFieldPaths, setValueAt, valueAt } from "../secrets.js";
 import type { UrlRuleOptions } from "../url-rules.js";
 import type { RedisConnection } from "./connection.js";
@@ -222,7 +222,7 @@ export class RedisConnectorStore implements ConnectorStore {
   #seal(document: ConnectorsFile): unknown {
     const copy = structuredClone(document) as { connectors: Record<string, unknown>[] };
     for (const connector of copy.connectors) {
-      for (const path of secretFieldPaths(connector.type as Connector["type"])) {
+      for (const path of secretFieldPaths(String(connector.type))) {
         const value = valueAt(connector, path);
         if (typeof value === "string")
           setValueAt(connector, path, { sealed: this.sealer.seal(value, this.#place(connector, path)) });
@@ -235,7 +235,7 @@ export class RedisConnectorStore implements ConnectorStore {
     const connectors = (raw as { connectors?: unknown }).connectors;
     if (!Array.isArray(connectors)) return raw;
     for (const connector of connectors as Record<string, unknown>[]) {
-      for (const path of secretFieldPaths(connector.type as Connector["type"])) {
+      for (const path of secretFieldPaths(String(connector.type))) {
         const value = valueAt(connector, path) as { sealed?: unknown } | undefined;
         if (typeof value === "object" && value !== null && typeof value.sealed === "string")
           setValueAt(connector, path, this.sealer.open(value.sealed, this.#place(connector, path)));
