@@ -6,7 +6,10 @@
 //  3. one module sends HTTP: only SENDER_FILE may import a sending function of undici or node:http(s) (see
 //     SENDING_IMPORTS; a default or namespace import of those modules counts), call a dispatcher's
 //     `.dispatch(...)`, or call the global `fetch(...)`. Elsewhere undici gives only types, Agents, MockAgents,
-//     errors and connectors (building dispatchers is fine; sending is the sender's job).
+//     errors and connectors (building dispatchers is fine; sending is the sender's job);
+//  4. one home per connector type: only files in TYPES_DIR name a connector type to decide something (a `case`,
+//     an `===`/`!==` comparison, or an object keyed by the type's name); elsewhere code asks the type's descriptor.
+//     The type names are the `type` of each `defineConnectorType({ type: "...", ... })` in TYPES_DIR.
 // Usage: node scripts/check-layers.mjs [srcDir]   (exit 1 and one line per violation when a rule is broken)
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
@@ -35,6 +38,74 @@ export const SENDING_IMPORTS = {
   http: new Set(["request", "get"]),
   https: new Set(["request", "get"]),
 };
+
+/** The folder of src/ where each connector type is one module (README "Architecture"). */
+export const TYPES_DIR = "connectors/types";
+
+/** The connector type names: the `type` of every `defineConnectorType({ ... })` in TYPES_DIR. */
+function connectorTypeNames(srcDir) {
+  const names = new Set();
+  const dir = path.join(srcDir, TYPES_DIR);
+  let files;
+  try {
+    files = sourceFiles(dir);
+  } catch {
+    return names;
+  }
+  for (const file of files) {
+    const sourceFile = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
+    const visit = (node) => {
+      const descriptor =
+        ts.isCallExpression(node) &&
+        ts.isIdentifier(node.expression) &&
+        node.expression.text === "defineConnectorType" &&
+        node.arguments[0] &&
+        ts.isObjectLiteralExpression(node.arguments[0])
+          ? node.arguments[0]
+          : undefined;
+      for (const property of descriptor?.properties ?? [])
+        if (
+          ts.isPropertyAssignment(property) &&
+          property.name.getText(sourceFile) === "type" &&
+          ts.isStringLiteral(property.initializer)
+        )
+          names.add(property.initializer.text);
+      ts.forEachChild(node, visit);
+    };
+    visit(sourceFile);
+  }
+  return names;
+}
+
+const COMPARISONS = new Set([
+  ts.SyntaxKind.EqualsEqualsEqualsToken,
+  ts.SyntaxKind.ExclamationEqualsEqualsToken,
+  ts.SyntaxKind.EqualsEqualsToken,
+  ts.SyntaxKind.ExclamationEqualsToken,
+]);
+
+/** Where a file decides something by a connector type's name instead of asking the type's descriptor. */
+function connectorTypeSwitches(sourceFile, typeNames) {
+  const found = [];
+  const named = (node) => node && ts.isStringLiteralLike(node) && typeNames.has(node.text);
+  const visit = (node) => {
+    if (ts.isCaseClause(node) && named(node.expression))
+      found.push({ node, what: `case "${node.expression.text}"` });
+    else if (ts.isBinaryExpression(node) && COMPARISONS.has(node.operatorToken.kind)) {
+      const literal = named(node.left) ? node.left : named(node.right) ? node.right : undefined;
+      if (literal) found.push({ node, what: `a comparison with "${literal.text}"` });
+    } else if (
+      ts.isPropertyAssignment(node) &&
+      ts.isObjectLiteralExpression(node.parent) &&
+      (ts.isStringLiteral(node.name) || ts.isIdentifier(node.name)) &&
+      typeNames.has(node.name.text)
+    )
+      found.push({ node, what: `an object keyed by "${node.name.text}"` });
+    ts.forEachChild(node, visit);
+  };
+  visit(sourceFile);
+  return found;
+}
 
 /** Where a file other than the sender sends HTTP itself: sending imports, `.dispatch(` calls, global `fetch(`. */
 function sendingCalls(sourceFile) {
@@ -132,6 +203,7 @@ function longFunctions(sourceFile) {
 
 export function checkSources(srcDir) {
   const violations = [];
+  const typeNames = connectorTypeNames(srcDir);
   for (const file of sourceFiles(srcDir)) {
     const text = readFileSync(file, "utf8");
     const sourceFile = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
@@ -161,6 +233,12 @@ export function checkSources(srcDir) {
     if (path.relative(srcDir, file).split(path.sep).join("/") !== SENDER_FILE)
       for (const { node, what } of sendingCalls(sourceFile))
         violations.push(`${where(node)}: sends HTTP itself (${what}); send through src/${SENDER_FILE}`);
+    const inTypesDir = path.relative(path.join(srcDir, TYPES_DIR), file).split(path.sep)[0] !== "..";
+    if (!inTypesDir)
+      for (const { node, what } of connectorTypeSwitches(sourceFile, typeNames))
+        violations.push(
+          `${where(node)}: decides by connector type (${what}); declare it in the type's module in src/${TYPES_DIR}/`,
+        );
     for (const fn of longFunctions(sourceFile))
       violations.push(
         `${path.relative(process.cwd(), file)}:${fn.line}: function ${fn.name} has ${fn.lines} lines (at most ${MAX_FUNCTION_LINES})`,
@@ -178,6 +256,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(1);
   }
   console.log(
-    `check-layers: imports go only downward; no function over ${MAX_FUNCTION_LINES} lines; only src/${SENDER_FILE} sends HTTP`,
+    `check-layers: imports go only downward; no function over ${MAX_FUNCTION_LINES} lines; only src/${SENDER_FILE} sends HTTP; only src/${TYPES_DIR}/ decides by connector type`,
   );
 }

@@ -85,4 +85,35 @@ describe("layering check", () => {
     expect(text).toMatch(/activities\/raw\.ts:1: sends HTTP itself \(fetch\(\)\)/);
     expect(violations).toHaveLength(6);
   });
+
+  it("reports a connector type decided outside src/connectors/types/: case, comparison, object keyed by type", () => {
+    const descriptor = (type: string) =>
+      `import { defineConnectorType } from "./descriptor.js";\nexport const d = defineConnectorType({ type: "${type}" });\n`;
+    const src = tree({
+      "connectors/types/descriptor.ts": "export const defineConnectorType = <T>(d: T) => d;\n",
+      "connectors/types/genesys.ts": descriptor("genesys"),
+      "connectors/types/api-key.ts": descriptor("api-key"),
+      "connectors/types/inside.ts":
+        'export const f = (t: string) => { switch (t) { case "genesys": return 1; } return t === "api-key" ? 2 : 0; };\n',
+      "connectors/switching.ts":
+        'export const f = (t: string) => { switch (t) { case "genesys": return 1; default: return 0; } };\n',
+      "connectors/comparing.ts": 'export const g = (c: { type: string }) => c.type === "api-key";\n',
+      "connectors/keyed.ts": 'export const LIMITS = { genesys: 1, "api-key": 10 };\n',
+      "connectors/unrelated.ts":
+        'export const h = (kind: string) => { switch (kind) { case "basic": return kind !== "custom"; } return { other: 1 }; };\n',
+    });
+    const text = check(src).join("\n");
+    expect(text).toMatch(/connectors\/switching\.ts:1: decides by connector type \(case "genesys"\)/);
+    expect(text).toMatch(
+      /connectors\/comparing\.ts:1: decides by connector type \(a comparison with "api-key"\)/,
+    );
+    expect(text).toMatch(
+      /connectors\/keyed\.ts:1: decides by connector type \(an object keyed by "genesys"\)/,
+    );
+    expect(text).toMatch(
+      /connectors\/keyed\.ts:1: decides by connector type \(an object keyed by "api-key"\)/,
+    );
+    expect(text).not.toMatch(/inside\.ts|unrelated\.ts/);
+    expect(check(src)).toHaveLength(4);
+  });
 });

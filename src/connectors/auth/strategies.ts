@@ -37,14 +37,14 @@ export type AuthSettings =
   /** Webex Experience Management LoginToken. */
   | { kind: "wxm-login"; tokenUrl: string; username: string; apiKey: string }
   /** A key in a request header (`headerName` lower-case, `value` with its prefix); no token endpoint. */
-  | { kind: "api-key"; headerName: string; value: string };
+  | { kind: "static-header"; headerName: string; value: string };
 
-export type TokenlessAuthSettings = Extract<AuthSettings, { kind: "basic" | "api-key" }>;
+export type TokenlessAuthSettings = Extract<AuthSettings, { kind: "basic" | "static-header" }>;
 export type TokenAuthSettings = Exclude<AuthSettings, TokenlessAuthSettings>;
 
 /** Settings that send their credentials with every request instead of obtaining a token. */
 export function isTokenless(settings: AuthSettings): settings is TokenlessAuthSettings {
-  return settings.kind === "basic" || settings.kind === "api-key";
+  return settings.kind === "basic" || settings.kind === "static-header";
 }
 
 /** The headers tokenless settings add to every request. */

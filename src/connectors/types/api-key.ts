@@ -64,7 +64,7 @@ export const apiKey = defineConnectorType({
   endpoints: (connector) => ({ baseUrl: connector.resourceDomainUrl, tokenUrl: undefined }),
   authenticate: (connector, secret) =>
     plainAuth({
-      kind: "api-key",
+      kind: "static-header",
       headerName: connector.headerName.toLowerCase(),
       value: `${connector.valuePrefix ?? ""}${secret("apiKey")}`,
     }),
