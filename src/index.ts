@@ -23,6 +23,7 @@ export { TOKEN_KEY_ENV, TokenKeyError } from "./connectors/redis/sealing.js";
 export { RedisSharedTokens } from "./connectors/redis/shared-tokens.js";
 export { type ImportResult, RedisConnectorStore } from "./connectors/redis/store.js";
 export {
+  ConnectorCatalog,
   type ConnectorChange,
   type ConnectorChangeKind,
   type ConnectorChangeListener,

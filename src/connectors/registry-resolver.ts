@@ -3,6 +3,7 @@ import type { ConnectorHandle, ConnectorResolver, ConnectorStatus } from "../cor
 import { describeError } from "../core/errors.js";
 import type { ConnectorTransportSettings } from "../http/dispatchers.js";
 import { isTokenless } from "./auth/strategies.js";
+import type { ConnectorCatalog } from "./catalog.js";
 import { connectorAuth } from "./connector-auth.js";
 import { type ConnectorIdentity, connectorHandle } from "./connector-handle.js";
 import { AuthError } from "./errors.js";
@@ -14,6 +15,12 @@ import { resolveSecret, secretFields } from "./secrets.js";
 import type { TokenCache } from "./token-cache.js";
 import { connectorTransport } from "./transport.js";
 import { connectorEndpoints, urlProblem } from "./url-rules.js";
+
+/**
+ * What the engine needs from the registry at run time: the catalog's lookups and change events, plus re-reading
+ * the store and keeping a refresh token the token endpoint rotated. No admin operation.
+ */
+export type RuntimeConnectors = ConnectorCatalog & Pick<ConnectorRegistry, "refresh" | "rotateRefreshToken">;
 
 export interface RegistryResolverOptions {
   readonly tokenCache: TokenCache;
@@ -106,7 +113,7 @@ function secretReader(
 
 /** Stores a rotated refresh token in the registry, or remembers it (with a warning) when it cannot be stored. */
 function refreshTokenKeeper(
-  registry: ConnectorRegistry,
+  registry: RuntimeConnectors,
   connector: Connector,
   rotated: RotatedRefreshTokens,
   onWarning: ((message: string) => void) | undefined,
@@ -144,7 +151,7 @@ function generationOf(connector: Connector): number {
  * store is read again first, since another process may have rotated the token since this one last looked.
  */
 async function storedRefreshToken(
-  registry: ConnectorRegistry,
+  registry: RuntimeConnectors,
   id: string,
 ): Promise<HeldRefreshToken | undefined> {
   await registry.refresh().catch(() => undefined);
@@ -155,7 +162,7 @@ async function storedRefreshToken(
 
 /** The connector's auth strategy, built at its first request so that a missing secret fails that request. */
 function authorizingHandle(
-  registry: ConnectorRegistry,
+  registry: RuntimeConnectors,
   connector: Connector,
   identity: ConnectorIdentity,
   expiry: ReturnType<typeof connectorExpirySettings>,
@@ -218,7 +225,7 @@ function authorizingHandle(
  * Deactivating, editing or deleting a connector drops its cached tokens at once.
  */
 export function registryResolver(
-  registry: ConnectorRegistry,
+  registry: RuntimeConnectors,
   options: RegistryResolverOptions,
 ): RegistryResolver {
   const handles = new WeakMap<Connector, ConnectorHandle>();

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
 import { describeError, type Problem } from "../core/errors.js";
 import { zodProblems } from "../core/schema-problems.js";
+import { ConnectorCatalog, type ConnectorChange, type ConnectorChangeKind, deepFreeze } from "./catalog.js";
 import { type ConnectivityResult, type ConnectivityValidator, unavailable } from "./connectivity.js";
 import { ConnectorError, ConnectorValidationError } from "./errors.js";
 import type { ConnectorStore, LoadedConnectors } from "./file-store.js";
@@ -22,22 +23,12 @@ import { connectorUrlProblems, type UrlRuleOptions } from "./url-rules.js";
 /** How long a follower waits before reading a broken state a second time (an in-place save may be half done). */
 const SETTLE_MS = 50;
 
-export type ConnectorChangeKind =
-  | "created"
-  | "edited"
-  | "deactivated"
-  | "reactivated"
-  | "deleted"
-  /** The token endpoint rotated the stored refresh token; not an admin edit, tokens stay valid. */
-  | "refresh-token-rotated";
-
-export interface ConnectorChange {
-  readonly kind: ConnectorChangeKind;
-  /** The connector after the change (for `deleted`: as it was when deleted). */
-  readonly connector: Readonly<Connector>;
-}
-
-export type ConnectorChangeListener = (change: ConnectorChange) => void;
+export {
+  ConnectorCatalog,
+  type ConnectorChange,
+  type ConnectorChangeKind,
+  type ConnectorChangeListener,
+} from "./catalog.js";
 
 export interface ConnectorRegistryOptions extends UrlRuleOptions {
   /** The acting admin role for operations that do not name their own. Without one, every admin operation is refused. */
@@ -66,20 +57,15 @@ export interface OperationOptions {
 }
 
 /**
- * The organisation's connectors and every connector rule. Each change is checked, saved to the store, then made
- * visible and announced to `change` listeners, so a running engine sees a deactivation at once and a refused or
+ * The organisation's connectors with their admin lifecycle (create, edit, deactivate, reactivate, delete) and every
+ * rule those are checked against, on top of the catalog's run-time lookups. Each change is checked, saved to the
+ * store, then made visible and announced to `change` listeners, so a running engine sees a deactivation at once and a refused or
  * failed save changes nothing.
  */
-export class ConnectorRegistry {
-  private connectors: readonly Connector[];
-  private ccai: readonly CcaiConfig[] | undefined;
-  private schemaUrl: string | undefined;
+export class ConnectorRegistry extends ConnectorCatalog {
   private readonly options: ConnectorRegistryOptions;
-  private readonly listeners = new Set<ConnectorChangeListener>();
   /** Operations run one at a time so that checks and the save see the same state. */
   private queue: Promise<unknown> = Promise.resolve();
-  private loadedFrom: string | undefined;
-  private loadWarnings: readonly Problem[];
   private stopFollowing: (() => void) | undefined;
   /** A refresh waiting in the queue: further requests join it instead of queueing more re-reads. */
   private queuedRefresh: Promise<readonly ConnectorChange[]> | undefined;
@@ -90,20 +76,8 @@ export class ConnectorRegistry {
   /** A registry over `document` (checked here: it comes from the host, not from a store). */
   constructor(document: ConnectorsFile = { connectors: [] }, options: ConnectorRegistryOptions = {}) {
     const { document: checked, warnings } = parseConnectorsDocument(document, "connectors", options);
-    this.connectors = checked.connectors.map(freeze);
-    this.ccai = checked.ccaiConfigs?.map(freeze);
-    this.schemaUrl = checked.$schema;
+    super(checked, warnings);
     this.options = options;
-    this.loadWarnings = warnings;
-  }
-
-  /** Takes over what a store loaded: checked by the store (the ConnectorStore contract), so not checked again. */
-  private adopt(loaded: LoadedConnectors): void {
-    this.connectors = loaded.document.connectors.map(freeze);
-    this.ccai = loaded.document.ccaiConfigs?.map(freeze);
-    this.schemaUrl = loaded.document.$schema;
-    this.loadWarnings = loaded.warnings;
-    this.loadedFrom = loaded.baseDir;
   }
 
   /**
@@ -123,16 +97,6 @@ export class ConnectorRegistry {
       await registry.refresh();
     }
     return registry;
-  }
-
-  /** The folder `{ file }` secrets are relative to: the connectors file's, when the registry was opened from one. */
-  get baseDir(): string | undefined {
-    return this.loadedFrom;
-  }
-
-  /** Non-fatal problems of the state last loaded, such as secrets stored as plain text. */
-  get warnings(): readonly Problem[] {
-    return this.loadWarnings;
   }
 
   /**
@@ -160,41 +124,6 @@ export class ConnectorRegistry {
     this.stopFollowing?.();
     this.stopFollowing = undefined;
     await this.runningRefresh?.catch(() => undefined);
-  }
-
-  // ---- runtime lookups (no role: the engine resolves connectors while routing calls) ----
-
-  /** The connector with this exact id, or else this name (case-insensitive); undefined when unknown. */
-  resolve(nameOrId: string): Readonly<Connector> | undefined {
-    return findConnector(this.connectors, nameOrId);
-  }
-
-  /** Every connector's name, for "did you mean" when a flow names one that does not exist. */
-  names(): string[] {
-    return this.connectors.map((connector) => connector.name);
-  }
-
-  /** Listens for changes; returns a function that stops listening. */
-  on(event: "change", listener: ConnectorChangeListener): () => void {
-    if (event !== "change") throw new TypeError(`unknown event ${String(event)}`);
-    this.listeners.add(listener);
-    return () => this.off(event, listener);
-  }
-
-  off(event: "change", listener: ConnectorChangeListener): void {
-    if (event === "change") this.listeners.delete(listener);
-  }
-
-  /** The document as it would be saved. */
-  toDocument(): ConnectorsFile {
-    const document: ConnectorsFile = { connectors: structuredClone([...this.connectors]) as Connector[] };
-    if (this.schemaUrl !== undefined) document.$schema = this.schemaUrl;
-    if (this.ccai !== undefined) document.ccaiConfigs = structuredClone([...this.ccai]) as CcaiConfig[];
-    return document;
-  }
-
-  ccaiConfigs(): readonly CcaiConfig[] {
-    return this.ccai ?? [];
   }
 
   // ---- admin operations ----
@@ -293,7 +222,7 @@ export class ConnectorRegistry {
       async () => {
         const current = this.require(nameOrId, "deactivate");
         if (current.status === "inactive") return current;
-        const next = freeze({ ...current, status: "inactive" as const });
+        const next = deepFreeze({ ...current, status: "inactive" as const });
         await this.commit(this.replace(next), this.ccai, { kind: "deactivated", connector: next });
         return next;
       },
@@ -365,7 +294,7 @@ export class ConnectorRegistry {
         // older one. The caller has nothing to keep: the store holds a token at least as new as its own.
         const stored = current.refreshTokenGeneration ?? 0;
         if (generation <= stored) return true;
-        const next = freeze({
+        const next = deepFreeze({
           ...structuredClone(current),
           refreshToken,
           refreshTokenGeneration: generation,
@@ -409,7 +338,7 @@ export class ConnectorRegistry {
   private parse(raw: unknown, context: string): Connector {
     const parsed = connectorSchema.safeParse(raw);
     if (!parsed.success) throw new ConnectorValidationError(zodProblems(parsed.error), context);
-    return freeze(parsed.data);
+    return deepFreeze(parsed.data);
   }
 
   private assertWithinLimit(connector: Connector): void {
@@ -510,7 +439,7 @@ export class ConnectorRegistry {
     this.schemaUrl = next.$schema;
     this.apply(
       connectors,
-      isDeepStrictEqual(next.ccaiConfigs, this.ccai) ? this.ccai : next.ccaiConfigs?.map(freeze),
+      isDeepStrictEqual(next.ccaiConfigs, this.ccai) ? this.ccai : next.ccaiConfigs?.map(deepFreeze),
       changes,
     );
     return changes;
@@ -528,30 +457,6 @@ export class ConnectorRegistry {
   private warn(message: string): void {
     if (this.options.onWarning) this.options.onWarning(message);
     else process.emitWarning(message);
-  }
-
-  /** The one way state changes, whether this registry made the change or another process did. */
-  private apply(
-    connectors: readonly Connector[],
-    ccai: readonly CcaiConfig[] | undefined,
-    changes: readonly ConnectorChange[],
-  ): void {
-    this.connectors = connectors;
-    this.ccai = ccai;
-    for (const change of changes) this.announce(change);
-  }
-
-  private announce(change: ConnectorChange): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(change);
-      } catch (error) {
-        // A faulty listener must not make a saved change look failed, nor stop the other listeners.
-        process.emitWarning(
-          `connector change listener failed: ${error instanceof Error ? error.message : String(error)}`,
-        );
-      }
-    }
   }
 
   /**
@@ -594,7 +499,7 @@ export function diffConnectors(
     const old = before.get(raw.id);
     before.delete(raw.id);
     if (old && isDeepStrictEqual(old, raw)) return old;
-    const connector = freeze(raw);
+    const connector = deepFreeze(raw);
     changes.push({ kind: changeKind(old, connector), connector });
     return connector;
   });
@@ -621,12 +526,4 @@ function changeKind(old: Connector | undefined, next: Connector): ConnectorChang
 
 function problem(path: string, message: string): Problem {
   return { path, message, severity: "error" };
-}
-
-function freeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) freeze(child);
-  }
-  return value;
 }
