@@ -22,7 +22,9 @@ export { salesforceConnectorSchema } from "./types/salesforce.js";
 export { webexContactCenterConnectorSchema } from "./types/webex-contact-center.js";
 export { webexExperienceManagementConnectorSchema } from "./types/webex-experience-management.js";
 
-export const CONNECTOR_TYPES = CONNECTOR_TYPE_DESCRIPTORS.map((descriptor) => descriptor.type);
+export const CONNECTOR_TYPES: readonly ConnectorType[] = CONNECTOR_TYPE_DESCRIPTORS.map(
+  (descriptor) => descriptor.type,
+);
 export type ConnectorType = Connector["type"];
 
 /** The documented defaults, where each type module declares them. */

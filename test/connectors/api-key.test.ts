@@ -5,7 +5,7 @@ import { createBasicAuthValidator } from "../../src/connectors/connectivity.js";
 import { connectorAuth } from "../../src/connectors/connector-auth.js";
 import { ConnectorError, ConnectorValidationError } from "../../src/connectors/errors.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
-import { connectorSchema } from "../../src/connectors/schema.js";
+import { CONNECTOR_TYPES, connectorSchema } from "../../src/connectors/schema.js";
 import { insecureSecretWarnings, maskConnector } from "../../src/connectors/secrets.js";
 import { connectorEndpoints } from "../../src/connectors/url-rules.js";
 import { cli } from "../helpers/cli.js";
@@ -27,6 +27,13 @@ async function refusal(promise: Promise<unknown>): Promise<ConnectorError> {
 }
 
 describe("the api-key connector type", () => {
+  it("is a type of the connectors file and of its committed JSON Schema", async () => {
+    expect(CONNECTOR_TYPES).toContain("api-key");
+    const schema = await readFile(path.resolve("schema/connectors.schema.json"), "utf8");
+    expect(schema).toContain('"const": "api-key"');
+    expect(schema).toContain('"default": "X-API-Key"');
+  });
+
   it("defaults the header to X-API-Key, without prefix, and sends the key there", () => {
     const connector = parse();
     expect(connector).toMatchObject({ type: "api-key", headerName: "X-API-Key", status: "active" });
