@@ -1,11 +1,10 @@
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { createProxy, type ProxyServer } from "proxy";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ecPrivateKeyPem, selfSignedCertificate } from "../helpers/certificates.js";
 import { cli } from "../helpers/cli.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 import { envWithoutSecrets, tempDir, writeHelpdeskConnectors, writeJson } from "../replay/helpers.js";
@@ -51,25 +50,9 @@ describe("connectors add/edit/show/list with proxy, tls and client authenticatio
   it("adds and edits the new fields, masks their secrets, and warns of a certificate near its end", async () => {
     const dir = await tempDir("flowrun-cli-net-");
     await writeJson(path.join(dir, "connectors.json"), { connectors: [] });
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "5",
-        "-subj",
-        "/CN=flows",
-        "-keyout",
-        "client.key",
-        "-out",
-        "client.pem",
-      ],
-      { cwd: dir, stdio: "pipe" },
-    );
+    const client = selfSignedCertificate("flows", 5);
+    await writeFile(path.join(dir, "client.key"), client.key);
+    await writeFile(path.join(dir, "client.pem"), client.cert);
     const added = await connectors(dir, [
       "add",
       "--type",
@@ -206,24 +189,8 @@ describe("record through a proxy", () => {
 describe("record and replay a connector with private_key_jwt (ES256) and a client certificate", () => {
   it("replays without the key, the certificate or the passphrase (CI holds none of them)", async () => {
     const dir = await tempDir("flowrun-cli-net-");
-    const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-    openssl(
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "60",
-      "-subj",
-      "/CN=flows",
-      "-keyout",
-      "c.key",
-      "-out",
-      "c.pem",
-    );
-    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ec.key");
-    openssl("pkcs8", "-topk8", "-nocrypt", "-in", "ec.key", "-out", "signing.key");
+    const certificate = selfSignedCertificate("flows", 60);
+    const signingKey = ecPrivateKeyPem();
     await writeJson(path.join(dir, "connectors.json"), {
       connectors: [
         {
@@ -259,9 +226,11 @@ describe("record and replay a connector with private_key_jwt (ES256) and a clien
         end: { type: "end-flow" },
       },
     });
-    const read = (name: string) => readFileSync(path.join(dir, name), "utf8");
-    const signingKey = read("signing.key");
-    const env = envWithoutSecrets({ CERT: read("c.pem"), CERT_KEY: read("c.key"), SIGNING_KEY: signingKey });
+    const env = envWithoutSecrets({
+      CERT: certificate.cert,
+      CERT_KEY: certificate.key,
+      SIGNING_KEY: signingKey,
+    });
     const recorded = await cli(
       [
         "record",

@@ -10,6 +10,7 @@ import type { RedisConnectionOptions } from "../../src/connectors/redis/connecti
 import { connectRedisFleet, type RedisFleet } from "../../src/connectors/redis/fleet.js";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import { createEngine, type Engine } from "../../src/runtime/create-engine.js";
+import { makeTestCertificates } from "../helpers/certificates.js";
 import { cli } from "../helpers/cli.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import { crmConnector, redisServerInstalled, TEST_TOKEN_KEY, uniquePrefix } from "../helpers/redis.js";
@@ -20,12 +21,7 @@ import {
   startTlsRedis,
   stopAll,
 } from "../helpers/redis-deployments.js";
-import {
-  closeAllServers,
-  type LoopbackServer,
-  makeTestCertificates,
-  startHttpServer,
-} from "../helpers/servers.js";
+import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 import { startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
 
 const installed = redisServerInstalled("test/fleet/redis-deployments.test.ts");

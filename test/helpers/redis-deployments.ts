@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis, type RedisOptions } from "ioredis";
-import type { TestCertificates } from "./servers.js";
+import type { TestCertificates } from "./certificates.js";
 import { closedPort } from "./token-server.js";
 
 /**
