@@ -6,15 +6,8 @@ import { createEngine } from "../../src/runtime/create-engine.js";
 import { cli } from "../helpers/cli.js";
 import { killMembers, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
-import {
-  closeFleets,
-  crmConnector,
-  fleetMember,
-  type OwnRedis,
-  ownRedis,
-  redisServerInstalled,
-  TEST_TOKEN_KEY,
-} from "../helpers/redis.js";
+import { closeFleets, crmConnector, fleetMember, TEST_TOKEN_KEY } from "../helpers/redis.js";
+import { type OwnRedis, ownRedis, redisServerInstalled } from "../helpers/redis-server.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 import { closedPort, startTokenServer, type TokenServer } from "../helpers/token-server.js";
 

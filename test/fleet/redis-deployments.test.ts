@@ -13,14 +13,9 @@ import { createEngine, type Engine } from "../../src/runtime/create-engine.js";
 import { makeTestCertificates } from "../helpers/certificates.js";
 import { cli } from "../helpers/cli.js";
 import { httpFlow } from "../helpers/http-flows.js";
-import { crmConnector, redisServerInstalled, TEST_TOKEN_KEY, uniquePrefix } from "../helpers/redis.js";
-import {
-  startCluster,
-  startPlainRedis,
-  startSentinelGroup,
-  startTlsRedis,
-  stopAll,
-} from "../helpers/redis-deployments.js";
+import { crmConnector, TEST_TOKEN_KEY, uniquePrefix } from "../helpers/redis.js";
+import { startCluster, startSentinelGroup, startTlsRedis } from "../helpers/redis-deployments.js";
+import { redisServerInstalled, startPlainRedis, stopRedisServers } from "../helpers/redis-server.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 import { startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
 
@@ -40,7 +35,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await closeAllServers();
-  await stopAll();
+  await stopRedisServers();
 });
 
 async function member(target: RedisConnectionOptions, prefix: string): Promise<RedisFleet> {

@@ -10,14 +10,8 @@ import { createEngine } from "../../src/runtime/create-engine.js";
 import { cli } from "../helpers/cli.js";
 import { killMembers, type Member, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
-import {
-  closeFleets,
-  fleetMember,
-  type OwnRedis,
-  ownRedis,
-  redisServerInstalled,
-  TEST_TOKEN_KEY,
-} from "../helpers/redis.js";
+import { closeFleets, fleetMember, TEST_TOKEN_KEY } from "../helpers/redis.js";
+import { type OwnRedis, ownRedis, redisServerInstalled } from "../helpers/redis-server.js";
 import { type RotatingTokenServer, startRotatingTokenServer } from "../helpers/rotating-token-server.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 

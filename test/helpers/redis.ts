@@ -1,10 +1,8 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
 import { connectRedisFleet, type RedisFleet } from "../../src/connectors/redis/fleet.js";
 import type { ConnectorsFile } from "../../src/connectors/schema.js";
-import { closedPort } from "./token-server.js";
 
 /** The Redis the machine (and CI) runs; tests use their own key prefix on it and clean up. */
 export const REDIS_URL = process.env.FLOWRUN_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -38,15 +36,6 @@ export async function redisReachable(file: string): Promise<boolean> {
   } finally {
     probe.disconnect();
   }
-}
-
-/** Whether fault tests can start a redis-server of their own (required with CI=true, like Redis itself). */
-export function redisServerInstalled(file: string): boolean {
-  if (spawnSync("redis-server", ["--version"]).status === 0) return true;
-  if (process.env.CI === "true")
-    throw new Error("CI=true but redis-server is not installed; the fault tests must run in CI");
-  console.warn(`skipping ${file}: redis-server is not installed`);
-  return false;
 }
 
 /** A key prefix no other test (or process) uses. */
@@ -88,72 +77,6 @@ export async function dumpKeys(url: string, prefix: string): Promise<Map<string,
   } finally {
     redis.disconnect();
   }
-}
-
-/** A redis-server of the test's own (no persistence), on a free port; kill and restart it to simulate faults. */
-export interface OwnRedis {
-  readonly url: string;
-  readonly port: number;
-  start(): Promise<void>;
-  kill(): Promise<void>;
-}
-
-/** `extraArgs`: more redis-server options (`--dir`, `--dbfilename` for a test that restarts Redis with its data). */
-export async function ownRedis(extraArgs: readonly string[] = []): Promise<OwnRedis> {
-  const port = await closedPort();
-  const url = `redis://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  const own: OwnRedis = {
-    url,
-    port,
-    async start() {
-      child = spawn(
-        "redis-server",
-        [
-          "--port",
-          String(port),
-          "--bind",
-          "127.0.0.1",
-          "--save",
-          "",
-          "--appendonly",
-          "no",
-          "--enable-debug-command",
-          "yes",
-          ...extraArgs,
-        ],
-        {
-          stdio: "ignore",
-        },
-      );
-      const deadline = Date.now() + 5000;
-      for (;;) {
-        const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, connectTimeout: 200 });
-        probe.on("error", () => {});
-        try {
-          await probe.connect();
-          await probe.ping();
-          return;
-        } catch {
-          if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        } finally {
-          probe.disconnect();
-        }
-      }
-    },
-    async kill() {
-      const running = child;
-      child = undefined;
-      if (!running || running.exitCode !== null) return;
-      await new Promise<void>((resolve) => {
-        running.once("exit", () => resolve());
-        running.kill("SIGKILL");
-      });
-    },
-  };
-  await own.start();
-  return own;
 }
 
 /** A secret as it could leak: as is, base64, base64url. */
