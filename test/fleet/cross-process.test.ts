@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RedisFleet } from "../../src/connectors/redis/fleet.js";
 import type { ConnectorsFile } from "../../src/connectors/schema.js";
+import { crmConnector } from "../helpers/connectors.js";
 import { killMembers, type Member, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
   closeFleets,
-  crmConnector,
   deleteKeys,
   dumpKeys,
   fleetMember,

@@ -3,11 +3,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
+import { crmConnector } from "../helpers/connectors.js";
 import { cliProcess, killMembers, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
   closeFleets,
-  crmConnector,
   deleteKeys,
   fleetMember,
   REDIS_URL,

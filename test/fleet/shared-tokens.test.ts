@@ -2,11 +2,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorsFile } from "../../src/connectors/schema.js";
 import { createEngine, type Engine } from "../../src/runtime/create-engine.js";
+import { crmConnector } from "../helpers/connectors.js";
 import { killMembers, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
   closeFleets,
-  crmConnector,
   deleteKeys,
   dumpKeys,
   fleetMember,

@@ -1,8 +1,17 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
-import { connectRedisFleet, type RedisFleet } from "../../src/connectors/redis/fleet.js";
-import type { ConnectorsFile } from "../../src/connectors/schema.js";
+import {
+  ConnectorRegistry,
+  type ConnectorRegistryOptions,
+  type ConnectorsFile,
+  connectRedisFleet,
+  createEngine,
+  type Engine,
+  type EngineOptions,
+  type RedisFleet,
+  type RedisFleetOptions,
+} from "../../src/index.js";
 
 /** The Redis the machine (and CI) runs; tests use their own key prefix on it and clean up. */
 export const REDIS_URL = process.env.FLOWRUN_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -142,30 +151,6 @@ export async function redisProxy(target: string): Promise<RedisProxy> {
   };
 }
 
-/** The custom OAuth client-credentials connector "CRM" (id crm-1) the fleet tests use, on loopback servers. */
-export function crmConnector(
-  apiUrl: string,
-  tokenUrl: string,
-  clientSecret = "s3cret",
-  clientId = "flows",
-): ConnectorsFile["connectors"][number] {
-  return {
-    id: "crm-1",
-    name: "CRM",
-    type: "custom",
-    status: "active",
-    resourceDomainUrl: apiUrl,
-    auth: {
-      type: "oauth2",
-      grantType: "client_credentials",
-      clientAuth: "basic",
-      clientId,
-      clientSecret,
-      tokenUrl,
-    },
-  } as ConnectorsFile["connectors"][number];
-}
-
 const openFleets: RedisFleet[] = [];
 
 /** A fleet member with connections of its own, as another process would have; `closeFleets` closes them all. */
@@ -173,10 +158,62 @@ export async function fleetMember(
   prefix: string | undefined,
   url = REDIS_URL,
   tokenKey = TEST_TOKEN_KEY,
+  options: Partial<RedisFleetOptions> = {},
 ): Promise<RedisFleet> {
-  const fleet = await connectRedisFleet({ url, keyPrefix: prefix, tokenKey, allowLoopbackHttp: true });
+  const fleet = await connectRedisFleet({
+    url,
+    keyPrefix: prefix,
+    tokenKey,
+    allowLoopbackHttp: true,
+    ...options,
+  });
   openFleets.push(fleet);
   return fleet;
+}
+
+/** A fleet member that has imported `document` into the fleet's empty store (an admin seeding the fleet). */
+export async function seededFleet(
+  document: ConnectorsFile,
+  prefix: string | undefined,
+  url = REDIS_URL,
+): Promise<RedisFleet> {
+  const fleet = await fleetMember(prefix, url);
+  await fleet.store.importDocument(document);
+  return fleet;
+}
+
+/** An engine in `fleet`, as a process of the fleet runs one: its registry on the fleet's store, tokens shared. */
+export interface FleetEngine {
+  readonly fleet: RedisFleet;
+  readonly registry: ConnectorRegistry;
+  readonly engine: Engine;
+  /** Closes the engine and the registry (the fleet is closed by `closeFleets`). */
+  close(): Promise<void>;
+}
+
+export async function fleetEngine(
+  fleet: RedisFleet,
+  options: { registry?: ConnectorRegistryOptions; engine?: Partial<EngineOptions> } = {},
+): Promise<FleetEngine> {
+  const registry = await ConnectorRegistry.open(fleet.store, {
+    allowLoopbackHttp: true,
+    ...options.registry,
+  });
+  const engine = createEngine({
+    connectors: registry,
+    sharedTokens: fleet.tokens,
+    allowLoopbackHttp: true,
+    ...options.engine,
+  });
+  return {
+    fleet,
+    registry,
+    engine,
+    close: async () => {
+      await engine.close();
+      await registry.close();
+    },
+  };
 }
 
 export async function closeFleets(): Promise<void> {
