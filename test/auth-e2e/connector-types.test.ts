@@ -1,7 +1,7 @@
 import { createPublicKey } from "node:crypto";
 import { jwtVerify } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
+import type { ConnectorInput } from "../../src/index.js";
 import { rsaKeyPair } from "../helpers/auth.js";
 import { startHttpServer } from "../helpers/servers.js";
 import {

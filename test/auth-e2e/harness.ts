@@ -1,9 +1,16 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
-import { MemoryConnectorStore } from "../../src/connectors/file-store.js";
-import { ConnectorRegistry } from "../../src/connectors/registry.js";
-import type { ConnectorInput, ConnectorsFile } from "../../src/connectors/schema.js";
-import { type HttpTrace, httpTraceOf, type RunResult } from "../../src/engine/result.js";
-import { createEngine, type Engine, type EngineOptions } from "../../src/runtime/create-engine.js";
+import {
+  type ConnectorInput,
+  ConnectorRegistry,
+  type ConnectorsFile,
+  createEngine,
+  type Engine,
+  type EngineOptions,
+  type HttpTrace,
+  httpTraceOf,
+  MemoryConnectorStore,
+  type RunResult,
+} from "../../src/index.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
   closeAllServers,

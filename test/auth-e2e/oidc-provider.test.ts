@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import Provider from "oidc-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
+import type { ConnectorInput } from "../../src/index.js";
 import {
   type CertificateAuthority,
   certificateAuthority,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
+import type { ConnectorInput } from "../../src/index.js";
 import { oauthError, tokenAnswer } from "../helpers/token-server.js";
 import {
   answer,

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
-import { httpTraceOf, type RunResult } from "../../src/engine/result.js";
+import { type ConnectorInput, httpTraceOf, type RunResult } from "../../src/index.js";
 import { rsaKeyPair } from "../helpers/auth.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 import { startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";

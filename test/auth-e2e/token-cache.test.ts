@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
+import type { ConnectorInput } from "../../src/index.js";
 import { startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
 import {
   bearerOf,

@@ -3,8 +3,8 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
 import { certificateExpiryWarning, checkClientCertificate } from "../../src/connectors/transport.js";
+import type { ConnectorInput } from "../../src/index.js";
 import { connectorsDoc, memoryRegistry } from "../auth-e2e/harness.js";
 import {
   type CertificateAuthority,

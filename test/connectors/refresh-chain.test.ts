@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { AuthError } from "../../src/connectors/errors.js";
 import { RefusalBackoff, splitGeneration, withGeneration } from "../../src/connectors/refresh-chain.js";
 import { type SharedTokenStore, TokenCache } from "../../src/connectors/token-cache.js";
+import { AuthError } from "../../src/index.js";
 import { connectorsDoc, memoryRegistry } from "../auth-e2e/harness.js";
 import { webexConnector, writeConnectorsFile } from "../helpers/connectors.js";
 
