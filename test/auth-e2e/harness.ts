@@ -45,6 +45,29 @@ export function engineFor(registry: ConnectorRegistry, options: Partial<EngineOp
   return createEngine({ connectors: registry, allowLoopbackHttp: true, secrets: { env: {} }, ...options });
 }
 
+/**
+ * An engine (see `engineFor`) on `connectors` (a registry, or connectors put in a memory registry), lent to `use`
+ * and closed after it, whatever `use` does.
+ */
+export async function withEngine<T>(
+  connectors: ConnectorRegistry | ConnectorInput | readonly ConnectorInput[],
+  options: Partial<EngineOptions>,
+  use: (engine: Engine) => Promise<T>,
+): Promise<T> {
+  const registry =
+    connectors instanceof ConnectorRegistry
+      ? connectors
+      : memoryRegistry(
+          connectorsDoc(...(Array.isArray(connectors) ? connectors : [connectors as ConnectorInput])),
+        );
+  const engine = engineFor(registry, options);
+  try {
+    return await use(engine);
+  } finally {
+    await engine.close();
+  }
+}
+
 /** One http-request activity `call`; every outcome goes to `capture` (outputs into `out`), then `end`. */
 /** A flow around one http-request activity `call` whose outputs land in the json variable `out`. */
 export function oneCallFlow(activity: Record<string, unknown>): Record<string, unknown> {
