@@ -51,11 +51,13 @@ function opensslIn(dir: string) {
   return (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
 }
 
+/** `<name>.pem` and `<name>.key` in `dir`, for `/CN=<commonName>` (default: the name). */
 function selfSignedIn(
   dir: string,
   name: string,
   days: number,
   extraArgs: readonly string[] = [],
+  commonName = name,
 ): IssuedCertificate {
   opensslIn(dir)(
     "req",
@@ -66,7 +68,7 @@ function selfSignedIn(
     "-days",
     String(days),
     "-subj",
-    `/CN=${name}`,
+    `/CN=${commonName}`,
     "-keyout",
     `${name}.key`,
     "-out",
@@ -86,26 +88,13 @@ function read(dir: string, name: string): IssuedCertificate {
 export function certificateAuthority(commonName: string): CertificateAuthority {
   const dir = mkdtempSync(path.join(tmpdir(), "flowrun-tls-"));
   const openssl = opensslIn(dir);
-  openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    `/CN=${commonName}`,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
+  const ca = selfSignedIn(
+    dir,
+    "ca",
+    2,
+    ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+    commonName,
   );
-  const ca = read(dir, "ca");
   return {
     dir,
     cert: ca.cert,
