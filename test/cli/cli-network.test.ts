@@ -138,41 +138,48 @@ describe("connectors add/edit/show/list with proxy, tls and client authenticatio
   });
 });
 
+/** A flow that looks a ticket up through the connector "Helpdesk". */
+const LOOKUP_FLOW = {
+  name: "lookup",
+  variables: { id: { type: "string" } },
+  start: "find",
+  activities: {
+    find: {
+      type: "http-request",
+      connector: "Helpdesk",
+      requestPath: "/api/tickets",
+      parseSettings: [{ outputVariable: "id", pathExpression: "$.tickets[0].id" }],
+      next: { success: "end", error: "end" },
+    },
+    end: { type: "end-flow" },
+  },
+};
+
+/** `flowrun record lookup.flow.json` into lookup.test.json, with connectors.json, in `dir`. */
+const recordLookup = (dir: string, env: NodeJS.ProcessEnv, caseName: string) =>
+  cli(
+    [
+      "record",
+      "lookup.flow.json",
+      "--case",
+      caseName,
+      "--out",
+      "lookup.test.json",
+      "--connectors",
+      "connectors.json",
+      "--allow-loopback-http",
+    ],
+    { cwd: dir, env },
+  );
+
 describe("record through a proxy", () => {
   it("records via HTTP_PROXY (credentials in its URL), the recording replays, and the proxy password is in no output", async () => {
     const dir = await tempDir("flowrun-cli-net-");
     await writeHelpdeskConnectors(dir, api.url, { id: "rec", secretEnv: "REC_SECRET" });
-    await writeJson(path.join(dir, "lookup.flow.json"), {
-      name: "lookup",
-      variables: { id: { type: "string" } },
-      start: "find",
-      activities: {
-        find: {
-          type: "http-request",
-          connector: "Helpdesk",
-          requestPath: "/api/tickets",
-          parseSettings: [{ outputVariable: "id", pathExpression: "$.tickets[0].id" }],
-          next: { success: "end", error: "end" },
-        },
-        end: { type: "end-flow" },
-      },
-    });
+    await writeJson(path.join(dir, "lookup.flow.json"), LOOKUP_FLOW);
     const proxyUrl = proxy.url.replace("http://", `http://rec:${PROXY_PASSWORD}@`);
     const env = envWithoutSecrets({ REC_SECRET: "s", HTTP_PROXY: proxyUrl });
-    const recorded = await cli(
-      [
-        "record",
-        "lookup.flow.json",
-        "--case",
-        "via proxy",
-        "--out",
-        "lookup.test.json",
-        "--connectors",
-        "connectors.json",
-        "--allow-loopback-http",
-      ],
-      { cwd: dir, env },
-    );
+    const recorded = await recordLookup(dir, env, "via proxy");
     expect(recorded.code).toBe(0);
     expect(proxy.tunnels).toContain(new URL(api.url).host);
     const file = await readFile(path.join(dir, "lookup.test.json"), "utf8");
@@ -211,40 +218,13 @@ describe("record and replay a connector with private_key_jwt (ES256) and a clien
         },
       ],
     });
-    await writeJson(path.join(dir, "lookup.flow.json"), {
-      name: "lookup",
-      variables: { id: { type: "string" } },
-      start: "find",
-      activities: {
-        find: {
-          type: "http-request",
-          connector: "Helpdesk",
-          requestPath: "/api/tickets",
-          parseSettings: [{ outputVariable: "id", pathExpression: "$.tickets[0].id" }],
-          next: { success: "end", error: "end" },
-        },
-        end: { type: "end-flow" },
-      },
-    });
+    await writeJson(path.join(dir, "lookup.flow.json"), LOOKUP_FLOW);
     const env = envWithoutSecrets({
       CERT: certificate.cert,
       CERT_KEY: certificate.key,
       SIGNING_KEY: signingKey,
     });
-    const recorded = await cli(
-      [
-        "record",
-        "lookup.flow.json",
-        "--case",
-        "jwt",
-        "--out",
-        "lookup.test.json",
-        "--connectors",
-        "connectors.json",
-        "--allow-loopback-http",
-      ],
-      { cwd: dir, env },
-    );
+    const recorded = await recordLookup(dir, env, "jwt");
     expect(recorded.stderr).toBe("");
     expect(recorded.code).toBe(0);
     const file = await readFile(path.join(dir, "lookup.test.json"), "utf8");
