@@ -6,7 +6,7 @@ import { killMembers, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import { closeFleets, fleetEngine, fleetMember, seededFleet, TEST_TOKEN_KEY } from "../helpers/redis.js";
 import { type OwnRedis, ownRedis, redisServerInstalled } from "../helpers/redis-server.js";
-import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
+import { closeAllServers, type LoopbackServer, okJson, startHttpServer } from "../helpers/servers.js";
 import { closedPort, startTokenServer, type TokenServer } from "../helpers/token-server.js";
 
 /** Redis faults on a redis-server of the test's own: unreachable at start, lost mid-run, slow. */
@@ -16,10 +16,7 @@ let tokens: TokenServer;
 let redis: OwnRedis | undefined;
 
 beforeAll(async () => {
-  api = await startHttpServer((_request, response) => {
-    response.setHeader("content-type", "application/json");
-    response.end('{"ok":true}');
-  });
+  api = await startHttpServer(okJson);
   tokens = await startTokenServer();
 });
 afterEach(async () => {

@@ -11,7 +11,7 @@ import { httpFlow } from "../helpers/http-flows.js";
 import { closeFleets, fleetEngine, fleetMember, seededFleet, TEST_TOKEN_KEY } from "../helpers/redis.js";
 import { type OwnRedis, ownRedis, redisServerInstalled } from "../helpers/redis-server.js";
 import { type RotatingTokenServer, startRotatingTokenServer } from "../helpers/rotating-token-server.js";
-import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
+import { closeAllServers, type LoopbackServer, okJson, startHttpServer } from "../helpers/servers.js";
 
 /**
  * A fleet of real processes on a redis-server of the test's own, a Webex-style connector whose token server rotates
@@ -31,10 +31,7 @@ let redis: OwnRedis | undefined;
 let dataDir: string | undefined;
 
 beforeAll(async () => {
-  api = await startHttpServer((_request, response) => {
-    response.setHeader("content-type", "application/json");
-    response.end('{"ok":true}');
-  });
+  api = await startHttpServer(okJson);
 });
 afterEach(async () => {
   killMembers();
