@@ -62,12 +62,12 @@ describe("refusal backoff", () => {
     backoff.check("c", 'connector "C"');
     backoff.refused("c", "invalid_grant");
     expect(() => backoff.check("c", 'connector "C"')).toThrowError(AuthError);
-    try {
-      backoff.check("c", 'connector "C"');
-    } catch (error) {
-      expect((error as AuthError).code).toBe("refresh-backoff");
-      expect((error as AuthError).message).toContain("next try in 11 s");
-    }
+    expect(() => backoff.check("c", 'connector "C"')).toThrowError(
+      expect.objectContaining({
+        code: "refresh-backoff",
+        message: expect.stringContaining("next try in 11 s"),
+      }),
+    );
     now = 11_001;
     backoff.check("c", 'connector "C"');
     for (let refusal = 0; refusal < 5; refusal++) backoff.refused("c", "invalid_grant");
@@ -75,8 +75,11 @@ describe("refusal backoff", () => {
     expect(() => backoff.check("c", 'connector "C"')).toThrowError(/6 times in a row/);
     now += 1_001;
     backoff.check("c", 'connector "C"');
+    // A success clears it: refused again, the check throws; once cleared, the same check passes at the same moment.
+    backoff.refused("c", "invalid_grant");
+    expect(() => backoff.check("c", 'connector "C"')).toThrowError(/refresh token was not sent/);
     backoff.clear("c");
-    backoff.check("c", 'connector "C"');
+    expect(() => backoff.check("c", 'connector "C"')).not.toThrow();
   });
 
   it("jitter adds up to 20 % to the wait", () => {
