@@ -1,7 +1,7 @@
 import { createPublicKey } from "node:crypto";
 import { jwtVerify } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
+import type { ConnectorInput } from "../../src/index.js";
 import { rsaKeyPair } from "../helpers/auth.js";
 import { startHttpServer } from "../helpers/servers.js";
 import {
@@ -15,14 +15,12 @@ import {
   answer,
   apiOk,
   bearerOf,
-  connectorsDoc,
-  engineFor,
   httpTrace,
   leakedSecrets,
-  memoryRegistry,
   oneCallFlow,
   outputsOf,
   useApiServer,
+  withEngine,
 } from "./harness.js";
 
 /** Each connector type authorises a flow's request end to end, against loopback servers that check. */
@@ -42,9 +40,7 @@ const ENV = {
 
 /** Runs a GET through `connector` and returns the result; the run must complete. */
 async function runThrough(connector: ConnectorInput, env: Record<string, string> = ENV, method = "GET") {
-  const registry = memoryRegistry(connectorsDoc(connector));
-  const engine = engineFor(registry, { secrets: { env } });
-  try {
+  return withEngine(connector, { secrets: { env } }, async (engine) => {
     const result = await engine
       .compile(
         oneCallFlow({
@@ -57,9 +53,7 @@ async function runThrough(connector: ConnectorInput, env: Record<string, string>
       .run();
     expect(result.status).toBe("completed");
     return result;
-  } finally {
-    await engine.close();
-  }
+  });
 }
 
 function expectForm(request: RecordedRequest, fields: Record<string, string>): void {
@@ -354,9 +348,7 @@ describe("google: the key's token_uri gets the https rule (regression)", () => {
   it("a loopback http:// token_uri is refused when the engine does not allow loopback http", async () => {
     tokens = await startTokenServer();
     const [connector, env] = googleWith(tokens.url("/token"));
-    const registry = memoryRegistry(connectorsDoc(connector));
-    const engine = engineFor(registry, { secrets: { env }, allowLoopbackHttp: false });
-    try {
+    await withEngine(connector, { secrets: { env }, allowLoopbackHttp: false }, async (engine) => {
       const result = await engine
         .compile(oneCallFlow({ connector: "Google TTS", requestPath: "/v1/voices" }))
         .run();
@@ -364,9 +356,7 @@ describe("google: the key's token_uri gets the https rule (regression)", () => {
       expect(outputsOf(result).error?.message).toContain("allowLoopbackHttp");
       expect(tokens.requests).toHaveLength(0);
       expect(api.received).toHaveLength(0);
-    } finally {
-      await engine.close();
-    }
+    });
   });
 });
 

@@ -1,9 +1,16 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
-import { MemoryConnectorStore } from "../../src/connectors/file-store.js";
-import { ConnectorRegistry } from "../../src/connectors/registry.js";
-import type { ConnectorInput, ConnectorsFile } from "../../src/connectors/schema.js";
-import { type HttpTrace, httpTraceOf, type RunResult } from "../../src/engine/result.js";
-import { createEngine, type Engine, type EngineOptions } from "../../src/runtime/create-engine.js";
+import {
+  type ConnectorInput,
+  ConnectorRegistry,
+  type ConnectorsFile,
+  createEngine,
+  type Engine,
+  type EngineOptions,
+  type HttpTrace,
+  httpTraceOf,
+  MemoryConnectorStore,
+  type RunResult,
+} from "../../src/index.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
   closeAllServers,
@@ -36,6 +43,29 @@ export function memoryRegistry(document: ConnectorsFile): ConnectorRegistry {
 /** An engine following `registry`; close it in the test. */
 export function engineFor(registry: ConnectorRegistry, options: Partial<EngineOptions> = {}): Engine {
   return createEngine({ connectors: registry, allowLoopbackHttp: true, secrets: { env: {} }, ...options });
+}
+
+/**
+ * An engine (see `engineFor`) on `connectors` (a registry, or connectors put in a memory registry), lent to `use`
+ * and closed after it, whatever `use` does.
+ */
+export async function withEngine<T>(
+  connectors: ConnectorRegistry | ConnectorInput | readonly ConnectorInput[],
+  options: Partial<EngineOptions>,
+  use: (engine: Engine) => Promise<T>,
+): Promise<T> {
+  const registry =
+    connectors instanceof ConnectorRegistry
+      ? connectors
+      : memoryRegistry(
+          connectorsDoc(...(Array.isArray(connectors) ? connectors : [connectors as ConnectorInput])),
+        );
+  const engine = engineFor(registry, options);
+  try {
+    return await use(engine);
+  } finally {
+    await engine.close();
+  }
 }
 
 /** One http-request activity `call`; every outcome goes to `capture` (outputs into `out`), then `end`. */

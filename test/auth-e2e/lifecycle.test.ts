@@ -1,7 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ConnectorRegistry } from "../../src/connectors/registry.js";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
-import type { Engine } from "../../src/runtime/create-engine.js";
+import type { ConnectorInput, ConnectorRegistry, Engine } from "../../src/index.js";
 import {
   decodeClientBasic,
   startTokenServer,

@@ -1,16 +1,17 @@
-import { execFileSync } from "node:child_process";
 import { createHash, generateKeyPairSync, X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import type { TLSSocket } from "node:tls";
 import Provider from "oidc-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
+import type { ConnectorInput } from "../../src/index.js";
+import {
+  type CertificateAuthority,
+  certificateAuthority,
+  makeTestCertificates,
+  type TestCertificates,
+} from "../helpers/certificates.js";
 import { runHttp } from "../helpers/http-flows.js";
-import { makeTestCertificates, type TestCertificates } from "../helpers/servers.js";
 import { connectorsDoc, memoryRegistry, useApiServer } from "./harness.js";
 
 /**
@@ -19,7 +20,7 @@ import { connectorsDoc, memoryRegistry, useApiServer } from "./harness.js";
  */
 
 const api = useApiServer();
-let dir: string;
+let clientCa: CertificateAuthority;
 let serverTls: TestCertificates;
 let server: https.Server;
 let provider: Provider;
@@ -32,75 +33,6 @@ let clientKey: string;
 let selfCert: string;
 let selfKey: string;
 
-function makeClientCertificate(): void {
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=ca",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign",
-  );
-  openssl(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=flows-mtls",
-    "-keyout",
-    "client.key",
-    "-out",
-    "client.csr",
-  );
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    "client.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-out",
-    "client.pem",
-  );
-  clientCert = readFileSync(path.join(dir, "client.pem"), "utf8");
-  clientKey = readFileSync(path.join(dir, "client.key"), "utf8");
-  openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "40",
-    "-subj",
-    "/CN=self",
-    "-keyout",
-    "self.key",
-    "-out",
-    "self.pem",
-  );
-  selfCert = readFileSync(path.join(dir, "self.pem"), "utf8");
-  selfKey = readFileSync(path.join(dir, "self.key"), "utf8");
-}
-
 /** RFC 8705 section 2.2: a self-signed certificate is registered as a JWK with its certificate in `x5c`. */
 function selfSignedJwk() {
   const certificate = new X509Certificate(selfCert);
@@ -108,13 +40,14 @@ function selfSignedJwk() {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "flowrun-oidc-"));
-  makeClientCertificate();
+  clientCa = certificateAuthority("ca");
+  ({ cert: clientCert, key: clientKey } = clientCa.issue("flows-mtls", { days: 2 }));
+  ({ cert: selfCert, key: selfKey } = clientCa.selfSigned("self", 40));
   serverTls = makeTestCertificates();
   server = https.createServer({
     key: serverTls.key,
     cert: serverTls.cert,
-    ca: readFileSync(path.join(dir, "ca.pem"), "utf8"),
+    ca: clientCa.cert,
     requestCert: true,
     rejectUnauthorized: false,
   });
@@ -176,7 +109,7 @@ beforeAll(async () => {
 afterAll(async () => {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
-  rmSync(dir, { recursive: true, force: true });
+  clientCa.remove();
 });
 
 async function callThrough(auth: Record<string, unknown>, extra: Record<string, unknown> = {}) {

@@ -1,20 +1,18 @@
 import { describe, expect, it } from "vitest";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
+import type { ConnectorInput } from "../../src/index.js";
 import { oauthError, tokenAnswer } from "../helpers/token-server.js";
 import {
   answer,
   apiOk,
   bearerOf,
-  connectorsDoc,
-  engineFor,
   httpTrace,
   leakedSecrets,
-  memoryRegistry,
   oauthCrmConnector,
   oneCallFlow,
   outputsOf,
   useApiServer,
   useTokenServer,
+  withEngine,
 } from "./harness.js";
 
 /** Reactive refresh and token endpoint failures, through the engine. */
@@ -27,16 +25,11 @@ const tokens = useTokenServer();
 const crm = (fields: Record<string, unknown> = {}) => oauthCrmConnector(api, tokens, fields);
 
 async function runOnce(connector: ConnectorInput) {
-  const engine = engineFor(memoryRegistry(connectorsDoc(connector)), {
-    secrets: { env: { CRM_SECRET: CLIENT_SECRET } },
-  });
-  try {
+  return withEngine(connector, { secrets: { env: { CRM_SECRET: CLIENT_SECRET } } }, async (engine) => {
     const result = await engine.compile(oneCallFlow({ connector: "CRM", requestPath: "/accounts" })).run();
     expect(result.status).toBe("completed");
     return result;
-  } finally {
-    await engine.close();
-  }
+  });
 }
 
 describe("reactive refresh", () => {
@@ -123,29 +116,28 @@ describe("token endpoint failures", () => {
 
   it("invalid_grant on a refresh-token grant -> kind auth, the refresh token not in the message", async () => {
     tokens.enqueue(oauthError("invalid_grant", "refresh token revoked"));
-    const engine = engineFor(
-      memoryRegistry(
-        connectorsDoc({
-          id: "c-wxcc",
-          name: "Webex CC",
-          type: "webex-contact-center",
-          access: "read-write",
-          clientId: "C0ffee",
-          clientSecret: { env: "S" },
-          refreshToken: { env: "R" },
-          tokenUrl: tokens.url(),
-          resourceDomainUrl: api.url,
-        } as ConnectorInput),
-      ),
+    const webex = {
+      id: "c-wxcc",
+      name: "Webex CC",
+      type: "webex-contact-center",
+      access: "read-write",
+      clientId: "C0ffee",
+      clientSecret: { env: "S" },
+      refreshToken: { env: "R" },
+      tokenUrl: tokens.url(),
+      resourceDomainUrl: api.url,
+    } as ConnectorInput;
+    await withEngine(
+      webex,
       { secrets: { env: { S: CLIENT_SECRET, R: "refresh-T0ken-revoked" } } },
+      async (engine) => {
+        const result = await engine
+          .compile(oneCallFlow({ connector: "Webex CC", requestPath: "/v1/x" }))
+          .run();
+        expect(outputsOf(result).error?.kind).toBe("auth");
+        expect(outputsOf(result).error?.message).toContain("invalid_grant: refresh token revoked");
+        expect(leakedSecrets(JSON.stringify(result), [CLIENT_SECRET, "refresh-T0ken-revoked"])).toEqual([]);
+      },
     );
-    try {
-      const result = await engine.compile(oneCallFlow({ connector: "Webex CC", requestPath: "/v1/x" })).run();
-      expect(outputsOf(result).error?.kind).toBe("auth");
-      expect(outputsOf(result).error?.message).toContain("invalid_grant: refresh token revoked");
-      expect(leakedSecrets(JSON.stringify(result), [CLIENT_SECRET, "refresh-T0ken-revoked"])).toEqual([]);
-    } finally {
-      await engine.close();
-    }
   });
 });

@@ -1,10 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConnectorFileStore } from "../../src/connectors/file-store.js";
-import { ConnectorRegistry } from "../../src/connectors/registry.js";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
+import type { ConnectorInput } from "../../src/index.js";
+import { webexConnector, writeConnectorsFile } from "../helpers/connectors.js";
 import { type RotatingTokenServer, startRotatingTokenServer } from "../helpers/rotating-token-server.js";
 import {
   connectorsDoc,
@@ -29,17 +25,7 @@ afterEach(async () => {
 });
 
 const webex = (server: RotatingTokenServer): ConnectorInput =>
-  ({
-    id: "c-wxcc",
-    name: "Webex CC",
-    type: "webex-contact-center",
-    access: "read-write",
-    clientId: "C0ffee1234",
-    clientSecret: "cl1ent-S3cret",
-    refreshToken: "rt-1",
-    tokenUrl: server.url("/v1/access_token"),
-    resourceDomainUrl: api.url,
-  }) as ConnectorInput;
+  webexConnector(server.url("/v1/access_token"), api.url);
 
 describe("a rotating refresh token survives faults of its refresh", () => {
   it("a refresh answer slower than the activity timeout: the run times out, the answer is kept, the next run uses it", async () => {
@@ -118,15 +104,9 @@ describe("a rotating refresh token survives faults of its refresh", () => {
 
   it("invalid_grant: the store is read again, and a newer generation another process stored is tried once", async () => {
     tokens = await startRotatingTokenServer({ lifetimeSeconds: 3600 });
-    const dir = mkdtempSync(path.join(tmpdir(), "flowrun-reread-"));
-    const file = path.join(dir, "connectors.json");
-    writeFileSync(file, JSON.stringify(connectorsDoc(webex(tokens))), { mode: 0o600 });
+    const onDisk = writeConnectorsFile(connectorsDoc(webex(tokens)));
     // Two processes on one connectors file; the second does not follow it, so it still holds rt-1.
-    const open = () =>
-      ConnectorRegistry.open(new ConnectorFileStore(file, { allowLoopbackHttp: true }), {
-        allowLoopbackHttp: true,
-        follow: false,
-      });
+    const open = () => onDisk.open({ follow: false });
     const [first, second] = [engineFor(await open()), engineFor(await open())];
     const call = oneCallFlow({ connector: "Webex CC", requestPath: "/v1/queues" });
     try {
@@ -135,7 +115,7 @@ describe("a rotating refresh token survives faults of its refresh", () => {
     } finally {
       await first.close();
       await second.close();
-      rmSync(dir, { recursive: true, force: true });
+      onDisk.remove();
     }
     // The stale process's rt-1 is refused once; it then adopts rt-2 (generation 1) from the file.
     expect(tokens.requests.map((request) => request.form.refresh_token)).toEqual(["rt-1", "rt-1", "rt-2"]);

@@ -1,11 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ConnectorFileStore } from "../../src/connectors/file-store.js";
-import { ConnectorRegistry } from "../../src/connectors/registry.js";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
-import { oauthError, startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
+import type { ConnectorInput } from "../../src/index.js";
+import { webexConnector, writeConnectorsFile } from "../helpers/connectors.js";
+import { type RotatingTokenServer, startRotatingTokenServer } from "../helpers/rotating-token-server.js";
 import {
   bearerOf,
   connectorsDoc,
@@ -19,7 +18,7 @@ import {
 /** A refresh token the token endpoint rotates is persisted (plain string in the file) and used from then on. */
 
 const api = useApiServer();
-let tokens: TokenServer;
+let tokens: RotatingTokenServer;
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), "flowrun-rotation-"));
@@ -31,49 +30,22 @@ afterEach(async () => {
 
 /**
  * A token endpoint that accepts exactly one current refresh token and rotates it on every use: `rt-1` -> `rt-2`
- * -> ... An old refresh token is refused with invalid_grant, as RFC 6749 section 6 allows.
+ * -> ... An old refresh token is refused with invalid_grant, as RFC 6749 section 6 allows. Its tokens expire at
+ * once (expires_in 0): every run needs a new token, so every run shows which refresh token it sends.
  */
-async function rotatingTokenServer(prefix: string): Promise<TokenServer> {
-  let current = 1;
-  return startTokenServer({
-    fallback: (request) => {
-      if (request.form.refresh_token !== `${prefix}-${current}`)
-        return oauthError("invalid_grant", "refresh token is not current");
-      current++;
-      return tokenAnswer({
-        access_token: `access-${current - 1}`,
-        // expires_in 0: every run needs a new token, so every run shows which refresh token it sends.
-        expires_in: 0,
-        refresh_token: `${prefix}-${current}`,
-      });
-    },
-  });
-}
+const rotatingTokenServer = (prefix: string) => startRotatingTokenServer({ prefix, lifetimeSeconds: 0 });
 
 const webex = (refreshToken: unknown): ConnectorInput =>
-  ({
-    id: "c-wxcc",
-    name: "Webex CC",
-    type: "webex-contact-center",
-    access: "read-write",
-    clientId: "C0ffee1234",
-    clientSecret: "cl1ent-S3cret",
-    refreshToken,
-    tokenUrl: tokens.url("/v1/access_token"),
-    resourceDomainUrl: api.url,
-  }) as ConnectorInput;
+  webexConnector(tokens.url("/v1/access_token"), api.url, { refreshToken });
 
 const flowDoc = oneCallFlow({ connector: "Webex CC", requestPath: "/v1/queues" });
 
 describe("rotated refresh token stored in the connectors file", () => {
   it("is written to the file and a new engine + registry opened from the file sends it", async () => {
     tokens = await rotatingTokenServer("rt");
-    const file = path.join(dir, "connectors.json");
-    writeFileSync(file, JSON.stringify(connectorsDoc(webex("rt-1")), null, 2), { mode: 0o600 });
+    const { file, open } = writeConnectorsFile(connectorsDoc(webex("rt-1")), dir);
 
-    const registry = await ConnectorRegistry.open(new ConnectorFileStore(file, { allowLoopbackHttp: true }), {
-      allowLoopbackHttp: true,
-    });
+    const registry = await open();
     const warnings: string[] = [];
     const engine = engineFor(registry, {
       secrets: { baseDir: dir, env: {} },
@@ -95,9 +67,7 @@ describe("rotated refresh token stored in the connectors file", () => {
     }
 
     // A new process: registry and engine opened from the file.
-    const reopened = await ConnectorRegistry.open(new ConnectorFileStore(file, { allowLoopbackHttp: true }), {
-      allowLoopbackHttp: true,
-    });
+    const reopened = await open();
     const next = engineFor(reopened, { secrets: { baseDir: dir, env: {} } });
     try {
       const result = await next.compile(flowDoc).run();

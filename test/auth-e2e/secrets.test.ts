@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
-import { httpTraceOf, type RunResult } from "../../src/engine/result.js";
+import { type ConnectorInput, httpTraceOf, type RunResult } from "../../src/index.js";
 import { rsaKeyPair } from "../helpers/auth.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 import { startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
-import { answer, apiOk, connectorsDoc, engineFor, leakedSecrets, memoryRegistry } from "./harness.js";
+import { answer, apiOk, leakedSecrets, withEngine } from "./harness.js";
 
 /**
  * No trace, result or error message carries a secret or its base64: every connector type is used by one flow, on
@@ -159,15 +158,12 @@ function secretsSeen(): string[] {
 
 async function runAll(): Promise<RunResult> {
   const list = connectors();
-  const engine = engineFor(memoryRegistry(connectorsDoc(...list)), { secrets: { env }, onWarning: () => {} });
-  try {
+  return withEngine(list, { secrets: { env }, onWarning: () => {} }, async (engine) => {
     const result = await engine.compile(everyConnectorFlow(list.map((connector) => connector.name))).run();
     expect(result.status).toBe("completed");
     expect(result.trace).toHaveLength(list.length + 1);
     return result;
-  } finally {
-    await engine.close();
-  }
+  });
 }
 
 describe("secrets never leave the servers they were sent to", () => {

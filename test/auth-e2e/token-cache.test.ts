@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
+import type { ConnectorInput } from "../../src/index.js";
 import { startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
 import {
   bearerOf,
@@ -11,6 +11,7 @@ import {
   oneCallFlow,
   outputsOf,
   useApiServer,
+  withEngine,
 } from "./harness.js";
 
 /** The token cache through the engine: single flight, expiry, proactive refresh. Token requests are counted at the server. */
@@ -44,8 +45,7 @@ describe("single flight", () => {
         return tokenAnswer({ access_token: `shared-token-${issued}` });
       },
     });
-    const engine = engineFor(memoryRegistry(connectorsDoc(crm())));
-    try {
+    await withEngine(crm(), {}, async (engine) => {
       const flow = engine.compile(oneCallFlow(call));
       const results = await Promise.all(Array.from({ length: 1000 }, () => flow.run()));
       expect(results.filter((result) => result.status === "completed")).toHaveLength(1000);
@@ -53,9 +53,7 @@ describe("single flight", () => {
       expect(tokens.requests).toHaveLength(1);
       expect(api.received).toHaveLength(1000);
       expect(new Set(api.received.map(bearerOf))).toEqual(new Set(["shared-token-1"]));
-    } finally {
-      await engine.close();
-    }
+    });
   });
 });
 
@@ -65,8 +63,7 @@ describe("expiry", () => {
     tokens = await startTokenServer({
       fallback: () => tokenAnswer({ access_token: `short-${tokens.requests.length}`, expires_in: 1 }),
     });
-    const engine = engineFor(memoryRegistry(connectorsDoc(crm())));
-    try {
+    await withEngine(crm(), {}, async (engine) => {
       const flow = engine.compile(oneCallFlow(call));
       const first = await flow.run();
       const cached = await flow.run();
@@ -81,26 +78,21 @@ describe("expiry", () => {
       expect(seen[2]).toBe("short-2");
       // The middle run is served from the cache unless the machine was slower than 0.9 s between two runs.
       if (httpTrace(cached).tokenFetched === false) expect(seen[1]).toBe("short-1");
-    } finally {
-      await engine.close();
-    }
+    });
   });
 
   it("a token answered with expires_in 0 is used by the run that fetched it and never again", async () => {
     tokens = await startTokenServer({
       fallback: () => tokenAnswer({ access_token: `zero-${tokens.requests.length}`, expires_in: 0 }),
     });
-    const engine = engineFor(memoryRegistry(connectorsDoc(crm())));
-    try {
+    await withEngine(crm(), {}, async (engine) => {
       const flow = engine.compile(oneCallFlow(call));
       await flow.run();
       await flow.run();
       await flow.run();
       expect(tokens.requests).toHaveLength(3);
       expect(api.received.map(bearerOf)).toEqual(["zero-1", "zero-2", "zero-3"]);
-    } finally {
-      await engine.close();
-    }
+    });
   });
 });
 

@@ -1,15 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
+import type { ConnectorInput } from "../../src/index.js";
 import { startTokenServer, type TokenServer } from "../helpers/token-server.js";
-import {
-  bearerOf,
-  connectorsDoc,
-  engineFor,
-  httpTrace,
-  memoryRegistry,
-  oneCallFlow,
-  useApiServer,
-} from "./harness.js";
+import { bearerOf, httpTrace, oneCallFlow, useApiServer, withEngine } from "./harness.js";
 
 /** A token answer without token_type: taken as Bearer with a note in the trace, unless the connector is strict. */
 
@@ -31,15 +23,12 @@ function crm(strictTokenType?: boolean): ConnectorInput {
 }
 
 async function runWith(connector: ConnectorInput, calls = 1) {
-  const engine = engineFor(memoryRegistry(connectorsDoc(connector)), { secrets: { env: { S: "s3cret" } } });
-  try {
+  return withEngine(connector, { secrets: { env: { S: "s3cret" } } }, async (engine) => {
     const results = [];
     for (let index = 0; index < calls; index++)
       results.push(await engine.compile(oneCallFlow({ connector: "CRM", requestPath: "/v1/items" })).run());
     return results;
-  } finally {
-    await engine.close();
-  }
+  });
 }
 
 describe("token_type leniency", () => {

@@ -1,11 +1,10 @@
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { createProxy, type ProxyServer } from "proxy";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ecPrivateKeyPem, selfSignedCertificate } from "../helpers/certificates.js";
 import { cli } from "../helpers/cli.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 import { envWithoutSecrets, tempDir, writeHelpdeskConnectors, writeJson } from "../replay/helpers.js";
@@ -51,25 +50,9 @@ describe("connectors add/edit/show/list with proxy, tls and client authenticatio
   it("adds and edits the new fields, masks their secrets, and warns of a certificate near its end", async () => {
     const dir = await tempDir("flowrun-cli-net-");
     await writeJson(path.join(dir, "connectors.json"), { connectors: [] });
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "5",
-        "-subj",
-        "/CN=flows",
-        "-keyout",
-        "client.key",
-        "-out",
-        "client.pem",
-      ],
-      { cwd: dir, stdio: "pipe" },
-    );
+    const client = selfSignedCertificate("flows", 5);
+    await writeFile(path.join(dir, "client.key"), client.key);
+    await writeFile(path.join(dir, "client.pem"), client.cert);
     const added = await connectors(dir, [
       "add",
       "--type",
@@ -155,41 +138,48 @@ describe("connectors add/edit/show/list with proxy, tls and client authenticatio
   });
 });
 
+/** A flow that looks a ticket up through the connector "Helpdesk". */
+const LOOKUP_FLOW = {
+  name: "lookup",
+  variables: { id: { type: "string" } },
+  start: "find",
+  activities: {
+    find: {
+      type: "http-request",
+      connector: "Helpdesk",
+      requestPath: "/api/tickets",
+      parseSettings: [{ outputVariable: "id", pathExpression: "$.tickets[0].id" }],
+      next: { success: "end", error: "end" },
+    },
+    end: { type: "end-flow" },
+  },
+};
+
+/** `flowrun record lookup.flow.json` into lookup.test.json, with connectors.json, in `dir`. */
+const recordLookup = (dir: string, env: NodeJS.ProcessEnv, caseName: string) =>
+  cli(
+    [
+      "record",
+      "lookup.flow.json",
+      "--case",
+      caseName,
+      "--out",
+      "lookup.test.json",
+      "--connectors",
+      "connectors.json",
+      "--allow-loopback-http",
+    ],
+    { cwd: dir, env },
+  );
+
 describe("record through a proxy", () => {
   it("records via HTTP_PROXY (credentials in its URL), the recording replays, and the proxy password is in no output", async () => {
     const dir = await tempDir("flowrun-cli-net-");
     await writeHelpdeskConnectors(dir, api.url, { id: "rec", secretEnv: "REC_SECRET" });
-    await writeJson(path.join(dir, "lookup.flow.json"), {
-      name: "lookup",
-      variables: { id: { type: "string" } },
-      start: "find",
-      activities: {
-        find: {
-          type: "http-request",
-          connector: "Helpdesk",
-          requestPath: "/api/tickets",
-          parseSettings: [{ outputVariable: "id", pathExpression: "$.tickets[0].id" }],
-          next: { success: "end", error: "end" },
-        },
-        end: { type: "end-flow" },
-      },
-    });
+    await writeJson(path.join(dir, "lookup.flow.json"), LOOKUP_FLOW);
     const proxyUrl = proxy.url.replace("http://", `http://rec:${PROXY_PASSWORD}@`);
     const env = envWithoutSecrets({ REC_SECRET: "s", HTTP_PROXY: proxyUrl });
-    const recorded = await cli(
-      [
-        "record",
-        "lookup.flow.json",
-        "--case",
-        "via proxy",
-        "--out",
-        "lookup.test.json",
-        "--connectors",
-        "connectors.json",
-        "--allow-loopback-http",
-      ],
-      { cwd: dir, env },
-    );
+    const recorded = await recordLookup(dir, env, "via proxy");
     expect(recorded.code).toBe(0);
     expect(proxy.tunnels).toContain(new URL(api.url).host);
     const file = await readFile(path.join(dir, "lookup.test.json"), "utf8");
@@ -206,24 +196,8 @@ describe("record through a proxy", () => {
 describe("record and replay a connector with private_key_jwt (ES256) and a client certificate", () => {
   it("replays without the key, the certificate or the passphrase (CI holds none of them)", async () => {
     const dir = await tempDir("flowrun-cli-net-");
-    const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-    openssl(
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "60",
-      "-subj",
-      "/CN=flows",
-      "-keyout",
-      "c.key",
-      "-out",
-      "c.pem",
-    );
-    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ec.key");
-    openssl("pkcs8", "-topk8", "-nocrypt", "-in", "ec.key", "-out", "signing.key");
+    const certificate = selfSignedCertificate("flows", 60);
+    const signingKey = ecPrivateKeyPem();
     await writeJson(path.join(dir, "connectors.json"), {
       connectors: [
         {
@@ -244,38 +218,13 @@ describe("record and replay a connector with private_key_jwt (ES256) and a clien
         },
       ],
     });
-    await writeJson(path.join(dir, "lookup.flow.json"), {
-      name: "lookup",
-      variables: { id: { type: "string" } },
-      start: "find",
-      activities: {
-        find: {
-          type: "http-request",
-          connector: "Helpdesk",
-          requestPath: "/api/tickets",
-          parseSettings: [{ outputVariable: "id", pathExpression: "$.tickets[0].id" }],
-          next: { success: "end", error: "end" },
-        },
-        end: { type: "end-flow" },
-      },
+    await writeJson(path.join(dir, "lookup.flow.json"), LOOKUP_FLOW);
+    const env = envWithoutSecrets({
+      CERT: certificate.cert,
+      CERT_KEY: certificate.key,
+      SIGNING_KEY: signingKey,
     });
-    const read = (name: string) => readFileSync(path.join(dir, name), "utf8");
-    const signingKey = read("signing.key");
-    const env = envWithoutSecrets({ CERT: read("c.pem"), CERT_KEY: read("c.key"), SIGNING_KEY: signingKey });
-    const recorded = await cli(
-      [
-        "record",
-        "lookup.flow.json",
-        "--case",
-        "jwt",
-        "--out",
-        "lookup.test.json",
-        "--connectors",
-        "connectors.json",
-        "--allow-loopback-http",
-      ],
-      { cwd: dir, env },
-    );
+    const recorded = await recordLookup(dir, env, "jwt");
     expect(recorded.stderr).toBe("");
     expect(recorded.code).toBe(0);
     const file = await readFile(path.join(dir, "lookup.test.json"), "utf8");

@@ -1,17 +1,19 @@
-import { execFileSync } from "node:child_process";
 import { createHash, X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
 import { certificateExpiryWarning, checkClientCertificate } from "../../src/connectors/transport.js";
+import type { ConnectorInput } from "../../src/index.js";
 import { connectorsDoc, memoryRegistry } from "../auth-e2e/harness.js";
+import {
+  type CertificateAuthority,
+  certificateAuthority,
+  type IssuedCertificate,
+  makeTestCertificates,
+  type TestCertificates,
+} from "../helpers/certificates.js";
 import { runHttp } from "../helpers/http-flows.js";
-import { makeTestCertificates, type TestCertificates } from "../helpers/servers.js";
 
 /**
  * Mutual TLS against an HTTPS server that requires and verifies client certificates, all made by openssl here:
@@ -19,94 +21,31 @@ import { makeTestCertificates, type TestCertificates } from "../helpers/servers.
  */
 
 const PASSPHRASE = "k3y-Passphrase!";
+let clientCa: CertificateAuthority;
+/** The client CA's folder, with flows.pem, flows.key and flows.enc.key (connectors name them as files). */
 let dir: string;
 let serverTls: TestCertificates;
 let server: https.Server & {
   url: string;
   seen: { path: string; cn: string; thumbprint: string; form: string }[];
 };
-const client: Record<string, string> = {};
-
-function openssl(...args: string[]): void {
-  execFileSync("openssl", args, { stdio: "pipe", cwd: dir });
-}
-
-/** A client certificate for `name` signed by the client CA, valid `days`; `encrypt` protects its key. */
-function issueClientCertificate(name: string, days: number, encrypt = false): void {
-  openssl(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    `/CN=${name}`,
-    "-keyout",
-    `${name}.key`,
-    "-out",
-    `${name}.csr`,
-  );
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    `${name}.csr`,
-    "-CA",
-    "client-ca.pem",
-    "-CAkey",
-    "client-ca.key",
-    "-CAcreateserial",
-    "-days",
-    String(days),
-    "-out",
-    `${name}.pem`,
-  );
-  if (encrypt)
-    openssl(
-      "pkey",
-      "-in",
-      `${name}.key`,
-      "-aes-256-cbc",
-      "-passout",
-      `pass:${PASSPHRASE}`,
-      "-out",
-      `${name}.enc.key`,
-    );
-}
+/** A client certificate that expires in 10 days. */
+let soon: IssuedCertificate;
 
 const thumbprintOf = (der: Buffer) => createHash("sha256").update(der).digest("base64url");
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "flowrun-mtls-"));
-  openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=flowrun client CA",
-    "-keyout",
-    "client-ca.key",
-    "-out",
-    "client-ca.pem",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  );
-  issueClientCertificate("flows", 2, true);
-  issueClientCertificate("soon", 10);
-  issueClientCertificate("other", 2);
+  clientCa = certificateAuthority("flowrun client CA");
+  dir = clientCa.dir;
+  clientCa.issue("flows", { days: 2, passphrase: PASSPHRASE });
+  soon = clientCa.issue("soon", { days: 10 });
+  clientCa.issue("other", { days: 2 });
   serverTls = makeTestCertificates();
-  for (const name of ["flows.pem", "flows.key", "flows.enc.key", "soon.pem", "soon.key", "other.key"])
-    client[name] = readFileSync(path.join(dir, name), "utf8");
   // The server trusts only the client CA and refuses a handshake without a certificate from it.
   server = https.createServer({
     key: serverTls.key,
     cert: serverTls.cert,
-    ca: readFileSync(path.join(dir, "client-ca.pem"), "utf8"),
+    ca: clientCa.cert,
     requestCert: true,
     rejectUnauthorized: true,
   }) as typeof server;
@@ -137,7 +76,7 @@ beforeAll(async () => {
 afterAll(async () => {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
-  rmSync(dir, { recursive: true, force: true });
+  clientCa.remove();
 });
 beforeEach(() => {
   server.seen.length = 0;
@@ -235,8 +174,8 @@ describe("client certificates", () => {
   });
 
   it("the expiry rule: none far away, a warning within 30 days, another once expired", () => {
-    const certificate = checkClientCertificate({ cert: client["soon.pem"]!, key: client["soon.key"]! }, "c");
-    const end = new Date(new X509Certificate(client["soon.pem"]!).validTo).getTime();
+    const certificate = checkClientCertificate({ cert: soon.cert, key: soon.key }, "c");
+    const end = new Date(new X509Certificate(soon.cert).validTo).getTime();
     expect(certificateExpiryWarning(certificate, "c", end - 31 * 86_400_000)).toBeUndefined();
     expect(certificateExpiryWarning(certificate, "c", end - 29 * 86_400_000)).toMatch(/in 29 days/);
     expect(certificateExpiryWarning(certificate, "c", end + 1000)).toMatch(/expired on/);

@@ -1,26 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { AuthError } from "../../src/connectors/errors.js";
-import { ConnectorFileStore } from "../../src/connectors/file-store.js";
 import { RefusalBackoff, splitGeneration, withGeneration } from "../../src/connectors/refresh-chain.js";
-import { ConnectorRegistry } from "../../src/connectors/registry.js";
-import type { ConnectorInput } from "../../src/connectors/schema.js";
 import { type SharedTokenStore, TokenCache } from "../../src/connectors/token-cache.js";
+import { AuthError } from "../../src/index.js";
 import { connectorsDoc, memoryRegistry } from "../auth-e2e/harness.js";
+import { webexConnector, writeConnectorsFile } from "../helpers/connectors.js";
 
-const webex = {
-  id: "c-wxcc",
-  name: "Webex CC",
-  type: "webex-contact-center",
-  access: "read-write",
-  clientId: "C0ffee1234",
-  clientSecret: "cl1ent-S3cret",
-  refreshToken: "rt-1",
-  tokenUrl: "https://idbroker.example.com/v1/access_token",
-  resourceDomainUrl: "https://api.example.com",
-} as ConnectorInput;
+const webex = webexConnector("https://idbroker.example.com/v1/access_token", "https://api.example.com");
 
 describe("refresh token generations", () => {
   it("the memory store never replaces a newer generation with an older one", async () => {
@@ -40,19 +26,23 @@ describe("refresh token generations", () => {
   });
 
   it("the file store compares generations with what is on disk, written by another process", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "flowrun-generation-"));
+    const { file, open, remove } = writeConnectorsFile(connectorsDoc(webex));
+    // Neither follows the file: what `second` holds in memory stays generation 0 whatever `first` writes.
+    const [first, second] = [await open({ follow: false }), await open({ follow: false })];
     try {
-      const file = path.join(dir, "connectors.json");
-      writeFileSync(file, JSON.stringify(connectorsDoc(webex)), { mode: 0o600 });
-      const open = () => ConnectorRegistry.open(new ConnectorFileStore(file));
-      const [first, second] = [await open(), await open()];
-      await first.rotateRefreshToken("c-wxcc", "rt-4", 4);
+      expect(await first.rotateRefreshToken("c-wxcc", "rt-4", 4)).toBe(true);
+      expect(JSON.parse(readFileSync(file, "utf8")).connectors[0]).toMatchObject({
+        refreshToken: "rt-4",
+        refreshTokenGeneration: 4,
+      });
       // `second` still has generation 0 in memory; the store re-reads the file under its lock and refuses.
-      await second.rotateRefreshToken("c-wxcc", "rt-2", 2);
+      expect(await second.rotateRefreshToken("c-wxcc", "rt-2", 2)).toBe(true);
       const onDisk = JSON.parse(readFileSync(file, "utf8")).connectors[0];
       expect(onDisk).toMatchObject({ refreshToken: "rt-4", refreshTokenGeneration: 4 });
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      await first.close();
+      await second.close();
+      remove();
     }
   });
 
@@ -72,12 +62,12 @@ describe("refusal backoff", () => {
     backoff.check("c", 'connector "C"');
     backoff.refused("c", "invalid_grant");
     expect(() => backoff.check("c", 'connector "C"')).toThrowError(AuthError);
-    try {
-      backoff.check("c", 'connector "C"');
-    } catch (error) {
-      expect((error as AuthError).code).toBe("refresh-backoff");
-      expect((error as AuthError).message).toContain("next try in 11 s");
-    }
+    expect(() => backoff.check("c", 'connector "C"')).toThrowError(
+      expect.objectContaining({
+        code: "refresh-backoff",
+        message: expect.stringContaining("next try in 11 s"),
+      }),
+    );
     now = 11_001;
     backoff.check("c", 'connector "C"');
     for (let refusal = 0; refusal < 5; refusal++) backoff.refused("c", "invalid_grant");
@@ -85,8 +75,11 @@ describe("refusal backoff", () => {
     expect(() => backoff.check("c", 'connector "C"')).toThrowError(/6 times in a row/);
     now += 1_001;
     backoff.check("c", 'connector "C"');
+    // A success clears it: refused again, the check throws; once cleared, the same check passes at the same moment.
+    backoff.refused("c", "invalid_grant");
+    expect(() => backoff.check("c", 'connector "C"')).toThrowError(/refresh token was not sent/);
     backoff.clear("c");
-    backoff.check("c", 'connector "C"');
+    expect(() => backoff.check("c", 'connector "C"')).not.toThrow();
   });
 
   it("jitter adds up to 20 % to the wait", () => {

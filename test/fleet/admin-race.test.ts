@@ -4,8 +4,7 @@ import { readdir, readFile, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ConnectorFileStore } from "../../src/connectors/file-store.js";
-import { ConnectorRegistry } from "../../src/connectors/registry.js";
+import { ConnectorFileStore, ConnectorRegistry } from "../../src/index.js";
 import { connectorInput, tempDir } from "../connectors/builders.js";
 import { bundleScript, cliScript, type Exited, runCliProcess, startNode } from "../helpers/processes.js";
 

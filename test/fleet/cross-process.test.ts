@@ -1,17 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { RedisFleet } from "../../src/connectors/redis/fleet.js";
-import type { ConnectorsFile } from "../../src/connectors/schema.js";
+import type { ConnectorsFile, RedisFleet } from "../../src/index.js";
+import { crmConnector } from "../helpers/connectors.js";
 import { killMembers, type Member, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
   closeFleets,
-  crmConnector,
   deleteKeys,
   dumpKeys,
-  fleetMember,
   REDIS_URL,
   redisReachable,
   secretForms,
+  seededFleet,
   uniquePrefix,
 } from "../helpers/redis.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
@@ -42,8 +41,7 @@ afterAll(() => closeAllServers());
 
 async function seed(document: ConnectorsFile): Promise<void> {
   prefix = uniquePrefix("xproc");
-  admin = await fleetMember(prefix);
-  await admin.store.importDocument(document);
+  admin = await seededFleet(document, prefix);
 }
 
 const flow = (connector: string) => httpFlow({ connector, requestPath: "/accounts", timeoutMs: 5000 });

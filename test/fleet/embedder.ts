@@ -1,9 +1,7 @@
 // An embedding process for cross-process tests: follows a connectors file and runs a one-request flow every
 // 25 ms, printing each run's result as a JSON line; warnings go to stderr. Stops on SIGTERM.
 
-import { ConnectorFileStore } from "../../src/connectors/file-store.js";
-import { ConnectorRegistry } from "../../src/connectors/registry.js";
-import { createEngine } from "../../src/runtime/create-engine.js";
+import { ConnectorFileStore, ConnectorRegistry, createEngine } from "../../src/index.js";
 import { crmPing } from "./flows.js";
 
 const [file] = process.argv.slice(2);

@@ -1,21 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { RedisFleet } from "../../src/connectors/redis/fleet.js";
-import { ConnectorRegistry } from "../../src/connectors/registry.js";
-import type { ConnectorsFile } from "../../src/connectors/schema.js";
-import { createEngine } from "../../src/runtime/create-engine.js";
+import type { ConnectorsFile, RedisFleet } from "../../src/index.js";
 import { cli } from "../helpers/cli.js";
+import { crmConnector } from "../helpers/connectors.js";
 import { killMembers, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
-import {
-  closeFleets,
-  crmConnector,
-  fleetMember,
-  type OwnRedis,
-  ownRedis,
-  redisServerInstalled,
-  TEST_TOKEN_KEY,
-} from "../helpers/redis.js";
-import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
+import { closeFleets, fleetEngine, fleetMember, seededFleet, TEST_TOKEN_KEY } from "../helpers/redis.js";
+import { type OwnRedis, ownRedis, redisServerInstalled } from "../helpers/redis-server.js";
+import { closeAllServers, type LoopbackServer, okJson, startHttpServer } from "../helpers/servers.js";
 import { closedPort, startTokenServer, type TokenServer } from "../helpers/token-server.js";
 
 /** Redis faults on a redis-server of the test's own: unreachable at start, lost mid-run, slow. */
@@ -25,10 +16,7 @@ let tokens: TokenServer;
 let redis: OwnRedis | undefined;
 
 beforeAll(async () => {
-  api = await startHttpServer((_request, response) => {
-    response.setHeader("content-type", "application/json");
-    response.end('{"ok":true}');
-  });
+  api = await startHttpServer(okJson);
   tokens = await startTokenServer();
 });
 afterEach(async () => {
@@ -50,16 +38,10 @@ const flow = httpFlow({ connector: "CRM", requestPath: "/accounts", timeoutMs: 1
 async function engineOnOwnRedis() {
   redis = await ownRedis();
   const fleet = await seeded(redis.url);
-  const registry = await ConnectorRegistry.open(fleet.store, { allowLoopbackHttp: true });
-  const engine = createEngine({ connectors: registry, sharedTokens: fleet.tokens, allowLoopbackHttp: true });
-  return { fleet, registry, engine, url: redis.url };
+  return { ...(await fleetEngine(fleet)), url: redis.url };
 }
 
-async function seeded(url: string): Promise<RedisFleet> {
-  const fleet = await fleetMember(undefined, url);
-  await fleet.store.importDocument(document());
-  return fleet;
-}
+const seeded = (url: string): Promise<RedisFleet> => seededFleet(document(), undefined, url);
 
 describe("Redis unreachable or the token key missing at start (CLI)", () => {
   it("run --redis: exit 2, the URL named, no stack trace", async () => {
@@ -113,7 +95,7 @@ describe.skipIf(!installed)("Redis lost or slow while routing", () => {
   });
 
   it("a cached token is served without any Redis call (Redis is not on the hot path)", async () => {
-    const { fleet, registry, engine } = await engineOnOwnRedis();
+    const { fleet, engine, close } = await engineOnOwnRedis();
     const compiled = engine.compile(flow);
     expect((await compiled.run()).status).toBe("completed"); // fetches and shares the token
     const admin = fleet.connection.commands;
@@ -123,12 +105,11 @@ describe.skipIf(!installed)("Redis lost or slow while routing", () => {
       .split("\n")
       .filter((line) => line.startsWith("cmdstat_") && !/^cmdstat_(info|config)[:|]/.test(line));
     expect(stats).toEqual([]);
-    await engine.close();
-    await registry.close();
+    await close();
   });
 
   it("a slow Redis does not hold a run past its deadline: the process fetches the token itself", async () => {
-    const { registry, engine, url } = await engineOnOwnRedis();
+    const { engine, url, close } = await engineOnOwnRedis();
     const before = tokens.requests.length;
     const blocker = await fleetMember(undefined, url);
     // Redis answers nothing for 1.5 s; the activity's whole deadline is 1 s.
@@ -139,7 +120,6 @@ describe.skipIf(!installed)("Redis lost or slow while routing", () => {
     expect((result.variables.out as { statusCode: number }).statusCode).toBe(200);
     expect(tokens.requests.length).toBe(before + 1);
     await sleeping;
-    await engine.close();
-    await registry.close();
+    await close();
   });
 });

@@ -6,26 +6,21 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { RedisConnectionOptions } from "../../src/connectors/redis/connection.js";
-import { connectRedisFleet, type RedisFleet } from "../../src/connectors/redis/fleet.js";
-import { ConnectorRegistry } from "../../src/connectors/registry.js";
-import { createEngine, type Engine } from "../../src/runtime/create-engine.js";
+import {
+  ConnectorRegistry,
+  connectRedisFleet,
+  type Engine,
+  type RedisConnectionOptions,
+  type RedisFleet,
+} from "../../src/index.js";
+import { makeTestCertificates } from "../helpers/certificates.js";
 import { cli } from "../helpers/cli.js";
+import { crmConnector } from "../helpers/connectors.js";
 import { httpFlow } from "../helpers/http-flows.js";
-import { crmConnector, redisServerInstalled, TEST_TOKEN_KEY, uniquePrefix } from "../helpers/redis.js";
-import {
-  startCluster,
-  startPlainRedis,
-  startSentinelGroup,
-  startTlsRedis,
-  stopAll,
-} from "../helpers/redis-deployments.js";
-import {
-  closeAllServers,
-  type LoopbackServer,
-  makeTestCertificates,
-  startHttpServer,
-} from "../helpers/servers.js";
+import { fleetEngine, TEST_TOKEN_KEY, uniquePrefix } from "../helpers/redis.js";
+import { startCluster, startSentinelGroup, startTlsRedis } from "../helpers/redis-deployments.js";
+import { redisServerInstalled, startPlainRedis, stopRedisServers } from "../helpers/redis-server.js";
+import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 import { startTokenServer, type TokenServer, tokenAnswer } from "../helpers/token-server.js";
 
 const installed = redisServerInstalled("test/fleet/redis-deployments.test.ts");
@@ -44,7 +39,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await closeAllServers();
-  await stopAll();
+  await stopRedisServers();
 });
 
 async function member(target: RedisConnectionOptions, prefix: string): Promise<RedisFleet> {
@@ -60,9 +55,7 @@ async function member(target: RedisConnectionOptions, prefix: string): Promise<R
 
 /** An engine on a fleet member of its own; `run` runs one request through the shared connector "CRM". */
 async function routingMember(target: RedisConnectionOptions, prefix: string) {
-  const fleet = await member(target, prefix);
-  const registry = await ConnectorRegistry.open(fleet.store, { allowLoopbackHttp: true });
-  const engine = createEngine({ connectors: registry, sharedTokens: fleet.tokens, allowLoopbackHttp: true });
+  const { engine } = await fleetEngine(await member(target, prefix));
   engines.push(engine);
   const flow = engine.compile(httpFlow({ connector: "CRM", requestPath: "/x", timeoutMs: 5000 }));
   return {

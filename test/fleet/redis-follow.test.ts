@@ -2,17 +2,18 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ConnectorRegistry } from "../../src/connectors/registry.js";
+import { ConnectorRegistry } from "../../src/index.js";
+import { crmConnector } from "../helpers/connectors.js";
 import { cliProcess, killMembers, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
   closeFleets,
-  crmConnector,
   deleteKeys,
   fleetMember,
   REDIS_URL,
   redisProxy,
   redisReachable,
+  seededFleet,
   uniquePrefix,
   waitFor,
 } from "../helpers/redis.js";
@@ -59,7 +60,7 @@ async function admin(url = REDIS_URL): Promise<ConnectorRegistry> {
 
 async function seed(): Promise<ConnectorRegistry> {
   prefix = uniquePrefix("follow");
-  await (await fleetMember(prefix)).store.importDocument({ connectors: [crm()] });
+  await seededFleet({ connectors: [crm()] }, prefix);
   return admin();
 }
 

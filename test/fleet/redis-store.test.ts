@@ -1,9 +1,11 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { ConnectorError } from "../../src/connectors/errors.js";
-import { RedisUnavailableError } from "../../src/connectors/redis/connection.js";
-import { connectRedisFleet } from "../../src/connectors/redis/fleet.js";
-import { TokenKeyError } from "../../src/connectors/redis/sealing.js";
-import { ConnectorRegistry } from "../../src/connectors/registry.js";
+import {
+  ConnectorError,
+  ConnectorRegistry,
+  connectRedisFleet,
+  RedisUnavailableError,
+  TokenKeyError,
+} from "../../src/index.js";
 import {
   closeFleets,
   deleteKeys,

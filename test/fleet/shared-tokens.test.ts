@@ -1,17 +1,17 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ConnectorRegistry } from "../../src/connectors/registry.js";
-import type { ConnectorsFile } from "../../src/connectors/schema.js";
-import { createEngine, type Engine } from "../../src/runtime/create-engine.js";
+import type { ConnectorRegistry, ConnectorsFile, Engine } from "../../src/index.js";
+import { crmConnector } from "../helpers/connectors.js";
 import { killMembers, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
   closeFleets,
-  crmConnector,
   deleteKeys,
   dumpKeys,
+  fleetEngine,
   fleetMember,
   REDIS_URL,
   redisReachable,
+  seededFleet,
   uniquePrefix,
   waitFor,
 } from "../helpers/redis.js";
@@ -57,8 +57,7 @@ const connectors = (): ConnectorsFile => ({ connectors: [crmConnector(api.url, t
 async function setUp(answers: Answer[], fallback?: Answer | Responder): Promise<void> {
   prefix = uniquePrefix("shared");
   tokens = await startTokenServer({ script: answers, fallback });
-  const admin = await member();
-  await admin.store.importDocument(connectors());
+  await seededFleet(connectors(), prefix);
 }
 
 const member = () => fleetMember(prefix);
@@ -68,9 +67,9 @@ async function engine(): Promise<{
   run: (timeoutMs?: number) => Promise<{ status: number | null; auth: unknown; kind?: string }>;
   registry: ConnectorRegistry;
 }> {
-  const fleet = await member();
-  const registry = await ConnectorRegistry.open(fleet.store, { allowLoopbackHttp: true, role: "full-admin" });
-  const created = createEngine({ connectors: registry, sharedTokens: fleet.tokens, allowLoopbackHttp: true });
+  const { registry, engine: created } = await fleetEngine(await member(), {
+    registry: { role: "full-admin" },
+  });
   engines.push(created);
   return {
     registry,

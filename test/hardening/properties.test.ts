@@ -13,7 +13,7 @@ import type { ConnectorsFile } from "../../src/connectors/schema.js";
 import { ValidationError } from "../../src/core/errors.js";
 import { createEngine } from "../../src/runtime/create-engine.js";
 import { type HttpOutputs, httpFlow } from "../helpers/http-flows.js";
-import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
+import { closeAllServers, type LoopbackServer, okJson, startHttpServer } from "../helpers/servers.js";
 import { TestConnectorResolver, testConnector } from "../helpers/test-connectors.js";
 import { hostileString, type Json, mutate, mutation } from "./mutate.js";
 
@@ -124,10 +124,7 @@ describe("hostile template values in an http-request", () => {
   let api: LoopbackServer;
   let agent: RecordingAgent;
   beforeAll(async () => {
-    api = await startHttpServer((_request, response) => {
-      response.setHeader("content-type", "application/json");
-      response.end('{"ok":true}');
-    });
+    api = await startHttpServer(okJson);
     agent = new RecordingAgent();
   });
   afterAll(async () => {

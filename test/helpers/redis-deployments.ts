@@ -1,67 +1,16 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { Redis, type RedisOptions } from "ioredis";
-import type { TestCertificates } from "./servers.js";
+import { Redis } from "ioredis";
+import type { TestCertificates } from "./certificates.js";
+import { BASE_ARGS, redisTempDir, spawnRedisServer, startPlainRedis, waitForPing } from "./redis-server.js";
 import { closedPort } from "./token-server.js";
 
 /**
  * Redis deployments of the tests' own, on free loopback ports, without persistence: a Redis Cluster, a Sentinel
- * group, a TLS Redis. `stopAll` kills every server started here.
+ * group, a TLS Redis. `stopRedisServers` (redis-server.ts) kills
+ * every server started here.
  */
-const servers = new Set<ChildProcess>();
-const dirs: string[] = [];
-
-function tempDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), "flowrun-redis-"));
-  dirs.push(dir);
-  return dir;
-}
-
-function startServer(args: readonly string[], cwd: string): ChildProcess {
-  const child = spawn("redis-server", [...args], { cwd, stdio: "ignore" });
-  servers.add(child);
-  child.on("exit", () => servers.delete(child));
-  return child;
-}
-
-/** Waits until the server at `port` answers PING (20 s: two cores shared with other test runs). */
-export async function waitForPing(port: number, options: RedisOptions = {}): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const probe = new Redis({
-      host: "127.0.0.1",
-      port,
-      lazyConnect: true,
-      retryStrategy: () => null,
-      connectTimeout: 500,
-      maxRetriesPerRequest: 0,
-      ...options,
-    });
-    probe.on("error", () => {});
-    try {
-      await probe.connect();
-      await probe.ping();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    } finally {
-      probe.disconnect();
-    }
-  }
-}
-
-const BASE_ARGS = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-
-/** A plain Redis; its port. */
-export async function startPlainRedis(extra: readonly string[] = []): Promise<number> {
-  const port = await closedPort();
-  startServer(["--port", String(port), ...BASE_ARGS, ...extra], tempDir());
-  await waitForPing(port);
-  return port;
-}
 
 /** Three masters, no replicas, every slot covered; the ports of the nodes. */
 /** `password`: every node requires it (`requirepass`), as a protected production cluster does. */
@@ -71,13 +20,13 @@ export async function startCluster(options: { password?: string } = {}): Promise
       ? []
       : ["--requirepass", options.password, "--masterauth", options.password];
   const cliAuth = options.password === undefined ? [] : ["-a", options.password, "--no-auth-warning"];
-  const dir = tempDir();
+  const dir = redisTempDir();
   const ports: number[] = [];
   for (let n = 0; n < 3; n++) {
     const port = await closedPort();
     const busPort = await closedPort();
     ports.push(port);
-    startServer(
+    spawnRedisServer(
       [
         "--port",
         String(port),
@@ -149,7 +98,7 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const sentinelPort = await closedPort();
-  const dir = tempDir();
+  const dir = redisTempDir();
   const config = path.join(dir, "sentinel.conf");
   writeFileSync(
     config,
@@ -162,7 +111,7 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
       "",
     ].join("\n"),
   );
-  startServer([config, "--sentinel"], dir);
+  spawnRedisServer([config, "--sentinel"], dir);
   await waitForPing(sentinelPort);
   const currentMasterPort = async () => {
     const sentinel = new Redis({ host: "127.0.0.1", port: sentinelPort });
@@ -192,13 +141,13 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
 
 /** A Redis answering only TLS, with a certificate for 127.0.0.1 signed by `tls.ca`; its TLS port. */
 export async function startTlsRedis(tls: TestCertificates): Promise<number> {
-  const dir = tempDir();
+  const dir = redisTempDir();
   const file = (name: string, content: string) => {
     writeFileSync(path.join(dir, name), content);
     return path.join(dir, name);
   };
   const port = await closedPort();
-  startServer(
+  spawnRedisServer(
     [
       "--port",
       "0",
@@ -218,18 +167,4 @@ export async function startTlsRedis(tls: TestCertificates): Promise<number> {
   );
   await waitForPing(port, { tls: { ca: tls.ca } });
   return port;
-}
-
-export async function stopAll(): Promise<void> {
-  await Promise.all(
-    [...servers].map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null) return resolve();
-          child.once("exit", () => resolve());
-          child.kill("SIGKILL");
-        }),
-    ),
-  );
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }

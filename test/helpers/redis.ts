@@ -1,10 +1,17 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
-import { connectRedisFleet, type RedisFleet } from "../../src/connectors/redis/fleet.js";
-import type { ConnectorsFile } from "../../src/connectors/schema.js";
-import { closedPort } from "./token-server.js";
+import {
+  ConnectorRegistry,
+  type ConnectorRegistryOptions,
+  type ConnectorsFile,
+  connectRedisFleet,
+  createEngine,
+  type Engine,
+  type EngineOptions,
+  type RedisFleet,
+  type RedisFleetOptions,
+} from "../../src/index.js";
 
 /** The Redis the machine (and CI) runs; tests use their own key prefix on it and clean up. */
 export const REDIS_URL = process.env.FLOWRUN_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -38,15 +45,6 @@ export async function redisReachable(file: string): Promise<boolean> {
   } finally {
     probe.disconnect();
   }
-}
-
-/** Whether fault tests can start a redis-server of their own (required with CI=true, like Redis itself). */
-export function redisServerInstalled(file: string): boolean {
-  if (spawnSync("redis-server", ["--version"]).status === 0) return true;
-  if (process.env.CI === "true")
-    throw new Error("CI=true but redis-server is not installed; the fault tests must run in CI");
-  console.warn(`skipping ${file}: redis-server is not installed`);
-  return false;
 }
 
 /** A key prefix no other test (or process) uses. */
@@ -88,72 +86,6 @@ export async function dumpKeys(url: string, prefix: string): Promise<Map<string,
   } finally {
     redis.disconnect();
   }
-}
-
-/** A redis-server of the test's own (no persistence), on a free port; kill and restart it to simulate faults. */
-export interface OwnRedis {
-  readonly url: string;
-  readonly port: number;
-  start(): Promise<void>;
-  kill(): Promise<void>;
-}
-
-/** `extraArgs`: more redis-server options (`--dir`, `--dbfilename` for a test that restarts Redis with its data). */
-export async function ownRedis(extraArgs: readonly string[] = []): Promise<OwnRedis> {
-  const port = await closedPort();
-  const url = `redis://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  const own: OwnRedis = {
-    url,
-    port,
-    async start() {
-      child = spawn(
-        "redis-server",
-        [
-          "--port",
-          String(port),
-          "--bind",
-          "127.0.0.1",
-          "--save",
-          "",
-          "--appendonly",
-          "no",
-          "--enable-debug-command",
-          "yes",
-          ...extraArgs,
-        ],
-        {
-          stdio: "ignore",
-        },
-      );
-      const deadline = Date.now() + 5000;
-      for (;;) {
-        const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, connectTimeout: 200 });
-        probe.on("error", () => {});
-        try {
-          await probe.connect();
-          await probe.ping();
-          return;
-        } catch {
-          if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        } finally {
-          probe.disconnect();
-        }
-      }
-    },
-    async kill() {
-      const running = child;
-      child = undefined;
-      if (!running || running.exitCode !== null) return;
-      await new Promise<void>((resolve) => {
-        running.once("exit", () => resolve());
-        running.kill("SIGKILL");
-      });
-    },
-  };
-  await own.start();
-  return own;
 }
 
 /** A secret as it could leak: as is, base64, base64url. */
@@ -219,30 +151,6 @@ export async function redisProxy(target: string): Promise<RedisProxy> {
   };
 }
 
-/** The custom OAuth client-credentials connector "CRM" (id crm-1) the fleet tests use, on loopback servers. */
-export function crmConnector(
-  apiUrl: string,
-  tokenUrl: string,
-  clientSecret = "s3cret",
-  clientId = "flows",
-): ConnectorsFile["connectors"][number] {
-  return {
-    id: "crm-1",
-    name: "CRM",
-    type: "custom",
-    status: "active",
-    resourceDomainUrl: apiUrl,
-    auth: {
-      type: "oauth2",
-      grantType: "client_credentials",
-      clientAuth: "basic",
-      clientId,
-      clientSecret,
-      tokenUrl,
-    },
-  } as ConnectorsFile["connectors"][number];
-}
-
 const openFleets: RedisFleet[] = [];
 
 /** A fleet member with connections of its own, as another process would have; `closeFleets` closes them all. */
@@ -250,10 +158,62 @@ export async function fleetMember(
   prefix: string | undefined,
   url = REDIS_URL,
   tokenKey = TEST_TOKEN_KEY,
+  options: Partial<RedisFleetOptions> = {},
 ): Promise<RedisFleet> {
-  const fleet = await connectRedisFleet({ url, keyPrefix: prefix, tokenKey, allowLoopbackHttp: true });
+  const fleet = await connectRedisFleet({
+    url,
+    keyPrefix: prefix,
+    tokenKey,
+    allowLoopbackHttp: true,
+    ...options,
+  });
   openFleets.push(fleet);
   return fleet;
+}
+
+/** A fleet member that has imported `document` into the fleet's empty store (an admin seeding the fleet). */
+export async function seededFleet(
+  document: ConnectorsFile,
+  prefix: string | undefined,
+  url = REDIS_URL,
+): Promise<RedisFleet> {
+  const fleet = await fleetMember(prefix, url);
+  await fleet.store.importDocument(document);
+  return fleet;
+}
+
+/** An engine in `fleet`, as a process of the fleet runs one: its registry on the fleet's store, tokens shared. */
+export interface FleetEngine {
+  readonly fleet: RedisFleet;
+  readonly registry: ConnectorRegistry;
+  readonly engine: Engine;
+  /** Closes the engine and the registry (the fleet is closed by `closeFleets`). */
+  close(): Promise<void>;
+}
+
+export async function fleetEngine(
+  fleet: RedisFleet,
+  options: { registry?: ConnectorRegistryOptions; engine?: Partial<EngineOptions> } = {},
+): Promise<FleetEngine> {
+  const registry = await ConnectorRegistry.open(fleet.store, {
+    allowLoopbackHttp: true,
+    ...options.registry,
+  });
+  const engine = createEngine({
+    connectors: registry,
+    sharedTokens: fleet.tokens,
+    allowLoopbackHttp: true,
+    ...options.engine,
+  });
+  return {
+    fleet,
+    registry,
+    engine,
+    close: async () => {
+      await engine.close();
+      await registry.close();
+    },
+  };
 }
 
 export async function closeFleets(): Promise<void> {

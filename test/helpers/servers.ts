@@ -1,10 +1,7 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import type { TestCertificates } from "./certificates.js";
 
 /** One request a loopback server received, body included. */
 export interface ReceivedRequest {
@@ -109,80 +106,4 @@ export function startHttpsServer(tls: TestCertificates, handler: Handler = okJso
 /** Closes every server started by these helpers (call in afterAll). */
 export async function closeAllServers(): Promise<void> {
   await Promise.all(open.splice(0).map((server) => server.close()));
-}
-
-export interface TestCertificates {
-  /** PEM of the test CA, for the engine's `ca` option. */
-  ca: string;
-  key: string;
-  cert: string;
-}
-
-/**
- * A throwaway CA and a server certificate for 127.0.0.1, localhost and *.flowrun.test (names tests resolve with
- * an injected lookup), made with the openssl CLI.
- */
-export function makeTestCertificates(): TestCertificates {
-  const dir = mkdtempSync(path.join(tmpdir(), "flowrun-tls-"));
-  const file = (name: string) => path.join(dir, name);
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
-  openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=flowrun test CA",
-    "-keyout",
-    file("ca.key"),
-    "-out",
-    file("ca.pem"),
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  );
-  openssl(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-keyout",
-    file("server.key"),
-    "-out",
-    file("server.csr"),
-  );
-  writeFileSync(
-    file("server.ext"),
-    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:*.flowrun.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-  );
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    file("server.csr"),
-    "-CA",
-    file("ca.pem"),
-    "-CAkey",
-    file("ca.key"),
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    file("server.ext"),
-    "-out",
-    file("server.pem"),
-  );
-  const certificates = {
-    ca: readFileSync(file("ca.pem"), "utf8"),
-    key: readFileSync(file("server.key"), "utf8"),
-    cert: readFileSync(file("server.pem"), "utf8"),
-  };
-  rmSync(dir, { recursive: true, force: true });
-  return certificates;
 }

@@ -2,13 +2,9 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EgressDeniedError, EgressPolicy } from "../../src/core/egress-rules.js";
 import { createEngine, type Engine } from "../../src/runtime/create-engine.js";
+import { makeTestCertificates } from "../helpers/certificates.js";
 import { httpFlow } from "../helpers/http-flows.js";
-import {
-  closeAllServers,
-  type LoopbackServer,
-  makeTestCertificates,
-  startHttpsServer,
-} from "../helpers/servers.js";
+import { closeAllServers, type LoopbackServer, startHttpsServer } from "../helpers/servers.js";
 
 /**
  * Property: however an inward address is written (decimal, hex, octal, shortened, IPv4-mapped and other

@@ -3,14 +3,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { EgressLookup } from "../../src/http/egress.js";
 import { createEngine, type EngineOptions } from "../../src/runtime/create-engine.js";
 import { connectorsDoc, memoryRegistry } from "../auth-e2e/harness.js";
+import { makeTestCertificates, type TestCertificates } from "../helpers/certificates.js";
 import { httpFlow, runHttp } from "../helpers/http-flows.js";
-import {
-  closeAllServers,
-  type LoopbackServer,
-  makeTestCertificates,
-  startHttpsServer,
-  type TestCertificates,
-} from "../helpers/servers.js";
+import { closeAllServers, type LoopbackServer, startHttpsServer } from "../helpers/servers.js";
 import { TestConnectorResolver, testConnector } from "../helpers/test-connectors.js";
 
 let tls: TestCertificates;

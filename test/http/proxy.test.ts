@@ -7,14 +7,9 @@ import type { Connector, ConnectorInput } from "../../src/connectors/schema.js";
 import { proxyEnvironment } from "../../src/http/proxy.js";
 import { createEngine } from "../../src/runtime/create-engine.js";
 import { connectorsDoc, memoryRegistry } from "../auth-e2e/harness.js";
+import { makeTestCertificates, type TestCertificates } from "../helpers/certificates.js";
 import { runHttp } from "../helpers/http-flows.js";
-import {
-  closeAllServers,
-  type LoopbackServer,
-  makeTestCertificates,
-  startHttpsServer,
-  type TestCertificates,
-} from "../helpers/servers.js";
+import { closeAllServers, type LoopbackServer, startHttpsServer } from "../helpers/servers.js";
 import { installTelemetry } from "../helpers/telemetry.js";
 import { closedPort } from "../helpers/token-server.js";
 

@@ -6,15 +6,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { CliIo } from "../../src/cli/io.js";
 import { runCli } from "../../src/cli/main.js";
 import { createEngine } from "../../src/runtime/create-engine.js";
+import { makeTestCertificates, type TestCertificates } from "../helpers/certificates.js";
 import { httpFlow, runHttp } from "../helpers/http-flows.js";
 import {
   closeAllServers,
   type LoopbackServer,
-  makeTestCertificates,
   okJson,
   startHttpServer,
   startHttpsServer,
-  type TestCertificates,
 } from "../helpers/servers.js";
 import { TestConnectorResolver, testConnector } from "../helpers/test-connectors.js";
 
