@@ -1,4 +1,5 @@
 import type { Dispatcher } from "undici";
+import { BACKGROUND_LIMIT_MS } from "../core/budget.js";
 import type { Authorization, AuthorizeRequest, ConnectorHandle } from "../core/connector-seam.js";
 import type { CompiledJsonPath } from "../core/json-paths.js";
 import { countTokenUse, startTokenFetch } from "../core/telemetry.js";
@@ -42,8 +43,6 @@ export interface ConnectorProfile extends ConnectorIdentity {
 
 const NO_OP = () => {};
 const TOKEN_TYPE_ASSUMED: readonly string[] = ["token answer had no token_type, taken as Bearer"];
-/** A proactive refresh belongs to no activity, so it gets its own time limit. */
-const BACKGROUND_REFRESH_MS = 30_000;
 /**
  * A refresh-token request, once sent, is never abandoned for a run's deadline or signal: the server may rotate the
  * token whatever the client does, and only the answer carries the new one. It runs to this limit of its own
@@ -168,7 +167,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
           // (TokenLookup.signal).
           if (refreshing) refreshDeadline ??= performance.now() + REFRESH_LIMIT_MS;
           const deadline =
-            refreshDeadline ?? (background ? performance.now() + BACKGROUND_REFRESH_MS : request.deadline);
+            refreshDeadline ?? (background ? performance.now() + BACKGROUND_LIMIT_MS : request.deadline);
           return tokens.fetch(
             {
               dispatcher: profile.dispatcher ?? request.dispatcher,

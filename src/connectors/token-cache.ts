@@ -1,5 +1,6 @@
 import { decodeJwt } from "jose";
 import { LRUCache } from "lru-cache";
+import { BACKGROUND_LIMIT_MS, isAbortError, raceAbort } from "../core/budget.js";
 import type { TokenSet } from "./auth/token-set.js";
 import { AuthError } from "./errors.js";
 import { type HeldRefreshToken, RefusalBackoff } from "./refresh-chain.js";
@@ -110,31 +111,6 @@ export interface TokenUse {
 
 /** After another process took a proactive refresh, when to look for its result. */
 const SKIPPED_REFRESH_RETRY_MS = 1000;
-/** A proactive refresh belongs to no activity: how long it may wait for the shared store. */
-const BACKGROUND_WAIT_MS = 30_000;
-
-function isTimeout(error: unknown): boolean {
-  const name = (error as { name?: unknown } | null)?.name;
-  return name === "TimeoutError" || name === "AbortError";
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
 
 /**
  * One per engine. Single flight: however many runs ask for a missing or expired token at once, one request is
@@ -179,12 +155,12 @@ export class TokenCache {
       return { token: cached.token, fetched: false };
     }
     // A caller that has already given up starts no fetch: nobody would await it, so its failure would be an
-    // unhandled rejection (abortable() rejects at once without attaching handlers to the fetch).
+    // unhandled rejection (raceAbort() rejects at once without attaching handlers to the fetch).
     lookup.signal.throwIfAborted();
     const joined = this.#inFlight.get(lookup.key);
     let entry: CachedToken;
     try {
-      entry = await abortable(joined ?? this.#start(lookup, false), lookup.signal);
+      entry = await raceAbort(joined ?? this.#start(lookup, false), lookup.signal);
     } catch (error) {
       // A flight ends at the deadline of the caller that started it. One that joined it with more time left
       // starts its own rather than failing with the starter's timeout (a shorter activity deadline, or a wait for
@@ -194,10 +170,10 @@ export class TokenCache {
         !starterDeadline ||
         starterDeadline >= lookup.deadline ||
         lookup.signal.aborted ||
-        !isTimeout(error)
+        !isAbortError(error)
       )
         throw error;
-      entry = await abortable(this.#inFlight.get(lookup.key) ?? this.#start(lookup, false), lookup.signal);
+      entry = await raceAbort(this.#inFlight.get(lookup.key) ?? this.#start(lookup, false), lookup.signal);
     }
     return { token: entry.token, fetched: true };
   }
@@ -315,7 +291,7 @@ export class TokenCache {
       key: lookup.key,
       connectorId: lookup.connectorId,
       background,
-      deadline: background ? performance.now() + BACKGROUND_WAIT_MS : lookup.deadline,
+      deadline: background ? performance.now() + BACKGROUND_LIMIT_MS : lookup.deadline,
       refused: this.#refused.get(lookup.key),
       current: current?.token.accessToken,
       configuredRefreshToken: lookup.configuredRefreshToken,

@@ -1,4 +1,5 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from "ioredis";
+import { type BackoffPolicy, backoffMs, realClock } from "../../core/budget.js";
 import { FlowrunError } from "../../core/errors.js";
 
 /** Redis could not be reached at start, or a call failed or took too long while routing. */
@@ -42,9 +43,14 @@ export interface RedisConnectionOptions {
 
 export const DEFAULT_KEY_PREFIX = "flowrun:";
 
-/** Backoff between reconnect attempts: 100 ms doubling to 2 s. */
+/**
+ * Backoff between reconnect attempts: 100 ms doubling to 2 s, with the one backoff formula's jitter, so that the
+ * processes of a fleet that lost Redis together do not all reconnect in step when it comes back.
+ */
+const RECONNECT_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 2000, jitter: 0.25 };
+
 function reconnectDelay(attempt: number): number {
-  return Math.min(2000, 100 * 2 ** Math.min(attempt - 1, 5));
+  return backoffMs(RECONNECT_BACKOFF, attempt, realClock);
 }
 
 /**
