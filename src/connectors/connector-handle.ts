@@ -154,7 +154,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
         key,
         connectorId: profile.id,
         defaultLifetimeSeconds: profile.defaultLifetimeSeconds,
-        deadline: request.deadline,
+        budget: request.budget,
         configuredRefreshToken,
         held: refreshing ? tokens.held : undefined,
         detached: refreshing,
@@ -163,26 +163,23 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
           // The fetch is shared by every caller waiting for this token (single flight), so it must not be tied
           // to the signal of the caller that happened to start it: that caller's run being cancelled would fail
           // all the other waiters with its reason. It keeps that caller's deadline as its own time limit (a
-          // refresh-token request its own, REFRESH_LIMIT_MS); each caller's signal only ends its own wait
-          // (TokenLookup.signal).
+          // refresh-token request its own, REFRESH_LIMIT_MS); each caller's budget only ends its own wait.
           if (refreshing) refreshDeadline ??= performance.now() + REFRESH_LIMIT_MS;
           const deadline =
-            refreshDeadline ?? (background ? performance.now() + BACKGROUND_LIMIT_MS : request.deadline);
-          return tokens.fetch(
-            {
-              dispatcher: profile.dispatcher ?? request.dispatcher,
-              signal: AbortSignal.timeout(Math.max(0, Math.ceil(deadline - performance.now()))),
-              deadline,
-              telemetry: request.telemetry,
-              retryClock: request.retryClock,
-              requireTokenType: profile.strictTokenType === true,
-            },
-            refreshToken,
-          );
-        },
-        // Read only when the caller has to wait for a token: creating the caller's signal costs microseconds.
-        get signal() {
-          return request.signal;
+            refreshDeadline ??
+            (background ? performance.now() + BACKGROUND_LIMIT_MS : request.budget.deadline);
+          const budget = request.budget.detached(deadline);
+          return tokens
+            .fetch(
+              {
+                dispatcher: profile.dispatcher ?? request.dispatcher,
+                budget,
+                telemetry: request.telemetry,
+                requireTokenType: profile.strictTokenType === true,
+              },
+              refreshToken,
+            )
+            .finally(() => budget.release());
         },
         onBackgroundError: profile.onBackgroundError,
       });

@@ -8,6 +8,7 @@ import { RefusalBackoff, splitGeneration, withGeneration } from "../../src/conne
 import { ConnectorRegistry } from "../../src/connectors/registry.js";
 import type { ConnectorInput } from "../../src/connectors/schema.js";
 import { type SharedTokenStore, TokenCache } from "../../src/connectors/token-cache.js";
+import { Budget } from "../../src/core/budget.js";
 import { connectorsDoc, memoryRegistry } from "../auth-e2e/harness.js";
 
 const webex = {
@@ -111,13 +112,12 @@ describe("refusal backoff in the token cache", () => {
       key: "c-wxcc:settings",
       connectorId: "c-wxcc",
       defaultLifetimeSeconds: 3600,
-      deadline: performance.now() + 5000,
+      budget: Budget.of(5000),
       configuredRefreshToken: "rt-1",
       held: () => ({ refreshToken: "rt-1", generation: 0 }),
       detached: true,
       owner: 'connector "Webex CC"',
       fetch,
-      signal: new AbortController().signal,
     };
   }
 

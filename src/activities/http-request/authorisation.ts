@@ -1,5 +1,5 @@
 import type { Budget } from "../../core/budget.js";
-import { isAbortError, realClock } from "../../core/budget.js";
+import { isAbortError } from "../../core/budget.js";
 import type { Authorization, AuthorizeRequest, ConnectorHandle } from "../../core/connector-seam.js";
 import { EgressDeniedError } from "../../core/egress-rules.js";
 import { fixableCauseOf } from "../../core/errors.js";
@@ -53,18 +53,10 @@ function credentialState(authorization: Authorization, refreshing: boolean): Cre
 /** What the connector is asked with: the engine's dispatcher and the activity's budget. */
 function authorizeRequest(ctx: RunContext, budget: Budget): AuthorizeRequest {
   const { dispatcher } = ctx.services.http;
-  const request: { -readonly [K in keyof AuthorizeRequest]: AuthorizeRequest[K] } = {
-    dispatcher,
-    deadline: budget.deadline,
-    // Read only by a caller that has to wait (a token not in the cache): the budget makes its signal lazily.
-    get signal() {
-      return budget.signal;
-    },
-  };
-  // Only when there is telemetry or a test's clock: one more property costs every in-flight run ~200 bytes
-  // (bench heap figure).
+  // The budget makes its signal only when a caller has to wait (a token not in the cache).
+  const request: { -readonly [K in keyof AuthorizeRequest]: AuthorizeRequest[K] } = { dispatcher, budget };
+  // Only when there is telemetry: one more property costs every in-flight run ~200 bytes (bench heap figure).
   if (ctx.telemetry) request.telemetry = ctx.telemetry;
-  if (budget.clock !== realClock) request.retryClock = budget.clock;
   return request;
 }
 

@@ -1,5 +1,5 @@
 import type { Dispatcher } from "undici";
-import { Budget, type RetryClock } from "../../core/budget.js";
+import type { Budget } from "../../core/budget.js";
 import { credentialSecrets, isSecretName, scrubSecrets } from "../../core/redact.js";
 import type { Context } from "../../core/telemetry.js";
 import { proxyRefusal } from "../../http/proxy.js";
@@ -15,13 +15,10 @@ const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
 
 export interface TokenEndpointCall {
   readonly dispatcher: Dispatcher;
-  readonly signal: AbortSignal;
-  /** `performance.now()` milliseconds by which the token must be there. */
-  readonly deadline: number;
+  /** When the token must be there, the clock retries wait on, and the signal that ends the call. */
+  readonly budget: Budget;
   /** Refuse an answer without token_type (default: take it as Bearer). Only Bearer tokens are ever used. */
   readonly requireTokenType?: boolean;
-  /** The retry policy's clock (default: real time); tests inject a fake one. */
-  readonly retryClock?: RetryClock;
   /** The token request's OpenTelemetry context (its span's): the POST is dispatched under it. */
   readonly traceContext?: Context;
 }
@@ -117,11 +114,11 @@ async function postOnce(
       body: tokenRequest.body,
       dispatcher: call.dispatcher,
       maxResponseBytes: MAX_TOKEN_RESPONSE_BYTES,
-      signal: call.signal,
+      signal: call.budget.signal,
       traceContext: call.traceContext,
     });
   } catch (error) {
-    if (call.signal.aborted) throw call.signal.reason;
+    if (call.budget.signal.aborted) throw call.budget.signal.reason;
     // The egress policy's refusal is final and keeps its own kind: not retried, not `auth`.
     if (error instanceof AttemptError && error.code === "egress-denied") throw error.cause;
     if (error instanceof AttemptError && error.code === "response-too-large")
@@ -167,30 +164,25 @@ async function postOnce(
 export async function requestToken(tokenRequest: TokenRequest, call: TokenEndpointCall): Promise<TokenSet> {
   const endpoint = endpointName(tokenRequest.url);
   const rules = { endpoint, requireTokenType: call.requireTokenType ?? false };
-  const budget = new Budget(call.deadline, { signal: call.signal, clock: call.retryClock });
   let retryAfter: string | undefined;
-  try {
-    const outcome = await retrying<TokenSet>({
-      policy: TOKEN_RETRY_POLICY,
-      budget,
-      async attempt() {
-        retryAfter = undefined;
-        const answer = await postOnce(tokenRequest, call, endpoint);
-        retryAfter = answer.retryAfter;
-        try {
-          return processTokenResponse(answer, rules);
-        } catch (error) {
-          throw refusalWithoutSecrets(error, answer, rules, tokenRequestSecrets(tokenRequest));
-        }
-      },
-      classify: (outcome) =>
-        !outcome.ok && outcome.error instanceof AuthError && outcome.error.retryable
-          ? { verdict: "retry", retryAfter }
-          : { verdict: "final" },
-    });
-    if (outcome.ok) return outcome.value;
-    throw outcome.error;
-  } finally {
-    budget.release();
-  }
+  const outcome = await retrying<TokenSet>({
+    policy: TOKEN_RETRY_POLICY,
+    budget: call.budget,
+    async attempt() {
+      retryAfter = undefined;
+      const answer = await postOnce(tokenRequest, call, endpoint);
+      retryAfter = answer.retryAfter;
+      try {
+        return processTokenResponse(answer, rules);
+      } catch (error) {
+        throw refusalWithoutSecrets(error, answer, rules, tokenRequestSecrets(tokenRequest));
+      }
+    },
+    classify: (outcome) =>
+      !outcome.ok && outcome.error instanceof AuthError && outcome.error.retryable
+        ? { verdict: "retry", retryAfter }
+        : { verdict: "final" },
+  });
+  if (outcome.ok) return outcome.value;
+  throw outcome.error;
 }

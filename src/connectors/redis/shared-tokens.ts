@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { REFRESH_LIMIT_MS } from "../connector-handle.js";
 import { AuthError } from "../errors.js";
 import {
@@ -199,29 +198,37 @@ export class RedisSharedTokens implements SharedTokenStore {
     let pollMs = FIRST_POLL_MS;
     try {
       for (;;) {
-        const stored = await this.#read(keys.token, request.deadline);
+        const stored = await this.#read(keys.token, request.budget.deadline);
         if (stored && this.#usable(stored.entry, request)) return stored.entry;
         if (stored && stored.entry.token.accessToken === request.refused)
-          await this.#call(DELETE_IF_EQUAL_SCRIPT, [keys.token], [stored.sealed], request.deadline, "delete");
+          await this.#call(
+            DELETE_IF_EQUAL_SCRIPT,
+            [keys.token],
+            [stored.sealed],
+            request.budget.deadline,
+            "delete",
+          );
         const owner = randomUUID();
         if (
           await this.#call(
             ACQUIRE_SCRIPT,
             [keys.lease, keys.tokensOf],
             [owner, keys.refresh ? REFRESH_LEASE_MS : LEASE_MS],
-            request.deadline,
+            request.budget.deadline,
             "lease",
           )
         )
           return await this.#fetchUnderLease(request, keys, owner);
         if (request.background) return "skipped";
-        const left = request.deadline - performance.now();
+        const left = request.budget.remaining();
         if (left <= 0)
           throw new DOMException(
             "waited until the deadline for the token another process of the fleet is fetching (its lease is still held)",
             "TimeoutError",
           );
-        await sleep(Math.min(pollMs, left));
+        // On the budget's clock (a test's fake one reaches the polls too); not on its signal: the request is the
+        // flight's, shared by every caller waiting for the token.
+        await request.budget.clock.sleep(Math.min(pollMs, left));
         pollMs = Math.min(MAX_POLL_MS, pollMs * 2);
       }
     } catch (error) {
@@ -326,12 +333,12 @@ export class RedisSharedTokens implements SharedTokenStore {
     let stored: HeldRefreshToken | undefined;
     try {
       // Another holder may have stored a token between our read and taking the lease.
-      const token = await this.#read(keys.token, request.deadline);
+      const token = await this.#read(keys.token, request.budget.deadline);
       if (token && this.#usable(token.entry, request)) {
         await release();
         return token.entry;
       }
-      if (keys.refresh) stored = await this.#readRefreshToken(keys.refresh, request.deadline);
+      if (keys.refresh) stored = await this.#readRefreshToken(keys.refresh, request.budget.deadline);
     } catch (error) {
       await release();
       throw error;
