@@ -138,14 +138,20 @@ class HttpExchange {
     return this.ctx.services.scrubber.scrubText(scrubSecrets(text, this.secrets()));
   }
 
-  /** The failure as the activity's error, its message scrubbed. */
+  /**
+   * The failure as the activity's error, its message scrubbed. Only a refused status keeps a body excerpt: the
+   * whole body is scrubbed first (a secret cut in half by the excerpt would escape), which only a failure pays.
+   */
   private failure(kind: HttpErrorKind, message: string): HttpRequestError {
     const { response, trace } = this;
+    const excerpt =
+      kind === "http-status" && response !== undefined
+        ? bodyExcerpt(response.body, (text) => this.scrub(text))
+        : undefined;
     return new HttpRequestError(kind, scrubSecrets(message, this.secrets()), {
       status: response?.status,
       url: trace.url ?? undefined,
-      bodyExcerpt:
-        response === undefined ? undefined : bodyExcerpt(response.body, (text) => this.scrub(text)),
+      bodyExcerpt: excerpt,
     });
   }
 
