@@ -107,6 +107,13 @@ export interface BudgetOptions {
   readonly clock?: RetryClock;
   /** The message of the `TimeoutError` the signal fires with at the deadline. */
   readonly expiredMessage?: string;
+  /** What the signal fires with at the deadline instead (a caller's own error type); `expiredMessage` is then unused. */
+  readonly expiredReason?: () => unknown;
+  /**
+   * The deadline's timer does not keep the process alive (a bound on a call that has handles of its own, such as
+   * a Redis command); default false.
+   */
+  readonly unref?: boolean;
 }
 
 /**
@@ -119,6 +126,8 @@ export class Budget {
   readonly clock: RetryClock;
   readonly #parent: AbortSignal | undefined;
   readonly #expiredMessage: string;
+  readonly #expiredReason: (() => unknown) | undefined;
+  readonly #unref: boolean;
   #waits: { controller: AbortController; timer: ReturnType<typeof setTimeout> } | undefined;
   #onParentAbort: (() => void) | undefined;
 
@@ -127,6 +136,8 @@ export class Budget {
     this.clock = options.clock ?? realClock;
     this.#parent = options.signal;
     this.#expiredMessage = options.expiredMessage ?? "deadline passed";
+    this.#expiredReason = options.expiredReason;
+    this.#unref = options.unref ?? false;
   }
 
   /** A budget of `ms` from now. */
@@ -158,9 +169,11 @@ export class Budget {
     if (this.#waits === undefined) {
       const controller = new AbortController();
       const timer = setTimeout(
-        () => controller.abort(deadlineError(this.#expiredMessage)),
+        () =>
+          controller.abort(this.#expiredReason ? this.#expiredReason() : deadlineError(this.#expiredMessage)),
         Math.max(0, this.deadline - performance.now()),
       );
+      if (this.#unref) timer.unref?.();
       const parent = this.#parent;
       if (parent !== undefined) {
         const onParentAbort = () => controller.abort(parent.reason);

@@ -82,6 +82,15 @@ describe("Budget", () => {
     budget.release();
   });
 
+  it("fires with the caller's own error when it asks for one", async () => {
+    const budget = Budget.of(10, {
+      expiredReason: () => new RangeError("Redis read took too long"),
+      unref: true,
+    });
+    await expect(budget.race(new Promise(() => {}))).rejects.toThrow(RangeError);
+    budget.release();
+  });
+
   it("the caller's abort ends it with the caller's reason, also when it fired before", async () => {
     const caller = new AbortController();
     const budget = Budget.of(60_000, { signal: caller.signal });
