@@ -15,6 +15,7 @@ import {
   type AttemptOutcome,
   isIdempotent,
   isRetryableStatus,
+  type RetryPolicy,
   type RetryVerdict,
   retrying,
 } from "../../http/retry.js";
@@ -71,6 +72,15 @@ export function executeHttpRequest(
 
 /** Every send of the exchange reports a firing run signal as the run's abort (deadlines have timers of their own). */
 const RUN_ABORTED = () => true;
+
+/** The API retry policy for each `retries` setting (0-3), built once rather than per activity. */
+const API_POLICIES: readonly RetryPolicy[] = [0, 1, 2, 3].map((retries) => ({
+  ...API_RETRY_POLICY,
+  retries,
+}));
+const FINAL: RetryVerdict = { verdict: "final" };
+const RETRY: RetryVerdict = { verdict: "retry" };
+const REFRESH: RetryVerdict = { verdict: "refresh" };
 
 /**
  * One http-request activity's exchange: its budget (one deadline for the token fetch, every attempt and every
@@ -208,7 +218,7 @@ class HttpExchange {
     const { connector, method, trace } = this;
     if (connector) await this.authorize(connector, false);
     const outcome = await retrying<HttpResponse>({
-      policy: { ...API_RETRY_POLICY, retries: this.compiled.retries },
+      policy: API_POLICIES[this.compiled.retries] ?? { ...API_RETRY_POLICY, retries: this.compiled.retries },
       budget: this.budget,
       attempt: (retriesLeft) => this.attempt(retriesLeft),
       classify: (attempted) => this.classify(attempted),
@@ -276,9 +286,7 @@ class HttpExchange {
       const { error } = outcome;
       const transient =
         error instanceof AttemptError && (error.code === "network" || error.code === "timeout");
-      return transient && isIdempotent(this.method) && !this.budget.expired
-        ? { verdict: "retry" }
-        : { verdict: "final" };
+      return transient && isIdempotent(this.method) && !this.budget.expired ? RETRY : FINAL;
     }
     const response = outcome.value;
     const { connector, authorization } = this;
@@ -287,13 +295,13 @@ class HttpExchange {
       authorization &&
       connector.tokenExpired({ status: response.status, json: this.json ?? null })
     ) {
-      if (!this.refreshed) return { verdict: "refresh" };
+      if (!this.refreshed) return REFRESH;
       this.refreshedTokenRejected = true;
-      return { verdict: "final" };
+      return FINAL;
     }
     if (isRetryableStatus(response.status))
       return { verdict: "retry", retryAfter: response.headers["retry-after"] };
-    return { verdict: "final" };
+    return FINAL;
   }
 
   private buildUrl(authorization: Authorization | undefined): RequestUrl {
