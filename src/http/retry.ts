@@ -5,9 +5,9 @@ export type { BackoffPolicy, RetryClock } from "../core/budget.js";
 export { backoffMs, realClock, sleep } from "../core/budget.js";
 
 /**
- * The one retry policy of API calls and token calls: which failures are retried, how long to wait (Retry-After,
- * else exponential backoff with jitter), and whether a wait still fits before the deadline. The timing functions
- * are pure over a `RetryClock`, so tests pass a fake one and never wait in real time.
+ * The one retry policy of API calls and token calls, and its one loop (`retrying`): which failures are retried, how
+ * long to wait (Retry-After, else exponential backoff with jitter), and the one deadline rule (MIN_ATTEMPT_MS). The
+ * loop waits on its budget's clock, so tests pass a fake one and never wait in real time.
  */
 
 export interface RetryPolicy extends BackoffPolicy {
@@ -63,19 +63,6 @@ export function retryDelayMs(
   clock: RetryClock,
 ): number {
   return retryAfterMs(retryAfterHeader) ?? backoffMs(policy, retryNumber, clock);
-}
-
-/**
- * Whether a wait of `waitMs`, followed by `attemptMs` for the attempt itself, ends before `deadline` (in the
- * clock's time). A wait that cannot is not started: it would only delay the failure.
- */
-export function canWaitBeforeDeadline(
-  waitMs: number,
-  deadline: number,
-  clock: RetryClock,
-  attemptMs = 0,
-): boolean {
-  return clock.now() + waitMs + attemptMs < deadline;
 }
 
 /**
