@@ -1,4 +1,8 @@
-export type { HttpErrorKind } from "./activities/http-request/exchange.js";
+export {
+  type HttpErrorKind,
+  HttpRequestError,
+  type HttpRequestErrorDetails,
+} from "./activities/http-request/activity-error.js";
 export type { ActivityInput, FlowDefinition } from "./activities/index.js";
 export {
   type ConnectivityResult,

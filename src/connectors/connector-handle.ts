@@ -1,4 +1,5 @@
 import type { Dispatcher } from "undici";
+import { BACKGROUND_LIMIT_MS } from "../core/budget.js";
 import type { Authorization, AuthorizeRequest, ConnectorHandle } from "../core/connector-seam.js";
 import type { CompiledJsonPath } from "../core/json-paths.js";
 import { countTokenUse, startTokenFetch } from "../core/telemetry.js";
@@ -48,8 +49,6 @@ export interface ConnectorProfile extends ConnectorIdentity {
 
 const NO_OP = () => {};
 const TOKEN_TYPE_ASSUMED: readonly string[] = ["token answer had no token_type, taken as Bearer"];
-/** A proactive refresh belongs to no activity, so it gets its own time limit. */
-const BACKGROUND_REFRESH_MS = 30_000;
 /**
  * A refresh-token request, once sent, is never abandoned for a run's deadline or signal: the server may rotate the
  * token whatever the client does, and only the answer carries the new one. It runs to this limit of its own
@@ -161,7 +160,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
         key,
         connectorId: profile.id,
         defaultLifetimeSeconds: profile.defaultLifetimeSeconds,
-        deadline: request.deadline,
+        budget: request.budget,
         configuredRefreshToken,
         held: refreshing ? tokens.held : undefined,
         detached: refreshing,
@@ -170,26 +169,23 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
           // The fetch is shared by every caller waiting for this token (single flight), so it must not be tied
           // to the signal of the caller that happened to start it: that caller's run being cancelled would fail
           // all the other waiters with its reason. It keeps that caller's deadline as its own time limit (a
-          // refresh-token request its own, REFRESH_LIMIT_MS); each caller's signal only ends its own wait
-          // (TokenLookup.signal).
+          // refresh-token request its own, REFRESH_LIMIT_MS); each caller's budget only ends its own wait.
           if (refreshing) refreshDeadline ??= performance.now() + REFRESH_LIMIT_MS;
           const deadline =
-            refreshDeadline ?? (background ? performance.now() + BACKGROUND_REFRESH_MS : request.deadline);
-          return tokens.fetch(
-            {
-              dispatcher: profile.dispatcher ?? request.dispatcher,
-              signal: AbortSignal.timeout(Math.max(0, Math.ceil(deadline - performance.now()))),
-              deadline,
-              telemetry: request.telemetry,
-              retryClock: request.retryClock,
-              requireTokenType: profile.strictTokenType === true,
-            },
-            refreshToken,
-          );
-        },
-        // Read only when the caller has to wait for a token: creating the caller's signal costs microseconds.
-        get signal() {
-          return request.signal;
+            refreshDeadline ??
+            (background ? performance.now() + BACKGROUND_LIMIT_MS : request.budget.deadline);
+          const budget = request.budget.detached(deadline);
+          return tokens
+            .fetch(
+              {
+                dispatcher: profile.dispatcher ?? request.dispatcher,
+                budget,
+                telemetry: request.telemetry,
+                requireTokenType: profile.strictTokenType === true,
+              },
+              refreshToken,
+            )
+            .finally(() => budget.release());
         },
         onBackgroundError: profile.onBackgroundError,
       });

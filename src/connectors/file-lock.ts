@@ -3,6 +3,7 @@ import { readFileSync, readlinkSync } from "node:fs";
 import { open, readFile, stat, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
+import { type BackoffPolicy, backoffMs, realClock } from "../core/budget.js";
 import { ConnectorError } from "./errors.js";
 
 export interface FileLockOptions {
@@ -74,6 +75,12 @@ function processStartTime(pid: number): string | undefined {
  * portable without native code (no flock in Node). The holder touches the lock's mtime while it holds it, so a
  * lock that stopped being touched (its holder died) or whose holder's pid is gone on this host is taken over.
  */
+/**
+ * Waits between attempts to take a held lock: about 5 ms doubling to 100 ms, jittered by 0.5 to 1.5 times (a base of
+ * half that, plus up to twice the base at random), so that processes waiting for one lock do not retry in step.
+ */
+const LOCK_POLL_BACKOFF: BackoffPolicy = { baseMs: 2.5, maxMs: 50, jitter: 2 };
+
 export async function acquireFileLock(file: string, options: FileLockOptions = {}): Promise<ReleaseLock> {
   const lockPath = `${file}.lock`;
   const staleMs = options.staleMs ?? DEFAULT_STALE_MS;
@@ -96,7 +103,7 @@ export async function acquireFileLock(file: string, options: FileLockOptions = {
     }
     if (Date.now() >= deadline) throw lockedError(file, lockPath, held?.text);
     // Short, growing, jittered waits: holders keep the lock for milliseconds (one read-modify-write).
-    await sleep(Math.min(5 * 2 ** Math.min(attempt, 5), 100) * (0.5 + Math.random()));
+    await sleep(backoffMs(LOCK_POLL_BACKOFF, attempt + 1, realClock));
   }
 }
 

@@ -1,5 +1,6 @@
 import { decodeJwt } from "jose";
 import { LRUCache } from "lru-cache";
+import { BACKGROUND_LIMIT_MS, Budget, isAbortError } from "../core/budget.js";
 import type { TokenSet } from "./auth/token-set.js";
 import { AuthError } from "./errors.js";
 import { type HeldRefreshToken, RefusalBackoff } from "./refresh-chain.js";
@@ -37,8 +38,11 @@ export interface SharedTokenRequest {
   readonly connectorId: string;
   /** A proactive refresh no caller waits for. */
   readonly background: boolean;
-  /** `performance.now()` milliseconds: waiting for the store or another process ends here. */
-  readonly deadline: number;
+  /**
+   * Waiting for the store or another process ends at its deadline; polls sleep on its clock. Not a caller's
+   * signal: the request is shared by every caller of the flight.
+   */
+  readonly budget: Budget;
   /** An access token the API refused (reactive refresh): a stored copy of it is not served again. */
   readonly refused: string | undefined;
   /** Background refresh: the token being refreshed (a stored token other than it is newer). */
@@ -83,8 +87,11 @@ export interface TokenLookup {
    * one the process holds (a newer rotated refresh token another process stored).
    */
   readonly fetch: (background: boolean, refreshToken?: HeldRefreshToken) => Promise<TokenSet>;
-  /** When the fetch must be done by, as `performance.now()` milliseconds (the caller's activity deadline). */
-  readonly deadline: number;
+  /**
+   * The caller's budget: its deadline is when the fetch must be done by (the activity deadline), its signal stops
+   * the caller's wait (not the shared fetch), its clock is the one the shared store's polls sleep on.
+   */
+  readonly budget: Budget;
   /** Refresh-token grants: the refresh token the connector is configured with. */
   readonly configuredRefreshToken?: string;
   /** Refresh-token grants: the newest refresh token this process holds, with its generation. */
@@ -96,8 +103,6 @@ export interface TokenLookup {
   readonly detached?: boolean;
   /** Names the connector in messages (`connector "Webex CC"`). */
   readonly owner?: string;
-  /** Stops waiting (not the shared fetch) when the caller's deadline passes. Read only by a caller that waits. */
-  readonly signal: AbortSignal;
   /** Called with errors of background refreshes, which no caller awaits. */
   readonly onBackgroundError?: (error: unknown) => void;
 }
@@ -110,31 +115,6 @@ export interface TokenUse {
 
 /** After another process took a proactive refresh, when to look for its result. */
 const SKIPPED_REFRESH_RETRY_MS = 1000;
-/** A proactive refresh belongs to no activity: how long it may wait for the shared store. */
-const BACKGROUND_WAIT_MS = 30_000;
-
-function isTimeout(error: unknown): boolean {
-  const name = (error as { name?: unknown } | null)?.name;
-  return name === "TimeoutError" || name === "AbortError";
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
 
 /**
  * One per engine. Single flight: however many runs ask for a missing or expired token at once, one request is
@@ -179,12 +159,12 @@ export class TokenCache {
       return { token: cached.token, fetched: false };
     }
     // A caller that has already given up starts no fetch: nobody would await it, so its failure would be an
-    // unhandled rejection (abortable() rejects at once without attaching handlers to the fetch).
-    lookup.signal.throwIfAborted();
+    // unhandled rejection (raceAbort() rejects at once without attaching handlers to the fetch).
+    lookup.budget.signal.throwIfAborted();
     const joined = this.#inFlight.get(lookup.key);
     let entry: CachedToken;
     try {
-      entry = await abortable(joined ?? this.#start(lookup, false), lookup.signal);
+      entry = await lookup.budget.race(joined ?? this.#start(lookup, false));
     } catch (error) {
       // A flight ends at the deadline of the caller that started it. One that joined it with more time left
       // starts its own rather than failing with the starter's timeout (a shorter activity deadline, or a wait for
@@ -192,12 +172,12 @@ export class TokenCache {
       const starterDeadline = joined && this.#deadlines.get(joined);
       if (
         !starterDeadline ||
-        starterDeadline >= lookup.deadline ||
-        lookup.signal.aborted ||
-        !isTimeout(error)
+        starterDeadline >= lookup.budget.deadline ||
+        lookup.budget.signal.aborted ||
+        !isAbortError(error)
       )
         throw error;
-      entry = await abortable(this.#inFlight.get(lookup.key) ?? this.#start(lookup, false), lookup.signal);
+      entry = await lookup.budget.race(this.#inFlight.get(lookup.key) ?? this.#start(lookup, false));
     }
     return { token: entry.token, fetched: true };
   }
@@ -254,7 +234,7 @@ export class TokenCache {
       },
     );
     this.#inFlight.set(lookup.key, pending);
-    if (!background && !lookup.detached) this.#deadlines.set(pending, lookup.deadline);
+    if (!background && !lookup.detached) this.#deadlines.set(pending, lookup.budget.deadline);
     let keys = this.#keysByConnector.get(lookup.connectorId);
     if (!keys) {
       keys = new Set();
@@ -315,7 +295,10 @@ export class TokenCache {
       key: lookup.key,
       connectorId: lookup.connectorId,
       background,
-      deadline: background ? performance.now() + BACKGROUND_WAIT_MS : lookup.deadline,
+      // A budget of the flight's own: no caller's signal, and no timer unless something waits on its signal.
+      budget: background
+        ? new Budget(performance.now() + BACKGROUND_LIMIT_MS, { clock: lookup.budget.clock })
+        : lookup.budget.detached(),
       refused: this.#refused.get(lookup.key),
       current: current?.token.accessToken,
       configuredRefreshToken: lookup.configuredRefreshToken,

@@ -1,5 +1,6 @@
 import type { Dispatcher } from "undici";
-import type { HttpMethod, RetryClock } from "./http-types.js";
+import type { Budget } from "./budget.js";
+import type { HttpMethod } from "./http-types.js";
 import type { RunTelemetry } from "./telemetry.js";
 
 /**
@@ -12,14 +13,13 @@ export type ConnectorStatus = "active" | "inactive";
 export interface AuthorizeRequest {
   /** The shared request path: token endpoints are called through the same dispatcher as the API. */
   readonly dispatcher: Dispatcher;
-  /** Fires at the activity deadline or when the run is aborted. */
-  readonly signal: AbortSignal;
-  /** The activity deadline, as `performance.now()` milliseconds; token retries must finish before it. */
-  readonly deadline: number;
+  /**
+   * The activity's time budget: its deadline (token retries must finish before it), the clock waits sleep on, and
+   * a signal that fires at the deadline or when the run is aborted (made only when read).
+   */
+  readonly budget: Budget;
   /** The run's telemetry: a token request becomes a `flowrun.token.fetch` span in the run's trace. */
   readonly telemetry?: RunTelemetry;
-  /** The engine's retry clock, for the token call's retries (default: real time). */
-  readonly retryClock?: RetryClock;
 }
 
 export interface Authorization {

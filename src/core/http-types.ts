@@ -1,4 +1,5 @@
 import type { Dispatcher } from "undici";
+import type { RetryClock } from "./budget.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS";
 export const HTTP_METHODS: readonly HttpMethod[] = [
@@ -24,13 +25,4 @@ export interface HttpServices {
   readonly retryClock: RetryClock;
 }
 
-/**
- * Time as the retry policy (src/http/retry.ts) sees it: `now()` in `performance.now()` milliseconds (the clock
- * deadlines are set in), a sleep that ends early when its signal fires, and randomness for jitter. Injectable so
- * that tests never wait in real time.
- */
-export interface RetryClock {
-  now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-  random(): number;
-}
+export type { RetryClock } from "./budget.js";

@@ -23,6 +23,7 @@ import {
   ATTR_URL_SCHEME,
   METRIC_HTTP_CLIENT_REQUEST_DURATION,
 } from "@opentelemetry/semantic-conventions";
+import { isAbortError } from "./budget.js";
 
 /**
  * OpenTelemetry for flowrun, through `@opentelemetry/api` alone: the SDK is the host's. With no provider
@@ -162,8 +163,8 @@ function currentInstruments(): FlowrunInstruments | undefined {
 
 /** A low-cardinality name for why something failed: a FlowrunError's code, a timeout, or the error's class. */
 export function errorType(error: unknown): string {
+  if (isAbortError(error)) return "timeout";
   const name = (error as { name?: unknown } | null)?.name;
-  if (name === "AbortError" || name === "TimeoutError") return "timeout";
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && /^[a-z][a-z-]*$/.test(code)) return code;
   return typeof name === "string" && name !== "" ? name : "_OTHER";

@@ -1,29 +1,14 @@
-import type { HttpMethod, RetryClock } from "../core/http-types.js";
+import { type BackoffPolicy, type Budget, backoffMs, type RetryClock } from "../core/budget.js";
+import type { HttpMethod } from "../core/http-types.js";
 
-export type { RetryClock } from "../core/http-types.js";
+export type { BackoffPolicy, RetryClock } from "../core/budget.js";
+export { backoffMs, realClock, sleep } from "../core/budget.js";
 
 /**
- * The one retry policy of API calls and token calls: which failures are retried, how long to wait (Retry-After,
- * else exponential backoff with jitter), and whether a wait still fits before the deadline. The timing functions
- * are pure over a `RetryClock`, so tests pass a fake one and never wait in real time.
+ * The one retry policy of API calls and token calls, and its one loop (`retrying`): which failures are retried, how
+ * long to wait (Retry-After, else exponential backoff with jitter), and the one deadline rule (MIN_ATTEMPT_MS). The
+ * loop waits on its budget's clock, so tests pass a fake one and never wait in real time.
  */
-
-/** Real time: `performance.now()` (the clock deadlines are set in), timers, `Math.random`. */
-export const realClock: RetryClock = {
-  now: () => performance.now(),
-  sleep,
-  random: Math.random,
-};
-
-/** Exponential backoff with jitter: the one formula for every wait after a failure. */
-export interface BackoffPolicy {
-  /** The first backoff; each further retry doubles it. */
-  readonly baseMs: number;
-  /** No backoff is longer (a server's Retry-After may be). */
-  readonly maxMs: number;
-  /** Up to this fraction of the backoff is added at random, so that concurrent runs do not retry in step. */
-  readonly jitter: number;
-}
 
 export interface RetryPolicy extends BackoffPolicy {
   /** Retries after the first attempt. */
@@ -37,8 +22,8 @@ export const API_RETRY_POLICY: RetryPolicy = { retries: 0, baseMs: 100, maxMs: 1
 export const TOKEN_RETRY_POLICY: RetryPolicy = { retries: 4, baseMs: 100, maxMs: 2000, jitter: 0.25 };
 
 /**
- * Methods whose repetition has no additional effect (RFC 9110 section 9.2.2). Only these are retried after a
- * network error or a timeout, because the first attempt may have reached the server.
+ * Methods whose repetition has no additional effect (https://www.rfc-editor.org/rfc/rfc9110#section-9.2.2). Only
+ * these are retried after a network error or a timeout, because the first attempt may have reached the server.
  */
 const IDEMPOTENT_METHODS: ReadonlySet<HttpMethod> = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 
@@ -54,8 +39,9 @@ export function isRetryableStatus(status: number): boolean {
 }
 
 /**
- * The wait a `Retry-After` header asks for, in milliseconds: delay-seconds or an HTTP date (RFC 9110 section
- * 10.2.3). Undefined when absent or unreadable; a date in the past is 0.
+ * The wait a `Retry-After` header asks for, in milliseconds: delay-seconds or an HTTP date
+ * (https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3). Undefined when absent or unreadable; a date in the past
+ * is 0.
  */
 export function retryAfterMs(
   header: string | undefined,
@@ -69,16 +55,6 @@ export function retryAfterMs(
   return Math.max(0, date - nowEpochMs);
 }
 
-/** The exponential backoff before retry `retryNumber` (1-based), jitter included. */
-export function backoffMs(
-  policy: BackoffPolicy,
-  retryNumber: number,
-  clock: Pick<RetryClock, "random">,
-): number {
-  const base = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, retryNumber - 1));
-  return base + Math.floor(clock.random() * base * policy.jitter);
-}
-
 /** The wait before retry `retryNumber` (1-based): what the server's `Retry-After` asks, else the backoff. */
 export function retryDelayMs(
   policy: RetryPolicy,
@@ -90,33 +66,61 @@ export function retryDelayMs(
 }
 
 /**
- * Whether a wait of `waitMs`, followed by `attemptMs` for the attempt itself, ends before `deadline` (in the
- * clock's time). A wait that cannot is not started: it would only delay the failure.
+ * The least time an attempt after a retry's wait must have before the deadline. The one deadline rule of every
+ * retry: a retry happens only if its wait plus this fits before the deadline; otherwise the last outcome is the
+ * answer at once (a wait that leaves no room for an attempt would only delay the failure).
  */
-export function canWaitBeforeDeadline(
-  waitMs: number,
-  deadline: number,
-  clock: RetryClock,
-  attemptMs = 0,
-): boolean {
-  return clock.now() + waitMs + attemptMs < deadline;
+export const MIN_ATTEMPT_MS = 100;
+
+/** How an attempt ended: its value, or what it threw. */
+export type AttemptOutcome<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: unknown };
+
+/** What the caller's classifier says about an attempt's outcome. */
+export type RetryVerdict =
+  /** The outcome is the answer (success, or a failure not worth repeating). */
+  | { readonly verdict: "final" }
+  /** Try again after the server's `Retry-After` (when given), else the policy's backoff; counts as a retry. */
+  | { readonly verdict: "retry"; readonly retryAfter?: string | undefined }
+  /** Get new credentials (`refresh`), then try again at once; not a retry of the policy. */
+  | { readonly verdict: "refresh" };
+
+export interface RetryLoop<T> {
+  readonly policy: RetryPolicy;
+  /** The deadline every attempt and wait fits in, and the clock the waits sleep on. */
+  readonly budget: Budget;
+  /** One attempt; `retriesLeft` lets it leave time for the retries that may follow. */
+  attempt(retriesLeft: number): Promise<T>;
+  classify(outcome: AttemptOutcome<T>): RetryVerdict;
+  /** Called on a `refresh` verdict, before the next attempt (the classifier decides how often that may happen). */
+  refresh?(): Promise<void>;
 }
 
-/** Waits `ms`, or rejects with the signal's reason as soon as it fires. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
+/**
+ * The one retry loop of API calls and token calls: attempts until the classifier says `final`, the policy's
+ * retries are used up, or the next wait plus MIN_ATTEMPT_MS would not end before the budget's deadline; returns
+ * the last outcome. A wait rejects when the budget ends (deadline or caller's abort) meanwhile.
+ */
+export async function retrying<T>(loop: RetryLoop<T>): Promise<AttemptOutcome<T>> {
+  const { policy, budget } = loop;
+  let retriesUsed = 0;
+  for (;;) {
+    let outcome: AttemptOutcome<T>;
+    try {
+      outcome = { ok: true, value: await loop.attempt(policy.retries - retriesUsed) };
+    } catch (error) {
+      outcome = { ok: false, error };
     }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+    const verdict = loop.classify(outcome);
+    if (verdict.verdict === "refresh" && loop.refresh !== undefined) {
+      await loop.refresh();
+      continue;
+    }
+    if (verdict.verdict !== "retry" || retriesUsed >= policy.retries) return outcome;
+    const wait = retryDelayMs(policy, retriesUsed + 1, verdict.retryAfter, budget.clock);
+    if (!budget.fits(wait, MIN_ATTEMPT_MS)) return outcome;
+    retriesUsed++;
+    await budget.sleep(wait);
+  }
 }

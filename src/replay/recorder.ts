@@ -1,4 +1,5 @@
 import type { Dispatcher } from "undici";
+import { isAbortError } from "../core/budget.js";
 import { DEFAULT_LIMITS, depthExceeds } from "../core/limits.js";
 import {
   credentialSecrets,
@@ -96,7 +97,7 @@ export function redactCase<T extends object>(recordedCase: T, knownSecrets: read
 /** `timeout` when the request was given up for lack of an answer (a deadline, undici's timeouts), else `network`. */
 function faultOf(error: Error): Fault {
   const code = (error as { code?: unknown }).code;
-  if (error.name === "TimeoutError" || error.name === "AbortError") return "timeout";
+  if (isAbortError(error)) return "timeout";
   return typeof code === "string" && TIMEOUT_CODES.has(code) ? "timeout" : "network";
 }
 

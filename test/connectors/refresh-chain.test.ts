@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { RefusalBackoff, splitGeneration, withGeneration } from "../../src/connectors/refresh-chain.js";
 import { type SharedTokenStore, TokenCache } from "../../src/connectors/token-cache.js";
+import { Budget } from "../../src/core/budget.js";
 import { AuthError } from "../../src/index.js";
 import { connectorsDoc, memoryRegistry } from "../auth-e2e/harness.js";
 import { webexConnector, writeConnectorsFile } from "../helpers/connectors.js";
@@ -104,13 +105,12 @@ describe("refusal backoff in the token cache", () => {
       key: "c-wxcc:settings",
       connectorId: "c-wxcc",
       defaultLifetimeSeconds: 3600,
-      deadline: performance.now() + 5000,
+      budget: Budget.of(5000),
       configuredRefreshToken: "rt-1",
       held: () => ({ refreshToken: "rt-1", generation: 0 }),
       detached: true,
       owner: 'connector "Webex CC"',
       fetch,
-      signal: new AbortController().signal,
     };
   }
 

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { ConnectorRegistry, ConnectorsFile, Engine } from "../../src/index.js";
+import type { ConnectorRegistry, ConnectorsFile, Engine, RetryClock } from "../../src/index.js";
 import { crmConnector } from "../helpers/connectors.js";
+import { fakeClock } from "../helpers/fake-clock.js";
 import { killMembers, startMember } from "../helpers/fleet-members.js";
 import { httpFlow } from "../helpers/http-flows.js";
 import {
@@ -63,12 +64,13 @@ async function setUp(answers: Answer[], fallback?: Answer | Responder): Promise<
 const member = () => fleetMember(prefix);
 
 /** An engine in a fleet member of its own (own connections), as in another process. */
-async function engine(): Promise<{
+async function engine(retryClock?: RetryClock): Promise<{
   run: (timeoutMs?: number) => Promise<{ status: number | null; auth: unknown; kind?: string }>;
   registry: ConnectorRegistry;
 }> {
   const { registry, engine: created } = await fleetEngine(await member(), {
     registry: { role: "full-admin" },
+    engine: retryClock ? { retryClock } : {},
   });
   engines.push(created);
   return {
@@ -135,6 +137,23 @@ describe.skipIf(!reachable)("shared tokens", () => {
     // Started at once, this run joins the 300 ms run's wait, which ends first; it then waits on its own deadline.
     expect(long).toMatchObject({ status: 200, auth: "Bearer after-takeover" });
     expect(tokens!.requests).toHaveLength(2);
+  });
+
+  it("waiting for another process's lease polls on the engine's clock (a fake one never waits in real time)", async () => {
+    await setUp([{ hang: true }], tokenAnswer({ access_token: "late" }));
+    const holder = await engine();
+    const holding = holder.run(3000);
+    await waitFor(() => tokens!.requests.length === 1, 30_000);
+    const clock = fakeClock();
+    const waiter = await engine(clock);
+    const started = performance.now();
+    expect(await waiter.run(1000)).toMatchObject({ status: null, kind: "timeout" });
+    // The polls back off 5, 10, 20, ... ms up to 100 ms on the fake clock until its time passes the deadline.
+    expect(clock.waits.slice(0, 6)).toEqual([5, 10, 20, 40, 80, 100]);
+    expect(clock.waits.reduce((sum, wait) => sum + wait, 0)).toBeGreaterThan(800);
+    expect(performance.now() - started).toBeLessThan(900);
+    expect(tokens!.requests).toHaveLength(1);
+    await holding;
   });
 
   it("a live holder whose token request outlasts the lease renews it: still one request", async () => {

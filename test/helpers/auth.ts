@@ -2,16 +2,17 @@ import { generateKeyPairSync } from "node:crypto";
 import type { Dispatcher } from "undici";
 import type { AuthSettings } from "../../src/connectors/auth/strategies.js";
 import type { ConnectorProfile } from "../../src/connectors/connector-handle.js";
+import { Budget, type RetryClock } from "../../src/core/budget.js";
 import type { AuthorizeRequest } from "../../src/core/connector-seam.js";
 
-/** A token call through `dispatcher` with its own time limit. */
-export function callWithin(dispatcher: Dispatcher, ms = 10_000, signal?: AbortSignal): AuthorizeRequest {
-  const timeout = AbortSignal.timeout(ms);
-  return {
-    dispatcher,
-    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-    deadline: performance.now() + ms,
-  };
+/** A token call through `dispatcher` with a budget of its own (`ms`, ended early by `signal`, waits on `clock`). */
+export function callWithin(
+  dispatcher: Dispatcher,
+  ms = 10_000,
+  signal?: AbortSignal,
+  clock?: RetryClock,
+): AuthorizeRequest {
+  return { dispatcher, budget: Budget.of(ms, { signal, clock }) };
 }
 
 /** A connector profile around `auth` with the usual defaults. */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AuthError } from "../../src/connectors/errors.js";
+import { realClock } from "../../src/core/budget.js";
 import { createEngine } from "../../src/runtime/create-engine.js";
 import { fakeClock } from "../helpers/fake-clock.js";
 import { httpFlow, runHttp } from "../helpers/http-flows.js";
@@ -195,13 +196,13 @@ describe("connector authorisation", () => {
     expect(api.received).toHaveLength(0);
   });
 
-  it("the engine's retry clock reaches authorize (token retries wait on it), only when one was injected", async () => {
+  it("the engine's retry clock reaches authorize in its budget (token retries wait on it), real time otherwise", async () => {
     const seen: unknown[] = [];
     const connector = testConnector({
       name: "CRM",
       baseUrl: api.url,
       authorize: async (_call, request) => {
-        seen.push(request.retryClock);
+        seen.push(request.budget.clock);
         return {};
       },
     });
@@ -211,7 +212,7 @@ describe("connector authorisation", () => {
       "success",
     );
     await runHttp({ connectors, allowLoopbackHttp: true }, call());
-    expect(seen).toEqual([retryClock, undefined]);
+    expect(seen).toEqual([retryClock, realClock]);
   });
 
   it("a token fetch that outlives the deadline is kind timeout", async () => {
@@ -220,7 +221,7 @@ describe("connector authorisation", () => {
       baseUrl: api.url,
       authorize: (_n, request) =>
         new Promise((_resolve, reject) => {
-          request.signal.addEventListener("abort", () => reject(request.signal.reason));
+          request.budget.signal.addEventListener("abort", () => reject(request.budget.signal.reason));
         }),
     });
     const run = await runHttp(

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { Budget } from "../../src/core/budget.js";
 import { ValidationError } from "../../src/core/errors.js";
 import {
   API_RETRY_POLICY,
   backoffMs,
-  canWaitBeforeDeadline,
   retryAfterMs,
   retryDelayMs,
   TOKEN_RETRY_POLICY,
@@ -267,8 +267,9 @@ describe("the one retry policy (pure timing)", () => {
   });
 
   it("a wait is started only when it (and the attempt after it) ends before the deadline", () => {
-    expect(canWaitBeforeDeadline(500, 1000, at(400))).toBe(true);
-    expect(canWaitBeforeDeadline(600, 1000, at(400))).toBe(false);
-    expect(canWaitBeforeDeadline(500, 1000, at(400), 100)).toBe(false);
+    const budget = new Budget(1000, { clock: at(400) });
+    expect(budget.fits(500)).toBe(true);
+    expect(budget.fits(600)).toBe(false);
+    expect(budget.fits(500, 100)).toBe(false);
   });
 });

@@ -1,9 +1,9 @@
 import type { Dispatcher } from "undici";
-import type { RetryClock } from "../../core/http-types.js";
+import type { Budget } from "../../core/budget.js";
 import { credentialSecrets, isSecretName, scrubSecrets } from "../../core/redact.js";
 import type { Context } from "../../core/telemetry.js";
 import { proxyRefusal } from "../../http/proxy.js";
-import { canWaitBeforeDeadline, realClock, retryDelayMs, TOKEN_RETRY_POLICY } from "../../http/retry.js";
+import { retrying, TOKEN_RETRY_POLICY } from "../../http/retry.js";
 import { AttemptError, type HttpResponse, sendAttempt } from "../../http/sender.js";
 import { AuthError } from "../errors.js";
 import type { TokenRequest } from "./token-request.js";
@@ -15,19 +15,13 @@ const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
 
 export interface TokenEndpointCall {
   readonly dispatcher: Dispatcher;
-  readonly signal: AbortSignal;
-  /** `performance.now()` milliseconds by which the token must be there. */
-  readonly deadline: number;
+  /** When the token must be there, the clock retries wait on, and the signal that ends the call. */
+  readonly budget: Budget;
   /** Refuse an answer without token_type (default: take it as Bearer). Only Bearer tokens are ever used. */
   readonly requireTokenType?: boolean;
-  /** The retry policy's clock (default: real time); tests inject a fake one. */
-  readonly retryClock?: RetryClock;
   /** The token request's OpenTelemetry context (its span's): the POST is dispatched under it. */
   readonly traceContext?: Context;
 }
-
-/** Time left for an attempt after a retry's wait; a wait that leaves less is not started. */
-const MIN_ATTEMPT_MS = 100;
 
 function endpointName(url: string): string {
   const parsed = new URL(url);
@@ -92,11 +86,11 @@ function refusalWithoutSecrets(
 }
 
 /**
- * A refresh-token grant is single use when the server rotates (RFC 6749 section 6; RFC 9700 section 4.14.2): once
- * the request may have reached the server, the server may have issued a new refresh token and retired this one,
- * and sending it again would be refused as reuse (some servers then revoke the whole token family). Such a request
- * is retried only when nothing was sent. An HTTP answer (5xx, 429) is still retried: the server said it issued
- * nothing.
+ * A refresh-token grant is single use when the server rotates (https://www.rfc-editor.org/rfc/rfc6749#section-6,
+ * https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2): once the request may have reached the server, the
+ * server may have issued a new refresh token and retired this one, and sending it again would be refused as reuse
+ * (some servers then revoke the whole token family). Such a request is retried only when nothing was sent.
+ * An HTTP answer (5xx, 429) is still retried: the server said it issued nothing.
  */
 function singleUseGrant(tokenRequest: TokenRequest): boolean {
   return new URLSearchParams(tokenRequest.body).get("grant_type") === "refresh_token";
@@ -120,11 +114,11 @@ async function postOnce(
       body: tokenRequest.body,
       dispatcher: call.dispatcher,
       maxResponseBytes: MAX_TOKEN_RESPONSE_BYTES,
-      signal: call.signal,
+      signal: call.budget.signal,
       traceContext: call.traceContext,
     });
   } catch (error) {
-    if (call.signal.aborted) throw call.signal.reason;
+    if (call.budget.signal.aborted) throw call.budget.signal.reason;
     // The egress policy's refusal is final and keeps its own kind: not retried, not `auth`.
     if (error instanceof AttemptError && error.code === "egress-denied") throw error.cause;
     if (error instanceof AttemptError && error.code === "response-too-large")
@@ -161,17 +155,21 @@ async function postOnce(
 }
 
 /**
- * Sends a token request and checks the answer. Network errors, 5xx and 429 are retried by the one retry policy
- * (src/http/retry.ts: Retry-After, else backoff with jitter) as long as the deadline allows; OAuth errors such as
- * `invalid_client` or `invalid_grant` are final, and so is an egress refusal (not an AuthError).
+ * Sends a token request and checks the answer. The one retry loop (src/http/retry.ts) repeats network errors, 5xx
+ * and 429 (Retry-After, else backoff with jitter) while a wait and an attempt still fit before the deadline; OAuth
+ * errors such as `invalid_client` or `invalid_grant` are final, and so is an egress refusal (not an AuthError).
+ * A retry the deadline leaves no room for is not started: the server's answer is reported at once, not a bare
+ * TimeoutError from the deadline firing during the wait.
  */
 export async function requestToken(tokenRequest: TokenRequest, call: TokenEndpointCall): Promise<TokenSet> {
   const endpoint = endpointName(tokenRequest.url);
-  const clock = call.retryClock ?? realClock;
   const rules = { endpoint, requireTokenType: call.requireTokenType ?? false };
-  for (let retryNumber = 1; ; retryNumber++) {
-    let retryAfter: string | undefined;
-    try {
+  let retryAfter: string | undefined;
+  const outcome = await retrying<TokenSet>({
+    policy: TOKEN_RETRY_POLICY,
+    budget: call.budget,
+    async attempt() {
+      retryAfter = undefined;
       const answer = await postOnce(tokenRequest, call, endpoint);
       retryAfter = answer.retryAfter;
       try {
@@ -179,14 +177,12 @@ export async function requestToken(tokenRequest: TokenRequest, call: TokenEndpoi
       } catch (error) {
         throw refusalWithoutSecrets(error, answer, rules, tokenRequestSecrets(tokenRequest));
       }
-    } catch (error) {
-      if (!(error instanceof AuthError && error.retryable) || retryNumber > TOKEN_RETRY_POLICY.retries)
-        throw error;
-      const wait = retryDelayMs(TOKEN_RETRY_POLICY, retryNumber, retryAfter, clock);
-      // A wait after which no attempt fits before the deadline only delays the failure: the server's answer is
-      // reported now (not a bare TimeoutError from the deadline's signal firing during the wait).
-      if (!canWaitBeforeDeadline(wait, call.deadline, clock, MIN_ATTEMPT_MS)) throw error;
-      await clock.sleep(wait, call.signal);
-    }
-  }
+    },
+    classify: (outcome) =>
+      !outcome.ok && outcome.error instanceof AuthError && outcome.error.retryable
+        ? { verdict: "retry", retryAfter }
+        : { verdict: "final" },
+  });
+  if (outcome.ok) return outcome.value;
+  throw outcome.error;
 }

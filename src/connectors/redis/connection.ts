@@ -1,4 +1,5 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from "ioredis";
+import { type BackoffPolicy, Budget, backoffMs, realClock } from "../../core/budget.js";
 import { FlowrunError } from "../../core/errors.js";
 
 /** Redis could not be reached at start, or a call failed or took too long while routing. */
@@ -42,9 +43,14 @@ export interface RedisConnectionOptions {
 
 export const DEFAULT_KEY_PREFIX = "flowrun:";
 
-/** Backoff between reconnect attempts: 100 ms doubling to 2 s. */
+/**
+ * Backoff between reconnect attempts: 100 ms doubling to 2 s, with the one backoff formula's jitter, so that the
+ * processes of a fleet that lost Redis together do not all reconnect in step when it comes back.
+ */
+const RECONNECT_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 2000, jitter: 0.25 };
+
 function reconnectDelay(attempt: number): number {
-  return Math.min(2000, 100 * 2 ** Math.min(attempt - 1, 5));
+  return backoffMs(RECONNECT_BACKOFF, attempt, realClock);
 }
 
 /**
@@ -263,35 +269,26 @@ function openerFor(
  * Rejects with RedisUnavailableError when the call fails, and with `expired()` (default: RedisUnavailableError)
  * when `until` passes first.
  */
-export function bounded<T>(
+export async function bounded<T>(
   call: Promise<T>,
   until: number,
   what: string,
   expired: () => Error = () => new RedisUnavailableError(`Redis ${what} took too long`),
 ): Promise<T> {
-  const remaining = Math.floor(until - performance.now());
-  if (remaining <= 0) {
+  if (Math.floor(until - performance.now()) <= 0) {
     call.catch(() => {});
-    return Promise.reject(expired());
+    throw expired();
   }
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(expired()), remaining);
-    timer.unref?.();
-    call.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(
-          error instanceof RedisUnavailableError
-            ? error
-            : new RedisUnavailableError(`Redis ${what} failed: ${(error as Error).message}`, {
-                cause: error,
-              }),
-        );
-      },
+  const budget = new Budget(until, { expiredReason: expired, unref: true });
+  try {
+    return await budget.race(
+      call.catch((error: unknown) => {
+        throw error instanceof RedisUnavailableError
+          ? error
+          : new RedisUnavailableError(`Redis ${what} failed: ${(error as Error).message}`, { cause: error });
+      }),
     );
-  });
+  } finally {
+    budget.release();
+  }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
+import { type BackoffPolicy, backoffMs } from "../../core/budget.js";
 import { REFRESH_LIMIT_MS } from "../connector-handle.js";
 import { AuthError } from "../errors.js";
 import {
@@ -113,8 +113,11 @@ const REFRESH_LEASE_MS = REFRESH_LIMIT_MS + 5000;
  * from an old snapshot, holds an older generation or none) before any of them takes a refresh lease: this long.
  */
 const SETTLE_AFTER_RECONNECT_MS = 2500;
-const FIRST_POLL_MS = 5;
-const MAX_POLL_MS = 100;
+/**
+ * Polls for another process's token: 5 ms doubling to 100 ms, without jitter (the lease holder stores the token
+ * once; the waiters read it, and reads do not contend).
+ */
+const POLL_BACKOFF: BackoffPolicy = { baseMs: 5, maxMs: 100, jitter: 0 };
 
 interface StoredToken {
   readonly entry: CachedToken;
@@ -196,33 +199,40 @@ export class RedisSharedTokens implements SharedTokenStore {
       return this.#unavailable(request, "Redis has just come back; its refresh tokens are being reconciled");
     // Not awaited: commands on one connection run in order, so the write-back lands before this request's reads.
     if (this.#unshared.size > 0) void this.#flushWriteBacks();
-    let pollMs = FIRST_POLL_MS;
     try {
-      for (;;) {
-        const stored = await this.#read(keys.token, request.deadline);
+      for (let poll = 1; ; poll++) {
+        const stored = await this.#read(keys.token, request.budget.deadline);
         if (stored && this.#usable(stored.entry, request)) return stored.entry;
         if (stored && stored.entry.token.accessToken === request.refused)
-          await this.#call(DELETE_IF_EQUAL_SCRIPT, [keys.token], [stored.sealed], request.deadline, "delete");
+          await this.#call(
+            DELETE_IF_EQUAL_SCRIPT,
+            [keys.token],
+            [stored.sealed],
+            request.budget.deadline,
+            "delete",
+          );
         const owner = randomUUID();
         if (
           await this.#call(
             ACQUIRE_SCRIPT,
             [keys.lease, keys.tokensOf],
             [owner, keys.refresh ? REFRESH_LEASE_MS : LEASE_MS],
-            request.deadline,
+            request.budget.deadline,
             "lease",
           )
         )
           return await this.#fetchUnderLease(request, keys, owner);
         if (request.background) return "skipped";
-        const left = request.deadline - performance.now();
+        const left = request.budget.remaining();
         if (left <= 0)
           throw new DOMException(
             "waited until the deadline for the token another process of the fleet is fetching (its lease is still held)",
             "TimeoutError",
           );
-        await sleep(Math.min(pollMs, left));
-        pollMs = Math.min(MAX_POLL_MS, pollMs * 2);
+        // On the budget's clock (a test's fake one reaches the polls too); not on its signal: the request is the
+        // flight's, shared by every caller waiting for the token.
+        const { clock } = request.budget;
+        await clock.sleep(Math.min(backoffMs(POLL_BACKOFF, poll, clock), left));
       }
     } catch (error) {
       if (error instanceof RedisUnavailableError) return this.#unavailable(request, error.message);
@@ -326,12 +336,12 @@ export class RedisSharedTokens implements SharedTokenStore {
     let stored: HeldRefreshToken | undefined;
     try {
       // Another holder may have stored a token between our read and taking the lease.
-      const token = await this.#read(keys.token, request.deadline);
+      const token = await this.#read(keys.token, request.budget.deadline);
       if (token && this.#usable(token.entry, request)) {
         await release();
         return token.entry;
       }
-      if (keys.refresh) stored = await this.#readRefreshToken(keys.refresh, request.deadline);
+      if (keys.refresh) stored = await this.#readRefreshToken(keys.refresh, request.budget.deadline);
     } catch (error) {
       await release();
       throw error;

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import type { TokenSet } from "../../../src/connectors/auth/token-set.js";
 import { connectorHandle } from "../../../src/connectors/connector-handle.js";
 import { TokenCache, type TokenLookup } from "../../../src/connectors/token-cache.js";
+import { Budget } from "../../../src/core/budget.js";
 import { callWithin, fakeJwt, profileFor } from "../../helpers/auth.js";
 import { startTokenServer, type TokenServer, tokenAnswer } from "../../helpers/token-server.js";
 
@@ -56,8 +57,7 @@ function countingLookup(
       calls.push(background);
       return answer(calls.length, background);
     },
-    signal: new AbortController().signal,
-    deadline: performance.now() + 30_000,
+    budget: Budget.of(30_000),
     ...overrides,
   };
   return { lookup, calls };
@@ -279,7 +279,7 @@ describe("TokenCache failures and abort", () => {
     const pending = deferred<TokenSet>();
     const impatient = new AbortController();
     const { lookup, calls } = countingLookup(() => pending.promise);
-    const first = cache.use({ ...lookup, signal: impatient.signal });
+    const first = cache.use({ ...lookup, budget: Budget.of(30_000, { signal: impatient.signal }) });
     const second = cache.use(lookup);
     const third = cache.use(lookup);
     impatient.abort(new Error("deadline of run 1"));
@@ -300,9 +300,9 @@ describe("TokenCache failures and abort", () => {
       const { lookup, calls } = countingLookup(async () => {
         throw new Error("aborted fetch fails");
       });
-      await expect(cache.use({ ...lookup, signal: AbortSignal.abort(new Error("gone")) })).rejects.toThrow(
-        "gone",
-      );
+      await expect(
+        cache.use({ ...lookup, budget: Budget.of(30_000, { signal: AbortSignal.abort(new Error("gone")) }) }),
+      ).rejects.toThrow("gone");
       await settle();
       await settle();
       expect(unhandled).toEqual([]);
@@ -321,10 +321,10 @@ describe("TokenCache: a joiner with more time than the flight's starter", () => 
     const { lookup: short, calls } = countingLookup(
       async (n) => (n === 1 ? first.promise : tokenSet("own")),
       {
-        deadline: performance.now() + 100,
+        budget: Budget.of(100),
       },
     );
-    const long = { ...short, deadline: performance.now() + 30_000 };
+    const long = { ...short, budget: Budget.of(30_000) };
     const shortUse = cache.use(short);
     const longUse = cache.use(long);
     first.reject(new DOMException("deadline", "TimeoutError"));
@@ -337,9 +337,9 @@ describe("TokenCache: a joiner with more time than the flight's starter", () => 
     const cache = new TokenCache();
     const first = deferred<TokenSet>();
     const { lookup: short, calls } = countingLookup(async () => first.promise, {
-      deadline: performance.now() + 100,
+      budget: Budget.of(100),
     });
-    const long = { ...short, deadline: performance.now() + 30_000 };
+    const long = { ...short, budget: Budget.of(30_000) };
     const uses = [cache.use(short), cache.use(long)];
     first.reject(new Error("invalid_client"));
     for (const use of uses) await expect(use).rejects.toThrow("invalid_client");

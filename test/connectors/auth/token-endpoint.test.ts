@@ -6,6 +6,7 @@ import {
   type TokenRequest,
 } from "../../../src/connectors/auth/token-request.js";
 import { AuthError } from "../../../src/connectors/errors.js";
+import { Budget } from "../../../src/core/budget.js";
 import { TOKEN_RETRY_POLICY } from "../../../src/http/retry.js";
 import { callWithin } from "../../helpers/auth.js";
 import { useAuthLifecycle } from "../../helpers/auth-lifecycle.js";
@@ -36,7 +37,7 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 let clock: FakeClock;
 const within = (ms?: number) => {
   clock = fakeClock();
-  return { ...callWithin(agent, ms), retryClock: clock };
+  return callWithin(agent, ms, undefined, clock);
 };
 
 describe("requestToken retries (the one retry policy)", () => {
@@ -206,8 +207,7 @@ describe("requestToken: endpoints that do not answer", () => {
     const controller = new AbortController();
     const pending = requestToken(ccRequest(server.url()), {
       dispatcher: agent,
-      signal: controller.signal,
-      deadline: performance.now() + 60_000,
+      budget: Budget.of(60_000, { signal: controller.signal }),
     });
     // Abort once the server has the request in hand.
     while (server.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -237,8 +237,7 @@ describe("requestToken: endpoints that do not answer", () => {
     const error = await failure(
       requestToken(ccRequest(server.url()), {
         dispatcher: agent,
-        signal: controller.signal,
-        deadline: performance.now() + 60_000,
+        budget: Budget.of(60_000, { signal: controller.signal }),
       }),
     );
     expect((error as Error).message).toBe("run cancelled");
