@@ -42,6 +42,8 @@ function credentialNote(
   switch (state) {
     case "basic":
       return "basic auth";
+    case "key":
+      return "API key";
     case "cached":
       return "token cached";
     case "fetched":

@@ -6,6 +6,7 @@ import { countTokenUse, startTokenFetch } from "../core/telemetry.js";
 import {
   type AuthSettings,
   fingerprint,
+  fixedCredentialsOf,
   isTokenless,
   obtainToken,
   tokenlessHeaders,
@@ -148,7 +149,7 @@ export function connectorHandle(profile: ConnectorProfile, cache: TokenCache): C
         return {
           headers: tokenlessHeaders(auth),
           tokenFetched: false,
-          tokenless: true,
+          fixedCredentials: fixedCredentialsOf(auth),
           dispatcher: profile.dispatcher,
           invalidate: NO_OP,
         };

@@ -22,6 +22,9 @@ export interface AuthorizeRequest {
   readonly telemetry?: RunTelemetry;
 }
 
+/** Credentials sent as they are with every request, by how the trace names them. */
+export type FixedCredentials = "basic" | "key";
+
 export interface Authorization {
   /** Headers to add (e.g. `authorization`); their values are secrets and are redacted in every trace. */
   readonly headers: Readonly<Record<string, string>>;
@@ -29,8 +32,11 @@ export interface Authorization {
   readonly baseUrl?: string;
   /** Whether this call fetched a token from the token endpoint (false when served from the cache). */
   readonly tokenFetched: boolean;
-  /** True when the headers carry fixed credentials (Basic auth) and no token was involved; default false. */
-  readonly tokenless?: boolean;
+  /**
+   * Set when the headers carry fixed credentials and no token was involved: `basic` (Basic auth) or `key` (a
+   * key in a header). Absent for a token.
+   */
+  readonly fixedCredentials?: FixedCredentials;
   /** The connector's own dispatcher (its proxy, client certificate) for the API call; default the engine's. */
   readonly dispatcher?: Dispatcher;
   /** Things worth telling the person reading the run's trace (a token answer taken as Bearer without token_type). */

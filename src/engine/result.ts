@@ -16,13 +16,15 @@ export type RunReason =
 /**
  * What the connector's credential step did for an http-request activity (absent without a connector):
  * `not-requested` the activity ended before asking (invalid request, method not allowed); `basic` fixed
- * credentials, no token; `cached` a cached token; `fetched` a token from the token endpoint; `refreshed` the API
- * rejected the token as expired and a new one was fetched; `failed` no credentials (the error says why: a secret,
+ * credentials (Basic auth), no token; `key` a fixed key in a header, no token; `cached` a cached token;
+ * `fetched` a token from the token endpoint; `refreshed` the API rejected the token as expired and a new one was
+ * fetched; `failed` no credentials (the error says why: a secret,
  * the token endpoint, ...); `timeout` the deadline passed while waiting for a token.
  */
 export type CredentialState =
   | "not-requested"
   | "basic"
+  | "key"
   | "cached"
   | "fetched"
   | "refreshed"

@@ -150,6 +150,20 @@ describe("the api-key connector type, end to end", () => {
     expect(run.stdout).not.toContain(INVENTORY_KEY);
     expect(run.stdout).toContain('"x-api-key": "[REDACTED]"');
     expect(run.stdout).toContain('"x-api-token": "[REDACTED]"');
+    expect(run.stdout).toContain('"credentials": "key"');
+    expect(run.stdout).not.toContain('"credentials": "basic"');
+
+    const pretty = await cli(
+      ["run", "store-info.flow.json", "--connectors", "connectors.json", "--allow-loopback-http"],
+      {
+        cwd: dir,
+        env,
+      },
+    );
+    expect(pretty.code).toBe(0);
+    expect(pretty.stdout).toContain("1 attempt, API key)");
+    expect(pretty.stdout).not.toContain("basic auth");
+    expect(pretty.stdout).not.toContain(WEATHER_KEY);
   });
 
   it("a wrong key is the API's refusal, taken as the activity's error", async () => {

@@ -45,7 +45,7 @@ export function connectorOrHalt(
 
 /** The credential step's trace word for an authorisation that succeeded. */
 function credentialState(authorization: Authorization, refreshing: boolean): CredentialState {
-  if (authorization.tokenless) return "basic";
+  if (authorization.fixedCredentials) return authorization.fixedCredentials;
   if (refreshing) return "refreshed";
   return authorization.tokenFetched ? "fetched" : "cached";
 }

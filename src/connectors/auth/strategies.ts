@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { FixedCredentials } from "../../core/connector-seam.js";
 import { type ClientAuthentication, presentClient } from "./client-auth.js";
 import { type AssertionClaims, cachedPrivateKey, signAssertion } from "./jwt-assertion.js";
 import { requestToken, type TokenEndpointCall } from "./token-endpoint.js";
@@ -45,6 +46,11 @@ export type TokenAuthSettings = Exclude<AuthSettings, TokenlessAuthSettings>;
 /** Settings that send their credentials with every request instead of obtaining a token. */
 export function isTokenless(settings: AuthSettings): settings is TokenlessAuthSettings {
   return settings.kind === "basic" || settings.kind === "static-header";
+}
+
+/** How a trace names tokenless settings. */
+export function fixedCredentialsOf(settings: TokenlessAuthSettings): FixedCredentials {
+  return settings.kind === "basic" ? "basic" : "key";
 }
 
 /** The headers tokenless settings add to every request. */
