@@ -59,6 +59,7 @@ function httpLines(http: Partial<HttpTrace>, errorKind: string | undefined, colo
   if (summary.sent)
     for (const [name, header] of Object.entries(http.requestHeaders ?? {}))
       lines.push(colors.dim(`  ${name}: ${header}`));
+  if (http.responseExcerpt !== undefined) lines.push(colors.dim(`  answered: ${http.responseExcerpt}`));
   return lines;
 }
 

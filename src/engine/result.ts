@@ -47,6 +47,11 @@ export interface HttpTrace {
   credentials?: CredentialState;
   /** What the connector noted while authorising, e.g. a token answer without token_type taken as Bearer. */
   notes?: string[];
+  /**
+   * The start of a refused response's body (the activity failed with `http-status`), every secret the engine
+   * knows scrubbed, so that the reader sees the API's own error without the flow storing the body.
+   */
+  responseExcerpt?: string;
   /** A cause of the failure the person running the flow can fix (an unset secret variable, ...). */
   cause?: FixableCause;
 }

@@ -1,13 +1,18 @@
 // The error a failed http-request activity is described by: stable code, status, redacted URL, and a body excerpt
 // that never shows a secret, even one the excerpt's cut would split.
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BODY_EXCERPT_CHARS,
   bodyExcerpt,
   HttpRequestError,
 } from "../../src/activities/http-request/activity-error.js";
+import { paint } from "../../src/cli/paint.js";
+import { formatTrace } from "../../src/cli/trace-format.js";
 import { SecretScrubber } from "../../src/core/scrubber.js";
 import { HttpRequestError as Exported } from "../../src/index.js";
+import { runHttp } from "../helpers/http-flows.js";
+import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
+import { basicHeader, TestConnectorResolver, testConnector } from "../helpers/test-connectors.js";
 
 describe("HttpRequestError", () => {
   it("is exported and keeps code, status, URL and excerpt", () => {
@@ -45,5 +50,46 @@ describe("bodyExcerpt", () => {
     expect(excerpt).not.toContain("s3cr3t");
     expect(excerpt).toContain("[REDACTED]");
     expect(excerpt.length).toBeLessThanOrEqual(BODY_EXCERPT_CHARS + 3);
+  });
+});
+
+describe("a refused response in the trace", () => {
+  const password = "pw-Echoed-By-The-Api-42";
+  let api: LoopbackServer;
+  beforeAll(async () => {
+    api = await startHttpServer((request, response) => {
+      // An API that quotes the request's credentials back in its error (some do).
+      response.writeHead(request.url === "/ok" ? 200 : 403, { "content-type": "application/json" });
+      response.end(
+        JSON.stringify({ error: "account locked", echo: request.headers.authorization, pw: password }),
+      );
+    });
+  });
+  afterAll(closeAllServers);
+  const resolver = () =>
+    new TestConnectorResolver([
+      testConnector({ name: "CRM", baseUrl: api.url, username: "flows", password }),
+    ]);
+
+  it("keeps the API's error, scrubbed of the credentials, and the CLI prints it", async () => {
+    const run = await runHttp(
+      { connectors: resolver(), allowLoopbackHttp: true },
+      { connector: "CRM", requestPath: "/x" },
+    );
+    expect(run.entry.error?.kind).toBe("http-status");
+    expect(run.http.responseExcerpt).toContain('"error":"account locked"');
+    expect(run.http.responseExcerpt).not.toContain(password);
+    expect(run.http.responseExcerpt).not.toContain(basicHeader("flows", password).slice("Basic ".length));
+    const printed = formatTrace("http-test", run.result, paint(false));
+    expect(printed).toContain("answered: {");
+  });
+
+  it("is absent for a 2xx answer", async () => {
+    const run = await runHttp(
+      { connectors: resolver(), allowLoopbackHttp: true },
+      { connector: "CRM", requestPath: "/ok" },
+    );
+    expect(run.entry.error).toBeUndefined();
+    expect(run.http.responseExcerpt).toBeUndefined();
   });
 });

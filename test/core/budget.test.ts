@@ -7,25 +7,8 @@ import {
   backoffMs,
   deadlineError,
   isAbortError,
-  type RetryClock,
 } from "../../src/core/budget.js";
-
-/** A clock that only moves when told to (or when something sleeps on it), and records each sleep. */
-function manualClock(start = 1000, random = 0) {
-  let now = start;
-  const sleeps: number[] = [];
-  const clock: RetryClock = {
-    now: () => now,
-    random: () => random,
-    sleep(ms, signal) {
-      if (signal?.aborted) return Promise.reject(signal.reason);
-      sleeps.push(ms);
-      now += ms;
-      return Promise.resolve();
-    },
-  };
-  return { clock, sleeps, advance: (ms: number) => (now += ms) };
-}
+import { manualClock } from "../helpers/fake-clock.js";
 
 describe("Budget", () => {
   it("reads its deadline on the injected clock: remaining, fits, expired", () => {

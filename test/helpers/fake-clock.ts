@@ -21,3 +21,20 @@ export function fakeClock(random = 0.5): FakeClock {
     },
   };
 }
+
+/** A clock that moves only when told to (`advance`) or when something sleeps on it; every sleep is recorded. */
+export function manualClock(start = 0, random = 0) {
+  let now = start;
+  const sleeps: number[] = [];
+  const clock: RetryClock = {
+    now: () => now,
+    random: () => random,
+    sleep(ms, signal) {
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      sleeps.push(ms);
+      now += ms;
+      return Promise.resolve();
+    },
+  };
+  return { clock, sleeps, advance: (ms: number) => (now += ms) };
+}

@@ -1,7 +1,7 @@
 // The one retry loop: the verdicts of a classifier (retry after a wait, refresh then retry, final), the policy's
 // retry count, and the one deadline rule (a retry only if its wait plus MIN_ATTEMPT_MS ends before the deadline).
 import { describe, expect, it } from "vitest";
-import { Budget, type RetryClock } from "../../src/core/budget.js";
+import { Budget } from "../../src/core/budget.js";
 import {
   type AttemptOutcome,
   MIN_ATTEMPT_MS,
@@ -9,23 +9,7 @@ import {
   type RetryVerdict,
   retrying,
 } from "../../src/http/retry.js";
-
-/** A clock that moves only when something sleeps on it; every sleep is recorded. */
-function manualClock(random = 0) {
-  let now = 0;
-  const sleeps: number[] = [];
-  const clock: RetryClock = {
-    now: () => now,
-    random: () => random,
-    sleep(ms, signal) {
-      if (signal?.aborted) return Promise.reject(signal.reason);
-      sleeps.push(ms);
-      now += ms;
-      return Promise.resolve();
-    },
-  };
-  return { clock, sleeps };
-}
+import { manualClock } from "../helpers/fake-clock.js";
 
 const POLICY: RetryPolicy = { retries: 3, baseMs: 100, maxMs: 1000, jitter: 0 };
 

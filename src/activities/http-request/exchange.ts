@@ -15,6 +15,7 @@ import {
   type AttemptOutcome,
   isIdempotent,
   isRetryableStatus,
+  type RetryLoop,
   type RetryPolicy,
   type RetryVerdict,
   retrying,
@@ -87,12 +88,13 @@ const REFRESH: RetryVerdict = { verdict: "refresh" };
  * wait, also ended by the run's abort), the classification of each attempt for the one retry loop, the secrets to
  * keep out of messages, the trace.
  */
-class HttpExchange {
+class HttpExchange implements RetryLoop<HttpResponse> {
   private readonly started = performance.now();
   private readonly compiled: CompiledHttpRequest;
   private readonly method: HttpMethod;
   private readonly trace: HttpTrace;
-  private readonly budget: Budget;
+  readonly budget: Budget;
+  readonly policy: RetryPolicy;
   /** Every authorisation used, for the secrets to scrub from a failure's message (gathered only on failure). */
   private readonly authorizations: Authorization[] = [];
   private authorization: Authorization | undefined;
@@ -114,6 +116,10 @@ class HttpExchange {
       clock: ctx.services.http.retryClock,
       expiredMessage: "activity deadline passed",
     });
+    this.policy = API_POLICIES[this.compiled.retries] ?? {
+      ...API_RETRY_POLICY,
+      retries: this.compiled.retries,
+    };
     this.trace = { method: this.method, url: null, status: null, requestHeaders: {}, attempts: 0 };
     if (connector) {
       this.trace.tokenFetched = false;
@@ -168,6 +174,7 @@ class HttpExchange {
   private fail(kind: HttpErrorKind, message: string, cause?: FixableCause): StepResult {
     if (cause) this.trace.cause = cause;
     const failure = this.failure(kind, message);
+    if (failure.bodyExcerpt !== undefined) this.trace.responseExcerpt = failure.bodyExcerpt;
     const error = { kind: failure.code, message: failure.message };
     return {
       outcome: kind === "timeout" ? "timeout" : "error",
@@ -213,21 +220,14 @@ class HttpExchange {
     return authorization;
   }
 
-  /** The one retry loop over this exchange's attempts. Returns a failure, or undefined with `response` set. */
+  /**
+   * The one retry loop over this exchange's attempts (the exchange is the loop's description itself: no closures
+   * per activity). Returns a failure, or undefined with `response` set.
+   */
   private async exchange(): Promise<StepResult | undefined> {
     const { connector, method, trace } = this;
     if (connector) await this.authorize(connector, false);
-    const outcome = await retrying<HttpResponse>({
-      policy: API_POLICIES[this.compiled.retries] ?? { ...API_RETRY_POLICY, retries: this.compiled.retries },
-      budget: this.budget,
-      attempt: (retriesLeft) => this.attempt(retriesLeft),
-      classify: (attempted) => this.classify(attempted),
-      refresh: async () => {
-        this.refreshed = true;
-        this.authorization?.invalidate();
-        if (connector) await this.authorize(connector, true);
-      },
-    });
+    const outcome = await retrying<HttpResponse>(this);
     if (outcome.ok) {
       if (this.refreshedTokenRejected)
         return this.fail(
@@ -242,8 +242,15 @@ class HttpExchange {
     return this.fail(error.code, `${method} ${trace.url}: ${error.message}`);
   }
 
+  /** The reactive refresh: drop the rejected token, authorise again (once; `classify` decides). */
+  async refresh(): Promise<void> {
+    this.refreshed = true;
+    this.authorization?.invalidate();
+    if (this.connector) await this.authorize(this.connector, true);
+  }
+
   /** One attempt, recorded in the trace and its span; `response` and `json` are the attempt's own. */
-  private async attempt(retriesLeft: number): Promise<HttpResponse> {
+  async attempt(retriesLeft: number): Promise<HttpResponse> {
     const { trace, authorization } = this;
     const url = this.buildUrl(authorization);
     const headers = attemptHeaders(
@@ -281,7 +288,7 @@ class HttpExchange {
    * timeout), the method idempotent (the first attempt may have reached the server) and the budget not ended. A
    * response saying the token expired gets one refresh; a retryable status is retried for every method.
    */
-  private classify(outcome: AttemptOutcome<HttpResponse>): RetryVerdict {
+  classify(outcome: AttemptOutcome<HttpResponse>): RetryVerdict {
     if (!outcome.ok) {
       const { error } = outcome;
       const transient =

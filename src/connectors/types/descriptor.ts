@@ -113,3 +113,33 @@ export function trimSlash(url: string): string {
 export function definedUrls(...urls: [field: string, url: string | undefined][]): ConnectorUrl[] {
   return urls.flatMap(([field, url]) => (url === undefined ? [] : [{ field, url }]));
 }
+
+/** The connector fields a refresh-token grant with the client in the form body reads. */
+interface BodyClientRefreshTokenFields {
+  readonly resourceDomainUrl: string;
+  readonly tokenUrl: string;
+  readonly clientId: string;
+}
+
+/**
+ * The descriptor parts of a refresh-token grant ([RFC 6749 section 6](https://www.rfc-editor.org/rfc/rfc6749#section-6))
+ * whose vendor takes the client in the form body (Webex, Google CCAI): secrets, URLs, endpoints, authentication.
+ */
+export function bodyClientRefreshToken<C extends BodyClientRefreshTokenFields>() {
+  return {
+    secretPaths: [["clientSecret"], ["refreshToken"]] as const,
+    urls: (connector: C) =>
+      definedUrls(["resourceDomainUrl", connector.resourceDomainUrl], ["tokenUrl", connector.tokenUrl]),
+    endpoints: (connector: C): ConnectorEndpoints => ({
+      baseUrl: connector.resourceDomainUrl,
+      tokenUrl: connector.tokenUrl,
+    }),
+    authenticate: (connector: C, secret: SecretReader) =>
+      plainAuth({
+        kind: "refresh-token",
+        tokenUrl: connector.tokenUrl,
+        client: { clientId: connector.clientId, clientSecret: secret("clientSecret"), clientAuth: "body" },
+        refreshToken: secret("refreshToken"),
+      }),
+  };
+}

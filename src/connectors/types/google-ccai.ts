@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { commonFields, refreshTokenGeneration, secretSchema, url } from "../schema-fields.js";
-import { defineConnectorType, definedUrls, plainAuth } from "./descriptor.js";
+import { bodyClientRefreshToken, defineConnectorType } from "./descriptor.js";
 
 /** Google CCAI: a refresh token from "Sign in with Google"; CCAI configurations refer to these connectors. */
 
@@ -27,17 +27,6 @@ export const googleCcaiConnectorSchema = z
 export const googleCcai = defineConnectorType({
   type: "google-ccai",
   schema: googleCcaiConnectorSchema,
-  secretPaths: [["clientSecret"], ["refreshToken"]],
-  urls: (connector) =>
-    definedUrls(["resourceDomainUrl", connector.resourceDomainUrl], ["tokenUrl", connector.tokenUrl]),
-  endpoints: (connector) => ({ baseUrl: connector.resourceDomainUrl, tokenUrl: connector.tokenUrl }),
-  // Google takes the client in the form body.
-  authenticate: (connector, secret) =>
-    plainAuth({
-      kind: "refresh-token",
-      tokenUrl: connector.tokenUrl,
-      client: { clientId: connector.clientId, clientSecret: secret("clientSecret"), clientAuth: "body" },
-      refreshToken: secret("refreshToken"),
-    }),
+  ...bodyClientRefreshToken<z.output<typeof googleCcaiConnectorSchema>>(),
   servesCcaiConfigs: true,
 });

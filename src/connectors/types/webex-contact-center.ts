@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { HttpMethod } from "../../core/http-types.js";
 import { commonFields, refreshTokenGeneration, secretSchema, url } from "../schema-fields.js";
-import { defineConnectorType, definedUrls, plainAuth } from "./descriptor.js";
+import { bodyClientRefreshToken, defineConnectorType } from "./descriptor.js";
 
 /** Webex Contact Center: the platform's own APIs, through a refresh-token grant. */
 
@@ -27,17 +27,6 @@ export const webexContactCenterConnectorSchema = z
 export const webexContactCenter = defineConnectorType({
   type: "webex-contact-center",
   schema: webexContactCenterConnectorSchema,
-  secretPaths: [["clientSecret"], ["refreshToken"]],
-  urls: (connector) =>
-    definedUrls(["resourceDomainUrl", connector.resourceDomainUrl], ["tokenUrl", connector.tokenUrl]),
-  endpoints: (connector) => ({ baseUrl: connector.resourceDomainUrl, tokenUrl: connector.tokenUrl }),
-  // Webex takes the client in the form body.
-  authenticate: (connector, secret) =>
-    plainAuth({
-      kind: "refresh-token",
-      tokenUrl: connector.tokenUrl,
-      client: { clientId: connector.clientId, clientSecret: secret("clientSecret"), clientAuth: "body" },
-      refreshToken: secret("refreshToken"),
-    }),
+  ...bodyClientRefreshToken<z.output<typeof webexContactCenterConnectorSchema>>(),
   allowedMethods: (connector) => (connector.access === "read-only" ? READ_ONLY_METHODS : undefined),
 });
