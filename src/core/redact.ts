@@ -14,11 +14,20 @@ export function isSecretName(name: string): boolean {
 
 /**
  * The secrets in a credential header value: the value itself and, for `Scheme credential` values ("Basic abc=",
- * "Bearer xyz"), the credential alone, which a server may echo without its scheme.
+ * "Bearer xyz"), the credential alone, which a server may echo without its scheme. For Basic
+ * ([RFC 7617 section 2](https://www.rfc-editor.org/rfc/rfc7617#section-2)) also the decoded `user:password` and
+ * the password, which a server may quote back decoded.
  */
 export function credentialSecrets(headerValue: string): string[] {
-  const credential = headerValue.split(" ").slice(1).join(" ");
-  return credential ? [headerValue, credential] : [headerValue];
+  const space = headerValue.indexOf(" ");
+  if (space < 0) return [headerValue];
+  const credential = headerValue.slice(space + 1);
+  if (credential === "") return [headerValue];
+  if (headerValue.slice(0, space).toLowerCase() !== "basic") return [headerValue, credential];
+  const decoded = Buffer.from(credential, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return [headerValue, credential];
+  return [headerValue, credential, decoded, decoded.slice(colon + 1)];
 }
 
 /**

@@ -56,7 +56,18 @@ describe("redaction", () => {
 describe("credentialSecrets", () => {
   it("is the header value and, for Scheme credential values, the credential alone", () => {
     expect(credentialSecrets("Bearer abc.def")).toEqual(["Bearer abc.def", "abc.def"]);
-    expect(credentialSecrets("Basic Zm9vOmJhcg==")).toEqual(["Basic Zm9vOmJhcg==", "Zm9vOmJhcg=="]);
     expect(credentialSecrets("raw-api-key")).toEqual(["raw-api-key"]);
+  });
+
+  it("for Basic also the decoded user:password and the password, which a server may quote back", () => {
+    const header = `Basic ${Buffer.from("flows:pa55-Word:with-colon").toString("base64")}`;
+    expect(credentialSecrets(header)).toEqual([
+      header,
+      header.slice("Basic ".length),
+      "flows:pa55-Word:with-colon",
+      "pa55-Word:with-colon",
+    ]);
+    // Not user:password once decoded: only the header and the credential.
+    expect(credentialSecrets("Basic bm8tY29sb24=")).toEqual(["Basic bm8tY29sb24=", "bm8tY29sb24="]);
   });
 });
