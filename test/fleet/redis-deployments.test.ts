@@ -160,9 +160,7 @@ describe.skipIf(!installed)("Redis deployments", () => {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     });
-    const sentinel = new Redis({ host: "127.0.0.1", port: group.sentinelPort });
-    await sentinel.call("SENTINEL", "FAILOVER", group.name);
-    sentinel.disconnect();
+    await group.failover();
     const deadline = Date.now() + 30_000;
     // Done when the Sentinel names the replica and has turned the old primary into its replica.
     while (

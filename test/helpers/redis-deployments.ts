@@ -81,6 +81,8 @@ export interface SentinelGroup {
   currentMasterPort(): Promise<number>;
   /** Whether the server at `port` is a replica with its link to its primary up. */
   isReplica(port: number): Promise<boolean>;
+  /** Asks the Sentinel to fail over, again while it answers NOGOODSLAVE (its view of the replica lags). */
+  failover(): Promise<void>;
 }
 
 /** A master, one replica and one Sentinel watching them (quorum 1). */
@@ -122,21 +124,50 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
       sentinel.disconnect();
     }
   };
-  // The Sentinel must have found the replica before a failover can promote it.
+  // The Sentinel must have found the replica, be connected to it and see its link to the master up before a
+  // failover can promote it (otherwise: NOGOODSLAVE).
   const deadline = Date.now() + 20_000;
-  for (;;) {
-    const sentinel = new Redis({ host: "127.0.0.1", port: sentinelPort });
-    const replicas = (await sentinel.call("SENTINEL", "replicas", name)) as unknown[];
-    sentinel.disconnect();
-    if (replicas.length > 0) break;
+  while (!(await sentinelSeesHealthyReplica(sentinelPort, name))) {
     if (Date.now() > deadline) throw new Error("the Sentinel did not discover the replica");
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  const failover = async () => {
+    const sentinel = new Redis({ host: "127.0.0.1", port: sentinelPort });
+    const failoverDeadline = Date.now() + 20_000;
+    try {
+      for (;;) {
+        try {
+          await sentinel.call("SENTINEL", "FAILOVER", name);
+          return;
+        } catch (error) {
+          // The Sentinel refreshes what it knows of the replica once a second at best: ask again until it agrees.
+          if (!String(error).includes("NOGOODSLAVE") || Date.now() > failoverDeadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      }
+    } finally {
+      sentinel.disconnect();
+    }
+  };
   const isReplica = async (port: number) => {
     const info = execFileSync("redis-cli", ["-p", String(port), "info", "replication"], { encoding: "utf8" });
     return info.includes("role:slave") && info.includes("master_link_status:up");
   };
-  return { name, sentinelPort, masterPort, replicaPort, currentMasterPort, isReplica };
+  return { name, sentinelPort, masterPort, replicaPort, currentMasterPort, isReplica, failover };
+}
+
+/** Whether the Sentinel lists a replica it is connected to (flags exactly "slave") whose master link is ok. */
+async function sentinelSeesHealthyReplica(sentinelPort: number, name: string): Promise<boolean> {
+  const sentinel = new Redis({ host: "127.0.0.1", port: sentinelPort });
+  try {
+    const replicas = (await sentinel.call("SENTINEL", "replicas", name)) as string[][];
+    return replicas.some((fields) => {
+      const field = (key: string) => fields[fields.indexOf(key) + 1];
+      return field("flags") === "slave" && field("master-link-status") === "ok";
+    });
+  } finally {
+    sentinel.disconnect();
+  }
 }
 
 /** A Redis answering only TLS, with a certificate for 127.0.0.1 signed by `tls.ca`; its TLS port. */
