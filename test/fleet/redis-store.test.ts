@@ -144,6 +144,12 @@ describe.skipIf(!reachable)("the Redis connector store", () => {
       proxy: { url: "http://proxy.corp.example:3128", username: "ivr", password: "Proxy-Password-Value-99" },
       tls: { cert: { file: "c.pem" }, key: { file: "c.key" }, passphrase: "Key-Passphrase-Value-66" },
     });
+    await admin.create({
+      name: "Weather",
+      type: "api-key",
+      resourceDomainUrl: "https://weather.example.com",
+      apiKey: "Weather-Api-Key-Value-55",
+    });
     const dump = [...(await dumpKeys(REDIS_URL, prefix))].join("\n");
     expect(dump).toContain("flows"); // the client id is not secret and stays readable
     for (const secret of [
@@ -152,10 +158,12 @@ describe.skipIf(!reachable)("the Redis connector store", () => {
       "Basic-Password-Value-88",
       "Proxy-Password-Value-99",
       "Key-Passphrase-Value-66",
+      "Weather-Api-Key-Value-55",
     ])
       for (const form of secretForms(secret)) expect(dump).not.toContain(form);
     const reread = await ConnectorRegistry.open((await member()).store, { role: "full-admin" });
     expect((reread.resolve("Survey") as { apiKey?: unknown }).apiKey).toBe("Wxm-Api-Key-Value-77");
+    expect((reread.resolve("Weather") as { apiKey?: unknown }).apiKey).toBe("Weather-Api-Key-Value-55");
   });
 
   it("import seeds an empty store, is refused on a non-empty one, and --replace replaces", async () => {
