@@ -58,6 +58,7 @@ export {
 export { maskConnector, maskSecret, resolveSecret, type SecretContext } from "./connectors/secrets.js";
 export type { SharedTokenStore } from "./connectors/token-cache.js";
 export { connectorEndpoints } from "./connectors/url-rules.js";
+export { type RetryClock, realClock } from "./core/budget.js";
 export type {
   Authorization,
   AuthorizeRequest,
@@ -66,7 +67,7 @@ export type {
   ConnectorStatus,
 } from "./core/connector-seam.js";
 export { FlowrunError, type Problem, ValidationError } from "./core/errors.js";
-export { HTTP_METHODS, type HttpMethod, type HttpServices, type RetryClock } from "./core/http-types.js";
+export { HTTP_METHODS, type HttpMethod, type HttpServices } from "./core/http-types.js";
 export { JsonSourceError, readJsonFile } from "./core/json-source.js";
 export { DEFAULT_LIMITS, LimitExceededError, type LimitName, type Limits } from "./core/limits.js";
 export { REDACTED } from "./core/redact.js";
@@ -106,7 +107,6 @@ export {
 } from "./engine/result.js";
 export type { EngineServices } from "./engine/services.js";
 export { CoercionError, VARIABLE_TYPES, type VariableType } from "./engine/variables.js";
-export { realClock } from "./http/retry.js";
 export { DEFAULT_MAX_RESPONSE_BYTES } from "./http/sender.js";
 export type { CompiledFlow, CompileOptions, Engine, EngineOptions } from "./runtime/create-engine.js";
 export { createEngine } from "./runtime/create-engine.js";

@@ -70,17 +70,17 @@ function processStartTime(pid: number): string | undefined {
 }
 
 /**
- * An advisory lock beside a file: `FILE.lock`, created with O_EXCL (`wx`) and holding the owner's pid, host, a
- * random token and the time. O_EXCL creation is atomic on local filesystems and on NFSv3+, which makes the lock
- * portable without native code (no flock in Node). The holder touches the lock's mtime while it holds it, so a
- * lock that stopped being touched (its holder died) or whose holder's pid is gone on this host is taken over.
- */
-/**
  * Waits between attempts to take a held lock: about 5 ms doubling to 100 ms, jittered by 0.5 to 1.5 times (a base of
  * half that, plus up to twice the base at random), so that processes waiting for one lock do not retry in step.
  */
 const LOCK_POLL_BACKOFF: BackoffPolicy = { baseMs: 2.5, maxMs: 50, jitter: 2 };
 
+/**
+ * An advisory lock beside a file: `FILE.lock`, created with O_EXCL (`wx`) and holding the owner's pid, host, a
+ * random token and the time. O_EXCL creation is atomic on local filesystems and on NFSv3+, which makes the lock
+ * portable without native code (no flock in Node). The holder touches the lock's mtime while it holds it, so a
+ * lock that stopped being touched (its holder died) or whose holder's pid is gone on this host is taken over.
+ */
 export async function acquireFileLock(file: string, options: FileLockOptions = {}): Promise<ReleaseLock> {
   const lockPath = `${file}.lock`;
   const staleMs = options.staleMs ?? DEFAULT_STALE_MS;

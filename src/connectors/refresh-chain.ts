@@ -1,4 +1,4 @@
-import { type BackoffPolicy, backoffMs } from "../http/retry.js";
+import { type BackoffPolicy, backoffMs } from "../core/budget.js";
 import { AuthError } from "./errors.js";
 
 /**

@@ -24,5 +24,3 @@ export interface HttpServices {
   /** The retry policy's clock (waits, deadline checks, jitter); `realClock` unless a test injects one. */
   readonly retryClock: RetryClock;
 }
-
-export type { RetryClock } from "./budget.js";

@@ -18,8 +18,8 @@ export type RunReason =
  * `not-requested` the activity ended before asking (invalid request, method not allowed); `basic` fixed
  * credentials (Basic auth), no token; `key` a fixed key in a header, no token; `cached` a cached token;
  * `fetched` a token from the token endpoint; `refreshed` the API rejected the token as expired and a new one was
- * fetched; `failed` no credentials (the error says why: a secret,
- * the token endpoint, ...); `timeout` the deadline passed while waiting for a token.
+ * fetched; `failed` no credentials (the error says why: a secret, the token endpoint, ...); `timeout` the deadline
+ * passed while waiting for a token.
  */
 export type CredentialState =
   | "not-requested"

@@ -1,9 +1,6 @@
 import { type BackoffPolicy, type Budget, backoffMs, type RetryClock } from "../core/budget.js";
 import type { HttpMethod } from "../core/http-types.js";
 
-export type { BackoffPolicy, RetryClock } from "../core/budget.js";
-export { backoffMs, realClock, sleep } from "../core/budget.js";
-
 /**
  * The one retry policy of API calls and token calls, and its one loop (`retrying`): which failures are retried, how
  * long to wait (Retry-After, else exponential backoff with jitter), and the one deadline rule (MIN_ATTEMPT_MS). The

@@ -7,16 +7,15 @@ import {
   registryResolver,
 } from "../connectors/registry-resolver.js";
 import { type SharedTokenStore, TokenCache } from "../connectors/token-cache.js";
+import { type RetryClock, realClock } from "../core/budget.js";
 import type { ConnectorResolver } from "../core/connector-seam.js";
 import { FlowrunError } from "../core/errors.js";
-import type { RetryClock } from "../core/http-types.js";
 import { type Limits, resolveLimits } from "../core/limits.js";
 import { SecretScrubber } from "../core/scrubber.js";
 import { createFlowEngine, type Engine } from "../engine/flow-engine.js";
 import type { CallHandlers } from "../engine/host.js";
 import { type DispatcherOptions, engineDispatchers } from "../http/dispatchers.js";
 import { proxyEnvironment } from "../http/proxy.js";
-import { realClock } from "../http/retry.js";
 import { DEFAULT_MAX_RESPONSE_BYTES } from "../http/sender.js";
 
 export type { CompiledFlow, CompileOptions, Engine } from "../engine/flow-engine.js";

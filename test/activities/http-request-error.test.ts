@@ -10,7 +10,8 @@ import { paint } from "../../src/cli/paint.js";
 import { formatTrace } from "../../src/cli/trace-format.js";
 import { SecretScrubber } from "../../src/core/scrubber.js";
 import { HttpRequestError as Exported } from "../../src/index.js";
-import { runHttp } from "../helpers/http-flows.js";
+import { createEngine } from "../../src/runtime/create-engine.js";
+import { httpFlow, runHttp } from "../helpers/http-flows.js";
 import { closeAllServers, type LoopbackServer, startHttpServer } from "../helpers/servers.js";
 import { basicHeader, TestConnectorResolver, testConnector } from "../helpers/test-connectors.js";
 
@@ -71,7 +72,7 @@ describe("a refused response in the trace", () => {
       testConnector({ name: "CRM", baseUrl: api.url, username: "flows", password }),
     ]);
 
-  it("keeps the API's error, scrubbed of the credentials, and the CLI prints it", async () => {
+  it("keeps the API's error in the trace, scrubbed of the credentials", async () => {
     const run = await runHttp(
       { connectors: resolver(), allowLoopbackHttp: true },
       { connector: "CRM", requestPath: "/x" },
@@ -80,8 +81,21 @@ describe("a refused response in the trace", () => {
     expect(run.http.responseExcerpt).toContain('"error":"account locked"');
     expect(run.http.responseExcerpt).not.toContain(password);
     expect(run.http.responseExcerpt).not.toContain(basicHeader("flows", password).slice("Basic ".length));
-    const printed = formatTrace("http-test", run.result, paint(false));
-    expect(printed).toContain("answered: {");
+  });
+
+  it("printed as `flowrun run` prints it (through the engine's scrubber), shows no form of the password", async () => {
+    const engine = createEngine({ connectors: resolver(), allowLoopbackHttp: true });
+    try {
+      const result = await engine.compile(httpFlow({ connector: "CRM", requestPath: "/x" })).run();
+      const printed = formatTrace("http-test", engine.scrubber.scrubValue(result), paint(false));
+      expect(printed).toContain('answered: {"error":"account locked"');
+      // The flow's own copy of the body (set out = ...) is scrubbed on the way out too.
+      expect(printed).toContain("set out = ");
+      expect(printed).not.toContain(password);
+      expect(printed).not.toContain(basicHeader("flows", password).slice("Basic ".length));
+    } finally {
+      await engine.close();
+    }
   });
 
   it("is absent for a 2xx answer", async () => {

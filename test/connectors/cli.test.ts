@@ -233,7 +233,7 @@ describe("flowrun connectors", () => {
     const refused = await run(dir, ["add", "--stdin", "--validate", ...flags], JSON.stringify(wrong));
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("connectivity validation failed");
-    expect(refused.stderr).toContain("answered 401: bad credentials: Basic [REDACTED]");
+    expect(refused.stderr).toContain("answered 401: bad credentials: [REDACTED]");
     await run(dir, ["add", "--stdin", ...flags], JSON.stringify(wrong));
     await run(dir, ["add", "--stdin", ...flags], JSON.stringify(connectorInput("salesforce", "SF")));
 

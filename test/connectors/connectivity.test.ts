@@ -43,7 +43,7 @@ describe("basic-auth connectivity check (through the one sender)", () => {
     });
     const result = await validator()(basicConnector("/refuse"));
     expect(result.status).toBe("failed");
-    expect(result.message).toContain("answered 401: bad credentials: Basic [REDACTED]");
+    expect(result.message).toContain("answered 401: bad credentials: [REDACTED] ([REDACTED])");
     expect(result.message).not.toContain(PASSWORD);
     expect(result.message).not.toContain(Buffer.from(`flows:${PASSWORD}`).toString("base64"));
   });

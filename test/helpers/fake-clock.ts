@@ -1,4 +1,4 @@
-import type { RetryClock } from "../../src/http/retry.js";
+import type { RetryClock } from "../../src/core/budget.js";
 
 /** A retry clock whose sleeps return at once: time jumps ahead by the wait, and every wait is recorded. */
 export interface FakeClock extends RetryClock {

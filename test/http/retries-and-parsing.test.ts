@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Budget } from "../../src/core/budget.js";
+import { Budget, backoffMs } from "../../src/core/budget.js";
 import { ValidationError } from "../../src/core/errors.js";
-import {
-  API_RETRY_POLICY,
-  backoffMs,
-  retryAfterMs,
-  retryDelayMs,
-  TOKEN_RETRY_POLICY,
-} from "../../src/http/retry.js";
+import { API_RETRY_POLICY, retryAfterMs, retryDelayMs, TOKEN_RETRY_POLICY } from "../../src/http/retry.js";
 import { createEngine } from "../../src/runtime/create-engine.js";
 import { fakeClock } from "../helpers/fake-clock.js";
 import { httpFlow, runHttp } from "../helpers/http-flows.js";

@@ -1,7 +1,7 @@
 // The one retry loop: the verdicts of a classifier (retry after a wait, refresh then retry, final), the policy's
 // retry count, and the one deadline rule (a retry only if its wait plus MIN_ATTEMPT_MS ends before the deadline).
 import { describe, expect, it } from "vitest";
-import { Budget } from "../../src/core/budget.js";
+import { Budget, realClock } from "../../src/core/budget.js";
 import {
   type AttemptOutcome,
   MIN_ATTEMPT_MS,
@@ -134,18 +134,23 @@ describe("the one deadline rule", () => {
     expect(done.attempts).toBe(3);
   });
 
-  it("a wait that the budget's end interrupts rejects with the budget's reason", async () => {
+  it("a wait that the caller's abort interrupts rejects with the caller's reason", async () => {
+    // A real one-minute wait: only the abort, fired while the loop waits, can end this test in time.
     const caller = new AbortController();
-    caller.abort(new Error("run aborted"));
-    const budget = new Budget(60_000, { signal: caller.signal, clock: manualClock().clock });
-    await expect(
-      retrying<string>({
-        policy: POLICY,
-        budget,
-        attempt: () => Promise.reject(new Error("a")),
-        classify: retryFailures,
-      }),
-    ).rejects.toThrow("run aborted");
+    const budget = Budget.of(120_000, { signal: caller.signal, clock: realClock });
+    let attempts = 0;
+    const looping = retrying<string>({
+      policy: { retries: 1, baseMs: 60_000, maxMs: 60_000, jitter: 0 },
+      budget,
+      attempt: () => {
+        attempts++;
+        setTimeout(() => caller.abort(new Error("run aborted")), 10);
+        return Promise.reject(new Error("a"));
+      },
+      classify: retryFailures,
+    });
+    await expect(looping).rejects.toThrow("run aborted");
+    expect(attempts).toBe(1);
     budget.release();
   });
 });

@@ -163,7 +163,10 @@ describe("the api-key connector type, end to end", () => {
     expect(pretty.code).toBe(0);
     expect(pretty.stdout).toContain("1 attempt, API key)");
     expect(pretty.stdout).not.toContain("basic auth");
-    expect(pretty.stdout).not.toContain(WEATHER_KEY);
+    for (const output of [run.stdout, run.stderr, pretty.stdout, pretty.stderr]) {
+      expect(output).not.toContain(WEATHER_KEY);
+      expect(output).not.toContain(INVENTORY_KEY);
+    }
   });
 
   it("a wrong key is the API's refusal, taken as the activity's error", async () => {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { credentialSecrets } from "../../core/redact.js";
 import type { ClientAuthentication } from "../auth/client-auth.js";
 import { basicAuthorization } from "../auth/strategies.js";
 import { CLIENT_AUTH_METHODS, checkClientAuth, commonFields, secretSchema, url } from "../schema-fields.js";
@@ -144,11 +145,9 @@ export const custom = defineConnectorType({
       field: "auth.validationUrl",
       url: validationUrl,
       credentials: () => {
-        const password = secret("auth.password");
-        return {
-          headers: { authorization: basicAuthorization(username, password) },
-          secrets: [password, `${username}:${password}`],
-        };
+        const authorization = basicAuthorization(username, secret("auth.password"));
+        // The header, its base64, the decoded user:password and the password: every form a server may echo.
+        return { headers: { authorization }, secrets: credentialSecrets(authorization) };
       },
     };
   },
